@@ -1,0 +1,21 @@
+"""sbmljax: exact and differentiable stochastic simulation of SBML reaction networks in JAX.
+
+Data flows import → model → propensities → simulator → estimator → fit → report:
+
+- `load_sbml` reads SBML into a `Model`;
+- `simulate` runs ensembles with an exact or approximate simulator;
+- `sbmljax.errors` holds the exception types.
+
+Numerics are float64: public entry points enable JAX's 64-bit mode for their own duration only.
+"""
+
+from __future__ import annotations
+
+from . import errors as errors
+from ._model import Model as Model
+from ._simulate import simulate as simulate
+from ._simulator import AbstractSimulator as AbstractSimulator, GillespieDirect as GillespieDirect
+from ._trajectory import Trajectories as Trajectories
+from .sbml import load_sbml as load_sbml
+
+__version__ = "0.1.0"

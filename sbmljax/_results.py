@@ -1,0 +1,16 @@
+"""How a trajectory ended: the `RESULTS` enumeration (a status carried through `jit`, raised after the run)."""
+
+from __future__ import annotations
+
+import equinox as eqx
+
+
+class RESULTS(eqx.Enumeration):
+    """Outcome of a trajectory; a non-successful one stops it and is raised after the run with details."""
+
+    successful = ""
+    bad_propensity = "a propensity evaluated negative, infinite or NaN"
+    max_steps_reached = "the step limit was reached before the last output time"
+    negative_count = "a molecule count became negative"
+    event_cascade = "events kept triggering each other at one instant"
+    non_integer_count = "an event assigned a non-integer molecule count (exact methods need integers)"

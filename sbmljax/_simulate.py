@@ -1,0 +1,334 @@
+"""`simulate`: the public entry point for ensembles of stochastic trajectories.
+
+It checks everything that can be checked before running (supported constructs, parameter names, initial
+counts, feasibility), runs the ensemble in vmapped chunks, and turns any failed trajectory into one clear
+`SimulationError` naming the reaction, time and state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Mapping, Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._compile._events import CompiledEvents, compile_events, event_refusals
+from ._compile._network import CompiledNetwork, compile_network
+from ._config import default_chunk, x64
+from ._model import Model
+from ._results import RESULTS
+from ._simulator import AbstractSimulator, make_simulator
+from ._solve import Solution, solve
+from ._trajectory import Trajectories
+from .errors import (
+    ConfigError,
+    InfeasibleSimulationError,
+    InitialStateError,
+    ParameterError,
+    SimulationError,
+    UnsupportedSBMLFeatureError,
+)
+
+MAX_EXACT_COUNT = 2.0**53
+"""Counts above this are not exactly representable in float64; exact simulation refuses them."""
+
+DEFAULT_MAX_EVENTS = 2e10
+"""Default budget of estimated reaction events for one exact-simulation call (about 15 minutes)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """A checked simulation request: compiled model, events, simulator, initial state, parameters."""
+
+    model: Model
+    net: CompiledNetwork
+    events: CompiledEvents | None
+    sim: AbstractSimulator
+    t_eval: np.ndarray
+    t0: float
+    x0: jax.Array
+    p: jax.Array
+    notes: tuple[str, ...]
+
+
+def _as_model(model) -> Model:
+    if isinstance(model, Model):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        from .sbml import load_sbml
+
+        return load_sbml(model)
+    raise TypeError(f"expected an sbmljax.Model (from load_sbml) or a path, got {type(model).__name__}")
+
+
+def parameter_vector(net: CompiledNetwork, params: Mapping[str, float] | None) -> jax.Array:
+    """The free-parameter vector with `params` overriding the model's values.
+
+    **Raises:** `ParameterError` for an unknown name, a parameter set by a rule or initial assignment, or a
+    non-finite value.
+    """
+    model = net.plan.model
+    p = np.asarray(net.p_default, dtype=np.float64).copy()
+    index = {n: i for i, n in enumerate(net.free_names)}
+    derived = {v for v, _ in model.assignment_rules} | {v for v, _ in model.initial_assignments}
+    for name, value in (params or {}).items():
+        if name not in index:
+            if name in derived:
+                raise ParameterError(
+                    f"{model.source}: parameter '{name}' is computed by an assignment rule or initial assignment; "
+                    "set the parameters it is computed from instead"
+                )
+            if name in model.species_ids:
+                raise ParameterError(f"{model.source}: '{name}' is a species, not a parameter; set its initial count with initial=")
+            known = ", ".join(net.free_names) if len(net.free_names) <= 20 else ", ".join(net.free_names[:20]) + ", …"
+            raise ParameterError(f"{model.source}: unknown parameter '{name}'; the model's parameters are: {known or '(none)'}")
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise ParameterError(f"{model.source}: parameter '{name}' = {value!r} is not a number") from None
+        if not math.isfinite(v):
+            raise ParameterError(f"{model.source}: parameter '{name}' = {v} is not finite")
+        p[index[name]] = v
+    return jnp.asarray(p)
+
+
+def _check_time_grid(t_eval, t0: float) -> np.ndarray:
+    t = np.asarray(t_eval, dtype=np.float64).reshape(-1)
+    if t.size == 0:
+        raise ConfigError("t_eval is empty; give at least one output time")
+    if not np.all(np.isfinite(t)):
+        raise ConfigError("t_eval contains non-finite times")
+    if np.any(np.diff(t) < 0):
+        raise ConfigError("t_eval must be non-decreasing")
+    if t[0] < t0:
+        raise ConfigError(f"t_eval starts at {t[0]:g}, before the start time t0={t0:g}")
+    return t
+
+
+def _format_state(species: Sequence[str], x) -> str:
+    x = np.asarray(x)
+    items = [f"{s}={v:g}" for s, v in zip(species, x)]
+    return ", ".join(items[:8]) + (", …" if len(items) > 8 else "")
+
+
+def prepare(
+    model: Model,
+    t_eval,
+    *,
+    method: str | AbstractSimulator = "direct",
+    params: Mapping[str, float] | None = None,
+    initial: Mapping[str, float] | None = None,
+    t0: float = 0.0,
+    n_trajectories: int = 1,
+    max_events: float = DEFAULT_MAX_EVENTS,
+    **options,
+) -> Prepared:
+    """Check a simulation request and build what the loop needs (shared by `simulate` and the estimators)."""
+    model = _as_model(model)
+    sim = make_simulator(method, **options)
+    t_eval = _check_time_grid(t_eval, t0)
+    net = compile_network(model, exact=sim.exact)
+    if sim.exact and net.time_dependent:
+        names = sorted({net.channel_of_reaction(k) for k, dep in enumerate(net.plan.time_dependent) if dep})
+        raise UnsupportedSBMLFeatureError(
+            f"{model.source}: the propensity of reaction(s) {', '.join(repr(n) for n in names)} depends on time; "
+            "exact methods assume propensities constant between events (use method='tau_leap')"
+        )
+    time_rules = frozenset(v for v, dep in net.plan._rule_time.items() if dep)
+    refusals = event_refusals(model, time_rules)
+    if refusals:
+        raise UnsupportedSBMLFeatureError(f"{model.source}: " + "; ".join(u.message() for u in refusals))
+    events = compile_events(net)
+    p_free = parameter_vector(net, params)
+    x0, p = net.initial_state(p_free, t0)
+    x0 = np.array(x0, dtype=np.float64)
+    notes: list[str] = []
+    for sid, value in (initial or {}).items():
+        if sid not in net.plan.species_index:
+            raise InitialStateError(f"{model.source}: initial count given for unknown species '{sid}'")
+        x0[net.plan.species_index[sid]] = float(value)
+    rule_species = set(net.plan.rule_species)
+    for s, v in zip(model.species, x0):
+        if s.id in rule_species:
+            continue
+        if not math.isfinite(v):
+            raise InitialStateError(f"{model.source}: species '{s.id}' has a non-finite initial value ({v})")
+        if v < 0:
+            raise InitialStateError(f"{model.source}: species '{s.id}' starts with a negative count ({v:g})")
+        if sim.exact and v > MAX_EXACT_COUNT:
+            raise InfeasibleSimulationError(
+                f"{model.source}: species '{s.id}' starts with {v:.3g} molecules ({s.substance_units}); an exact method "
+                "cannot count that many. Use method='tau_leap', load with substance_units='item' if the numbers "
+                "are already counts, or model a smaller volume"
+            )
+        if sim.exact and v != round(v):
+            if s.count_factor != 1.0:
+                notes.append(f"initial count of '{s.id}' rounded from {v:.6g} to {round(v)} molecules (unit conversion)")
+                x0[net.plan.species_index[s.id]] = round(v)
+            else:
+                raise InitialStateError(
+                    f"{model.source}: species '{s.id}' starts with {v:g} molecules, not an integer; exact methods need "
+                    "integer counts (set an integer amount, check substance_units, or use method='tau_leap')"
+                )
+    x0j = jnp.asarray(x0)
+    if sim.exact and model.reactions:
+        a = np.asarray(net.propensities(x0j, p, jnp.asarray(t0)))
+        bad = [(k, v) for k, v in enumerate(a) if not (v >= 0 and math.isfinite(v))]
+        if bad:
+            k, v = bad[0]
+            raise SimulationError(
+                f"{model.source}: reaction '{net.channel_of_reaction(k)}' has propensity {v:g} at t={t0:g} in the "
+                f"initial state ({_format_state(model.species_ids, x0)})"
+            )
+        per_traj = float(a.sum()) * float(t_eval[-1] - t0)
+        total = per_traj * n_trajectories
+        if total > max_events:
+            raise InfeasibleSimulationError(
+                f"{model.source}: exact simulation would take about {per_traj:.2g} reaction events per trajectory "
+                f"(initial total propensity {a.sum():.3g} per {model.time_units} × {t_eval[-1] - t0:g}) × "
+                f"{n_trajectories} trajectories, over the budget of {max_events:.2g} events. Use method='tau_leap', "
+                "fewer trajectories or a shorter time span, load with substance_units='item' if the amounts are "
+                "really counts, or raise max_events"
+            )
+    return Prepared(model, net, events, sim, t_eval, float(t0), x0j, p, tuple(notes))
+
+
+@eqx.filter_jit
+def _chunk(net, sim, events, t_eval, x0, p, keys, t0, block: int, max_steps: int) -> Solution:
+    return jax.vmap(
+        lambda k: solve(net, sim, t_eval, x0, p, k, t0=t0, events=events, block=block, max_steps=max_steps)
+    )(keys)
+
+
+def run_ensemble(
+    prep: Prepared, keys: jax.Array, *, block: int = 128, max_steps: int = 2**62, chunk: int | None = None, progress: bool = False
+) -> Solution:
+    """Run one trajectory per key, in vmapped chunks; returns the batched `Solution` as numpy arrays."""
+    n = keys.shape[0]
+    chunk = chunk or default_chunk()
+    chunk = max(1, min(chunk, n))
+    pad = (-n) % chunk
+    if pad:
+        keys = jnp.concatenate([keys, jnp.repeat(keys[-1:], pad, axis=0)])
+    t_eval = jnp.asarray(prep.t_eval)
+    t0 = jnp.asarray(prep.t0)
+    # Dispatch every chunk before reading any back: JAX runs them asynchronously, overlapping on the cores.
+    pending = [
+        _chunk(prep.net, prep.sim, prep.events, t_eval, prep.x0, prep.p, keys[i : i + chunk], t0, block, max_steps)
+        for i in range(0, keys.shape[0], chunk)
+    ]
+    if progress:
+        from tqdm.auto import tqdm
+
+        pending = list(tqdm(pending, desc="simulating", unit="chunk"))
+    parts = [jax.tree.map(np.asarray, sol) for sol in pending]
+    sol = jax.tree.map(lambda *xs: np.concatenate(xs)[:n], *parts)
+    return sol
+
+
+def raise_failures(prep: Prepared, sol: Solution, max_steps: int) -> None:
+    """Raise one `SimulationError` describing the first failed trajectory, if any failed."""
+    status = np.asarray(sol.status)
+    failed = np.nonzero(status != RESULTS.successful._value)[0]
+    if failed.size == 0:
+        return
+    i = int(failed[0])
+    code = int(status[i])
+    t, x, p = float(sol.t[i]), np.asarray(sol.x[i]), jnp.asarray(sol.p[i])
+    model, net = prep.model, prep.net
+    where = f"in trajectory {i} ({failed.size} of {status.size} failed)"
+    state = _format_state(model.species_ids, x)
+    if code == RESULTS.bad_propensity._value:
+        a = np.asarray(net.propensities(jnp.asarray(x), p, jnp.asarray(t)))
+        k = int(np.argmax(~((a >= 0) & np.isfinite(a))))
+        kind = "NaN" if np.isnan(a[k]) else ("infinite" if np.isinf(a[k]) else "negative")
+        raise SimulationError(
+            f"{model.source}: reaction '{net.channel_of_reaction(k)}' has a {kind} propensity ({a[k]:g}) at "
+            f"t={t:g} {where}, state {state}"
+        )
+    if code == RESULTS.max_steps_reached._value:
+        raise SimulationError(
+            f"{model.source}: {where} took {max_steps} steps and reached only t={t:g} of {prep.t_eval[-1]:g}; "
+            "raise max_steps or use method='tau_leap'"
+        )
+    text = dict(enumerate(RESULTS._index_to_message)).get(code, "unknown failure")
+    raise SimulationError(f"{model.source}: {text} at t={t:g} {where}, state {state}")
+
+
+@x64
+def simulate(
+    model: Model | str | os.PathLike,
+    t_eval,
+    *,
+    n_trajectories: int = 1,
+    seed: int,
+    method: str | AbstractSimulator = "direct",
+    params: Mapping[str, float] | None = None,
+    initial: Mapping[str, float] | None = None,
+    t0: float = 0.0,
+    block: int = 128,
+    chunk: int | None = None,
+    max_steps: int | None = None,
+    max_events: float = DEFAULT_MAX_EVENTS,
+    progress: bool = False,
+    **options,
+) -> Trajectories:
+    """Simulate an ensemble of stochastic trajectories of an SBML model.
+
+    **Arguments:**
+
+    - `model`: a model from `load_sbml` (or a path to an SBML file).
+    - `t_eval`: non-decreasing output times; counts are recorded exactly at these times.
+    - `n_trajectories`: ensemble size `N`.
+    - `seed`: integer seed; the same seed (and `block`) gives identical results.
+    - `method`: `"direct"` (Gillespie 1977), or another registered method, or a simulator instance.
+    - `params`: parameter id (`k1`, or `reaction.k` for a local one) → value, overriding the model's.
+    - `initial`: species id → initial molecule count, overriding the model's.
+    - `t0`: start time (the time of the model's initial state).
+    - `block`: steps per block of random numbers; part of the random stream.
+    - `chunk`: trajectories per vmapped batch (default 128 on CPU, 8192 on accelerators); does not change results.
+    - `max_steps`: per-trajectory step limit (default: unlimited for exact methods; the `max_events` estimate
+      guards against runaway runs).
+    - `max_events`: refuse up front if the estimated total number of reaction events exceeds this.
+    - `progress`: show a progress bar.
+    - `**options`: options of the method (e.g. `tau=` for tau-leaping).
+
+    **Returns:** `Trajectories` with `times (T,)`, `counts (N, T, S)` and `species`.
+
+    **Raises:** `UnsupportedSBMLFeatureError`, `ParameterError`, `InitialStateError`,
+    `InfeasibleSimulationError` before running; `SimulationError` if a trajectory fails (negative or NaN
+    propensity: which reaction, at what time and state).
+
+    **Reference:** D. T. Gillespie, J. Phys. Chem. 81:2340 (1977).
+    """
+    if not isinstance(seed, (int, np.integer)):
+        raise ConfigError(f"seed must be an integer, got {seed!r}")
+    if n_trajectories < 1:
+        raise ConfigError(f"n_trajectories must be at least 1, got {n_trajectories}")
+    prep = prepare(
+        model, t_eval, method=method, params=params, initial=initial, t0=t0, n_trajectories=n_trajectories,
+        max_events=max_events, **options,
+    )
+    steps = int(max_steps) if max_steps is not None else 2**62
+    keys = jax.random.split(jax.random.key(int(seed)), n_trajectories)
+    sol = run_ensemble(prep, keys, block=block, max_steps=steps, chunk=chunk, progress=progress)
+    raise_failures(prep, sol, steps)
+    counts = sol.counts
+    if prep.net.plan.rule_species:
+        obs = jax.jit(jax.vmap(jax.vmap(prep.net.observe, in_axes=(0, None, 0)), in_axes=(0, None, None)))
+        counts = np.asarray(obs(jnp.asarray(counts), prep.p, jnp.asarray(prep.t_eval)))
+    return Trajectories(
+        times=prep.t_eval,
+        counts=np.asarray(counts),
+        species=prep.model.species_ids,
+        method=prep.sim.name,
+        seed=int(seed),
+        model_id=prep.model.id,
+        time_units=prep.model.time_units,
+        notes=prep.notes,
+    )

@@ -1,0 +1,77 @@
+"""The contract every simulator implements.
+
+A simulator advances one trajectory by one step: it fires at most one reaction (exact methods) or one leap
+(tau-leaping), never past `t_stop`. If its next state change lies beyond `t_stop` it moves time to exactly
+`t_stop` and changes nothing else; for an exact method that is valid because inter-event times are
+exponential (memoryless), so an output time or an event time can interrupt a step without bias. The loop
+that calls `step` (see `sbmljax._solve`) owns output recording, events and stopping; simulators hold no
+output buffers.
+
+Random numbers are drawn in blocks: `draw(key, n)` returns the randomness for `n` steps at once (one PRNG
+call per block instead of per step, which is most of an SSA step's cost in JAX).
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import ClassVar
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
+
+from .._compile._network import CompiledNetwork
+from .._results import RESULTS
+
+
+class SimState(eqx.Module):
+    """The state every simulator's state has (as fields of the same names; extra fields may follow).
+
+    `t` is the time, `x` the counts, `status` a `RESULTS` value, and `fired` the channel the last step fired:
+    `-1` when it fired nothing (it only moved time to `t_stop`). Tau-leaping, which fires many channels per
+    step, sets `fired = -1`. The loop reads these four fields and replaces `x` when an event fires.
+    """
+
+    t: Float[Array, ""]
+    x: Float[Array, " species"]
+    status: Int[Array, ""]
+    fired: Int[Array, ""]
+
+
+def initial_sim_state(t0, x0) -> SimState:
+    """The common part of a simulator's initial state."""
+    return SimState(
+        t=jnp.asarray(t0, dtype=jnp.float64),
+        x=jnp.asarray(x0, dtype=jnp.float64),
+        status=jnp.asarray(RESULTS.successful._value),
+        fired=jnp.asarray(-1, dtype=jnp.int32),
+    )
+
+
+class AbstractSimulator(eqx.Module):
+    """A stochastic simulation algorithm: `init`, `draw`, `step`, `reset`.
+
+    Subclasses are final and set `exact` (whether the method samples the chemical master equation exactly,
+    so that exact-only checks apply) and `name` (the `method=` string).
+    """
+
+    exact: ClassVar[bool]
+    name: ClassVar[str]
+
+    @abc.abstractmethod
+    def init(
+        self, net: CompiledNetwork, t0: Float[Array, ""], x0: Float[Array, " species"], p: Float[Array, " params"], key: PRNGKeyArray
+    ) -> PyTree:
+        """The initial state: a `SimState`, or a module with its fields and more."""
+
+    @abc.abstractmethod
+    def draw(self, key: PRNGKeyArray, n: int) -> PyTree:
+        """Randomness for `n` steps, as a pytree with leading axis `n`."""
+
+    @abc.abstractmethod
+    def step(self, net: CompiledNetwork, state: PyTree, p: Float[Array, " params"], rand: PyTree, t_stop: Float[Array, ""]) -> PyTree:
+        """Advance by at most one reaction (or one leap), never past `t_stop`."""
+
+    @abc.abstractmethod
+    def reset(self, net: CompiledNetwork, state: PyTree, p: Float[Array, " params"]) -> PyTree:
+        """Re-synchronise cached quantities after `x` or `p` changed outside `step` (an SBML event)."""

@@ -1,0 +1,140 @@
+"""The one simulation loop: steps a simulator, applies SBML events, records outputs.
+
+Per trajectory, a `while_loop` runs blocks of `block` steps (`lax.scan`) until every output time is recorded,
+the trajectory failed, or `max_steps` were taken. Each block draws its random numbers in one call. The
+output buffer has one spare row: every step writes the state to row `idx` if it reached output time `idx`,
+else to the spare row, so the write is a fixed-shape `dynamic_update_slice` and no step pays for masking the
+whole buffer (which dominates the cost of a naive JAX SSA). Ensembles are `jax.vmap` over keys.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
+
+from ._compile._events import CompiledEvents
+from ._compile._network import CompiledNetwork
+from ._results import RESULTS
+from ._simulator.base import AbstractSimulator
+
+
+class Solution(eqx.Module):
+    """One trajectory's result: counts at the output times, the final state and how the run ended."""
+
+    counts: Float[Array, "times species"]
+    t: Float[Array, ""]
+    x: Float[Array, " species"]
+    p: Float[Array, " params"]
+    status: Int[Array, ""]
+    steps: Int[Array, ""]
+    extra: PyTree
+
+
+class _Carry(eqx.Module):
+    state: PyTree
+    p: Float[Array, " params"]
+    idx: Int[Array, ""]
+    buf: Float[Array, "times_plus_one species"]
+    key: PRNGKeyArray
+    steps: Int[Array, ""]
+    ev: PyTree
+    acc: PyTree
+
+
+def _where(pred, new: PyTree, old: PyTree) -> PyTree:
+    return jax.tree.map(lambda a, b: jnp.where(pred, a, b), new, old)
+
+
+def solve(
+    net: CompiledNetwork,
+    sim: AbstractSimulator,
+    t_eval: Float[Array, " times"],
+    x0: Float[Array, " species"],
+    p: Float[Array, " params"],
+    key: PRNGKeyArray,
+    *,
+    t0: Float[Array, ""] | float = 0.0,
+    events: CompiledEvents | None = None,
+    block: int = 128,
+    max_steps: int = 2**62,
+    accumulator=None,
+) -> Solution:
+    """Simulate one trajectory from `(t0, x0)` and record the counts at each time of `t_eval`.
+
+    **Arguments:**
+
+    - `net`, `sim`: the compiled network and the simulator.
+    - `t_eval`: non-decreasing output times, all `>= t0`.
+    - `x0`, `p`: initial counts and the full parameter vector.
+    - `key`: the PRNG key of this trajectory.
+    - `events`: compiled SBML events, or `None` if the model has none.
+    - `block`: steps per block of random numbers (part of the random stream: results depend on it).
+    - `max_steps`: the trajectory stops with `RESULTS.max_steps_reached` after this many steps.
+    - `accumulator`: optional `(init, update)` pair; `update(acc, state_before, state_after, p)` runs after
+      every step (before events) — the score-function estimator accumulates `∇ log p(path)` with it.
+
+    **Returns:** a `Solution`. Failures are reported in `status`, never raised here (this runs under `jit`).
+    """
+    n_out = t_eval.shape[0]
+    k_init, key = jax.random.split(key)
+    state = sim.init(net, jnp.asarray(t0, jnp.float64), x0, p, k_init)
+    ev = None
+    if events is not None:
+        x, p, ev, status = events.initial(net, state.x, p, state.t, sim.exact)
+        state = sim.reset(net, eqx.tree_at(lambda s: (s.x, s.status), state, (x, status)), p)
+    acc = accumulator[0] if accumulator is not None else None
+    buf = jnp.zeros((n_out + 1, x0.shape[0]), dtype=x0.dtype)
+    carry = _Carry(state, p, jnp.asarray(0), buf, key, jnp.asarray(0, dtype=jnp.int64), ev, acc)
+
+    def active(c: _Carry):
+        return (c.idx < n_out) & (c.state.status == RESULTS.successful._value) & (c.steps < max_steps)
+
+    def one_step(c: _Carry, rand) -> tuple[_Carry, None]:
+        act = active(c)
+        t_out = t_eval[jnp.minimum(c.idx, n_out - 1)]
+        t_stop = t_out if events is None else jnp.minimum(t_out, events.next_time(net, c.state.x, c.p, c.state.t))
+        new = sim.step(net, c.state, c.p, rand, t_stop)
+        acc = accumulator[1](c.acc, c.state, new, c.p) if accumulator is not None else c.acc
+        p, ev = c.p, c.ev
+        if events is not None:
+            x, p, ev, status, changed = events.after_step(net, new.x, c.p, new.t, c.ev, sim.exact)
+            new = eqx.tree_at(lambda s: (s.x, s.status), new, (x, jnp.maximum(status, new.status)))
+            new = _where(changed, sim.reset(net, new, p), new)
+        ok = new.status == RESULTS.successful._value
+        rec = act & ok & (new.t >= t_out)
+        buf = jax.lax.dynamic_update_slice(c.buf, new.x[None, :], (jnp.where(rec, c.idx, n_out), 0))
+        out = _Carry(
+            state=_where(act, new, c.state),
+            p=jnp.where(act, p, c.p),
+            idx=c.idx + rec.astype(c.idx.dtype),
+            buf=buf,
+            key=c.key,
+            steps=c.steps + act.astype(c.steps.dtype),
+            ev=_where(act, ev, c.ev),
+            acc=_where(act, acc, c.acc),
+        )
+        return out, None
+
+    def block_body(c: _Carry) -> _Carry:
+        key, sub = jax.random.split(c.key)
+        rand = sim.draw(sub, block)
+        c = eqx.tree_at(lambda s: s.key, c, key)
+        c, _ = jax.lax.scan(one_step, c, rand)
+        return c
+
+    carry = jax.lax.while_loop(active, block_body, carry)
+    status = carry.state.status
+    status = jnp.where(
+        (status == RESULTS.successful._value) & (carry.idx < n_out), RESULTS.max_steps_reached._value, status
+    )
+    return Solution(
+        counts=carry.buf[:n_out],
+        t=carry.state.t,
+        x=carry.state.x,
+        p=carry.p,
+        status=status,
+        steps=carry.steps,
+        extra=carry.acc,
+    )

@@ -1,0 +1,359 @@
+"""libsbml `Model` → [`Model`][sbmljax.Model] intermediate representation.
+
+Every construct is either represented, or recorded in `Model.unsupported` with the element and the reason
+(the simulators then refuse the model naming it), never dropped silently.
+"""
+
+from __future__ import annotations
+
+import math
+
+import libsbml
+
+from .._expr import Expr, Num, evaluate, symbols, to_string
+from .._model import (
+    Compartment,
+    Event,
+    EventAssignment,
+    Model,
+    Parameter,
+    Reaction,
+    Species,
+    Unsupported,
+)
+from ..errors import NetworkError, SBMLReadError
+from . import _units
+from ._mathml import UnsupportedMath, convert, convert_function_definition
+from ._read import required_packages
+from ._reversible import is_nonnegative_product, split_net_rate
+
+
+def _num(getter_isset: bool, value: float) -> float | None:
+    if not getter_isset or value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
+
+
+def _topological(assignments: list[tuple[str, Expr]], what: str, label: str) -> tuple[tuple[str, Expr], ...]:
+    """Order assignments so each comes after those it reads; a cycle is an algebraic loop."""
+    pending = dict(assignments)
+    order: list[tuple[str, Expr]] = []
+    done: set[str] = set()
+    while pending:
+        ready = [v for v, e in pending.items() if not (symbols(e) & (set(pending) - {v}))]
+        if not ready:
+            cycle = ", ".join(sorted(pending))
+            raise NetworkError(f"{label}: {what} form a cycle (an algebraic loop) among {cycle}")
+        for v in sorted(ready, key=list(pending).index):
+            order.append((v, pending.pop(v)))
+            done.add(v)
+    return tuple(order)
+
+
+class _Builder:
+    def __init__(self, doc: libsbml.SBMLDocument, label: str, text: str, policy: _units.SubstancePolicy):
+        self.doc = doc
+        self.m: libsbml.Model = doc.getModel()
+        self.label = label
+        self.text = text
+        self.policy = policy
+        self.unsupported: list[Unsupported] = []
+        self.notes: list[str] = []
+        self.functions: dict[str, tuple[tuple[str, ...], Expr]] = {}
+
+    def refuse(self, element: str, reason: str) -> None:
+        self.unsupported.append(Unsupported(element, reason))
+
+    def math(self, node, element: str, rename=None) -> Expr | None:
+        try:
+            return convert(node, self.functions, rename)
+        except UnsupportedMath as e:
+            self.refuse(f"{element} ({e.construct})", e.reason)
+            return None
+
+    def build(self) -> Model:
+        m = self.m
+        for pkg in required_packages(self.doc):
+            self.refuse(f"package '{pkg}'", f"the document requires the SBML package '{pkg}', which is not supported")
+
+        for i in range(m.getNumFunctionDefinitions()):
+            fd = m.getFunctionDefinition(i)
+            try:
+                self.functions[fd.getId()] = convert_function_definition(fd, self.functions)
+            except UnsupportedMath as e:
+                self.refuse(f"functionDefinition '{fd.getId()}' ({e.construct})", e.reason)
+
+        compartments = self.compartments()
+        species = self.species(compartments)
+        parameters = self.parameters()
+        rules = self.rules()
+        initial = self.initial_assignments()
+        compartments = self.resolve_compartment_sizes(compartments, initial, rules)
+        reactions = self.reactions({s.id for s in species})
+        events = self.events()
+        self.check_symbols(species, compartments, parameters, reactions, rules, initial, events)
+
+        extent = _units.resolve(m, _units.extent_unit_id(m), self.policy)
+        extent_factor = extent.factor if extent.factor is not None else 1.0
+        if extent.problem:
+            self.refuse("model extentUnits", extent.problem + "; pass substance_units='item' to read numbers as counts")
+        for s in species:
+            if s.count_factor is not None and not math.isclose(s.count_factor, extent_factor, rel_tol=1e-12):
+                self.refuse(
+                    f"species '{s.id}'",
+                    f"its substance unit ({s.substance_units}) differs from the reaction extent unit "
+                    f"({extent.label}); mixed substance units are not supported",
+                )
+        if any(not sp_declared for sp_declared in self._declared):
+            self.notes.append(
+                "the model declares no substance units; SBML Level 2's default is the mole, but "
+                "substance_units='auto' reads the numbers as molecule counts (pass substance_units='mole' "
+                "to convert from moles)"
+                if self.policy == "auto"
+                else f"undeclared substance units read as {('moles' if self.policy == 'mole' else 'counts')}"
+            )
+
+        time_units = m.getTimeUnits() if (m.getLevel() >= 3 and m.isSetTimeUnits()) else "time"
+        if m.getLevel() < 3:
+            ud = m.getUnitDefinition("time")
+            if ud is not None and ud.getNumUnits() == 1:
+                u = ud.getUnit(0)
+                mult = u.getMultiplier() * 10.0 ** u.getScale()
+                time_units = {60.0: "minute", 3600.0: "hour", 86400.0: "day", 1.0: "second"}.get(mult, f"{mult:g} s")
+            else:
+                time_units = "second (SBML default)"
+        return Model(
+            id=m.getId() or "model",
+            name=m.getName() or m.getId() or "model",
+            level=self.doc.getLevel(),
+            version=self.doc.getVersion(),
+            source=self.label,
+            compartments=tuple(compartments),
+            species=tuple(species),
+            parameters=tuple(parameters),
+            reactions=tuple(reactions),
+            assignment_rules=rules,
+            initial_assignments=initial,
+            events=tuple(events),
+            unsupported=tuple(self.unsupported),
+            notes=tuple(dict.fromkeys(self.notes)),
+            time_units=time_units,
+            substance_units=extent.label,
+            extent_factor=extent_factor,
+            sbml=self.text,
+        )
+
+    # -- components -------------------------------------------------------------------------------------
+    def compartments(self) -> list[Compartment]:
+        out = []
+        for c in self.m.getListOfCompartments():
+            size = _num(c.isSetSize(), c.getSize())
+            if size is None and self.m.getLevel() < 3 and not c.isSetSize() and c.isSetVolume():
+                size = float(c.getVolume())
+            dims = float(c.getSpatialDimensionsAsDouble()) if c.isSetSpatialDimensions() else 3.0
+            out.append(Compartment(c.getId(), c.getName() or c.getId(), size, dims, bool(c.getConstant())))
+            if not c.getConstant():
+                self.refuse(f"compartment '{c.getId()}'", "a compartment whose size changes is not supported")
+        return out
+
+    def species(self, compartments: list[Compartment]) -> list[Species]:
+        out = []
+        self._declared: list[bool] = []
+        for s in self.m.getListOfSpecies():
+            res = _units.resolve(self.m, _units.species_unit_id(self.m, s), self.policy)
+            self._declared.append(res.declared)
+            if res.problem:
+                self.refuse(
+                    f"species '{s.getId()}'",
+                    res.problem + "; pass substance_units='item' to read the numbers as molecule counts",
+                )
+            if s.isSetConversionFactor() or self.m.isSetConversionFactor():
+                cf = s.getConversionFactor() or self.m.getConversionFactor()
+                self.refuse(f"species '{s.getId()}'", f"conversionFactor '{cf}' is not supported")
+            out.append(
+                Species(
+                    id=s.getId(),
+                    name=s.getName() or s.getId(),
+                    compartment=s.getCompartment(),
+                    initial_amount=_num(s.isSetInitialAmount(), s.getInitialAmount()),
+                    initial_concentration=_num(s.isSetInitialConcentration(), s.getInitialConcentration()),
+                    has_only_substance_units=bool(s.getHasOnlySubstanceUnits()),
+                    boundary_condition=bool(s.getBoundaryCondition()),
+                    constant=bool(s.getConstant()),
+                    substance_units=res.label,
+                    count_factor=res.factor if res.factor is not None else 1.0,
+                )
+            )
+        return out
+
+    def parameters(self) -> list[Parameter]:
+        out = [
+            Parameter(p.getId(), p.getName() or p.getId(), _num(p.isSetValue(), p.getValue()), bool(p.getConstant()))
+            for p in self.m.getListOfParameters()
+        ]
+        for r in self.m.getListOfReactions():
+            kl = r.getKineticLaw()
+            if kl is None:
+                continue
+            locals_ = kl.getListOfLocalParameters() if self.m.getLevel() >= 3 else kl.getListOfParameters()
+            for p in locals_:
+                out.append(
+                    Parameter(f"{r.getId()}.{p.getId()}", p.getName() or p.getId(), _num(p.isSetValue(), p.getValue()), True, r.getId())
+                )
+        return out
+
+    def rules(self) -> tuple[tuple[str, Expr], ...]:
+        assigned = []
+        for rule in self.m.getListOfRules():
+            var = rule.getVariable() if not rule.isAlgebraic() else ""
+            if rule.isAlgebraic():
+                self.refuse("algebraicRule", "algebraic rules define the state implicitly; no simulator here solves them")
+                continue
+            if rule.isRate():
+                self.refuse(f"rateRule '{var}'", "a continuously changing variable cannot be part of a jump process")
+                continue
+            e = self.math(rule.getMath(), f"assignmentRule '{var}'")
+            if e is not None:
+                assigned.append((var, e))
+        return _topological(assigned, "assignment rules", self.label)
+
+    def initial_assignments(self) -> tuple[tuple[str, Expr], ...]:
+        out = []
+        for ia in self.m.getListOfInitialAssignments():
+            e = self.math(ia.getMath(), f"initialAssignment '{ia.getSymbol()}'")
+            if e is not None:
+                out.append((ia.getSymbol(), e))
+        return _topological(out, "initial assignments", self.label)
+
+    def resolve_compartment_sizes(self, compartments, initial, rules) -> list[Compartment]:
+        """Compartment sizes are fixed at import: evaluate initial assignments to them now."""
+        ia = dict(initial)
+        env = {p.getId(): p.getValue() for p in self.m.getListOfParameters() if p.isSetValue()}
+        env.update({c.id: c.size for c in compartments if c.size is not None})
+        out = []
+        rule_vars = {v for v, _ in rules}
+        for c in compartments:
+            if c.id in rule_vars:
+                self.refuse(f"assignmentRule '{c.id}'", "a rule changing a compartment size is not supported")
+            if c.id in ia:
+                try:
+                    size = float(evaluate(ia[c.id], env))
+                except KeyError as e:
+                    self.refuse(f"initialAssignment '{c.id}'", f"the compartment size depends on {e}, which is not a constant")
+                    size = c.size
+                c = Compartment(c.id, c.name, size, c.spatial_dimensions, c.constant)
+            out.append(c)
+        return out
+
+    def reactions(self, species_ids: set[str]) -> list[Reaction]:
+        out = []
+        for r in self.m.getListOfReactions():
+            rid = r.getId()
+            if r.isSetFast() and r.getFast():
+                self.refuse(f"reaction '{rid}'", "fast reactions (rapid-equilibrium assumption) are not supported")
+            refs = []
+            for role, lst in (("reactant", r.getListOfReactants()), ("product", r.getListOfProducts())):
+                terms = []
+                for sr in lst:
+                    if sr.getSpecies() not in species_ids:
+                        raise NetworkError(f"{self.label}: reaction '{rid}' refers to unknown species '{sr.getSpecies()}'")
+                    if self.m.getLevel() < 3 and sr.isSetStoichiometryMath():
+                        self.refuse(f"reaction '{rid}' {role} '{sr.getSpecies()}'", "stoichiometryMath (variable stoichiometry) is not supported")
+                        stoich = 1.0
+                    else:
+                        stoich = sr.getStoichiometry()
+                        if stoich is None or math.isnan(stoich):
+                            self.refuse(f"reaction '{rid}' {role} '{sr.getSpecies()}'", "stoichiometry is not set")
+                            stoich = 1.0
+                    if self.m.getLevel() >= 3 and sr.isSetId() and (
+                        self.m.getRule(sr.getId()) is not None or self.m.getInitialAssignment(sr.getId()) is not None
+                        or any(
+                            ea.getVariable() == sr.getId() for ev in self.m.getListOfEvents() for ea in ev.getListOfEventAssignments()
+                        )
+                    ):
+                        self.refuse(f"speciesReference '{sr.getId()}'", "stoichiometry set by a rule or event is not supported")
+                    terms.append((sr.getSpecies(), float(stoich)))
+                refs.append(tuple(terms))
+            modifiers = tuple(mr.getSpecies() for mr in r.getListOfModifiers())
+            kl = r.getKineticLaw()
+            if kl is None or kl.getMath() is None:
+                self.refuse(f"reaction '{rid}'", "it has no kinetic law, so its propensity is undefined")
+                rate: Expr = Num(0.0)
+            else:
+                locals_ = kl.getListOfLocalParameters() if self.m.getLevel() >= 3 else kl.getListOfParameters()
+                rename = {p.getId(): f"{rid}.{p.getId()}" for p in locals_}
+                rate = self.math(kl.getMath(), f"reaction '{rid}' kineticLaw", rename) or Num(0.0)
+            reversible = bool(r.getReversible())
+            forward, backward = rate, None
+            if reversible and not is_nonnegative_product(rate):
+                split = split_net_rate(rate)
+                if split is None:
+                    self.refuse(
+                        f"reaction '{rid}'",
+                        f"reversible, and its rate law {to_string(rate)} is not of the form forward − backward "
+                        "with non-negative terms, so it cannot be split into two propensities",
+                    )
+                else:
+                    forward, backward = split
+            out.append(Reaction(rid, r.getName() or rid, refs[0], refs[1], modifiers, rate, reversible, forward, backward))
+        return out
+
+    def events(self) -> list[Event]:
+        out = []
+        for i, ev in enumerate(self.m.getListOfEvents()):
+            eid = ev.getId() or f"event{i}"
+            trig = ev.getTrigger()
+            if trig is None or trig.getMath() is None:
+                self.refuse(f"event '{eid}'", "it has no trigger")
+                continue
+            trigger = self.math(trig.getMath(), f"event '{eid}' trigger")
+            delay = None
+            if ev.isSetDelay():
+                delay = self.math(ev.getDelay().getMath(), f"event '{eid}' delay")
+                self.refuse(f"event '{eid}'", "delayed events are not supported (the delay would need a queue of pending assignments)")
+            priority = None
+            if ev.isSetPriority():
+                priority = self.math(ev.getPriority().getMath(), f"event '{eid}' priority")
+            assignments = []
+            for ea in ev.getListOfEventAssignments():
+                e = self.math(ea.getMath(), f"event '{eid}' assignment to '{ea.getVariable()}'")
+                if e is not None:
+                    assignments.append(EventAssignment(ea.getVariable(), e))
+            initial_value = bool(trig.getInitialValue()) if trig.isSetInitialValue() else True
+            persistent = bool(trig.getPersistent()) if trig.isSetPersistent() else True
+            uvftt = bool(ev.getUseValuesFromTriggerTime()) if ev.isSetUseValuesFromTriggerTime() else True
+            if trigger is not None:
+                out.append(Event(eid, trigger, tuple(assignments), initial_value, persistent, uvftt, priority, delay))
+        return out
+
+    def check_symbols(self, species, compartments, parameters, reactions, rules, initial, events) -> None:
+        known = {s.id for s in species} | {c.id for c in compartments} | {p.id for p in parameters}
+        reaction_ids = {r.id for r in reactions}
+        for r in reactions:
+            for sym in symbols(r.rate):
+                if sym in reaction_ids:
+                    self.refuse(f"reaction '{r.id}' kineticLaw", f"it refers to the rate of reaction '{sym}', which is not supported")
+                elif sym not in known:
+                    raise NetworkError(f"{self.label}: reaction '{r.id}': kinetic law refers to unknown symbol '{sym}'")
+        for var, e in list(rules) + list(initial):
+            if var not in known and var not in reaction_ids:
+                raise NetworkError(f"{self.label}: rule or initial assignment to unknown symbol '{var}'")
+            for sym in symbols(e):
+                if sym in reaction_ids:
+                    self.refuse(f"rule for '{var}'", f"it refers to the rate of reaction '{sym}', which is not supported")
+                elif sym not in known:
+                    raise NetworkError(f"{self.label}: the rule for '{var}' refers to unknown symbol '{sym}'")
+        for ev in events:
+            for a in ev.assignments:
+                if a.variable not in known:
+                    raise NetworkError(f"{self.label}: event '{ev.id}' assigns unknown symbol '{a.variable}'")
+        for p in parameters:
+            if p.value is None and p.id not in {v for v, _ in rules} | {v for v, _ in initial}:
+                raise NetworkError(f"{self.label}: parameter '{p.id}' has no value and no rule or initial assignment sets it")
+
+
+def build_model(doc: libsbml.SBMLDocument, label: str, text: str, policy: _units.SubstancePolicy) -> Model:
+    """Build the IR from a checked document (see `sbmljax.load_sbml`)."""
+    if policy not in ("auto", "item", "mole"):
+        raise SBMLReadError(f"substance_units must be 'auto', 'item' or 'mole', not {policy!r}")
+    return _Builder(doc, label, text, policy).build()

@@ -1,0 +1,114 @@
+"""Substance units → molecules per unit.
+
+Stochastic simulation needs molecule counts. An SBML amount `n` in substance unit `u` is
+`n × count_factor(u)` molecules, with `count_factor(mole) = N_A`, `count_factor(item) = 1`, times the unit's
+`(multiplier × 10^scale)^exponent`. The same factor turns a kinetic law's value (extent per time) into a
+propensity (events per time).
+
+Policy for `substance_units` (an argument of `load_sbml`):
+
+- `"auto"`: use the units the model declares. A model that declares none — no species or model
+  `substanceUnits` and, in Level 2, no redefinition of the built-in `substance` — is read as counting
+  molecules (factor 1), although SBML Level 2's default substance unit is the mole: such models almost
+  always mean numbers of molecules (BioModels' mass-action stochastic models do), and a mole reading would
+  give ~10^23 molecules. The model's `notes` say so; pass `"mole"` to insist on the SBML default.
+- `"item"`: every number is a molecule count, whatever the units say.
+- `"mole"`: like `"auto"`, but undeclared units are the SBML default, the mole.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import libsbml
+
+from .._expr import AVOGADRO
+
+SubstancePolicy = Literal["auto", "item", "mole"]
+
+
+@dataclasses.dataclass(frozen=True)
+class UnitResolution:
+    """The outcome of resolving one substance unit reference."""
+
+    factor: float | None
+    label: str
+    declared: bool
+    problem: str | None = None
+
+
+def _unit_text(kind: str, multiplier: float, scale: int, exponent: float) -> str:
+    prefix = {-15: "f", -12: "p", -9: "n", -6: "µ", -3: "m", 0: "", 3: "k"}.get(scale, f"1e{scale} ")
+    text = f"{prefix}{kind}"
+    if multiplier != 1:
+        text = f"{multiplier:g}×{text}"
+    if exponent != 1:
+        text = f"({text})^{exponent:g}"
+    return text
+
+
+def _from_kind(kind: str, multiplier: float = 1.0, scale: int = 0, exponent: float = 1.0) -> UnitResolution:
+    magnitude = (multiplier * 10.0**scale) ** exponent
+    label = _unit_text(kind, multiplier, scale, exponent)
+    if kind == "mole" and exponent == 1:
+        return UnitResolution(AVOGADRO * magnitude, label, True)
+    if kind in ("item", "dimensionless") and exponent == 1:
+        return UnitResolution(magnitude, label, True)
+    if kind == "avogadro" and exponent == 1:  # L3 unit kind: 1 avogadro = N_A items
+        return UnitResolution(AVOGADRO * magnitude, label, True)
+    if kind in ("gram", "kilogram"):
+        return UnitResolution(
+            None, label, True, f"substance unit {label!r} is a mass; molecule counts need a molar mass"
+        )
+    return UnitResolution(None, label, True, f"substance unit {label!r} cannot be read as an amount of molecules")
+
+
+def resolve(model: libsbml.Model, unit_id: str, policy: SubstancePolicy) -> UnitResolution:
+    """Resolve a substance-unit reference (`""` = undeclared) to molecules per unit, under `policy`."""
+    level = model.getLevel()
+    if policy == "item":
+        return UnitResolution(1.0, "item (forced)", bool(unit_id))
+    undeclared = not unit_id
+    if level < 3 and unit_id == "substance" and model.getUnitDefinition("substance") is None:
+        undeclared = True  # the L2 built-in, not redefined: the model never said what it means
+    if undeclared:
+        if policy == "mole":
+            return UnitResolution(AVOGADRO, "mole (SBML default)", False)
+        return UnitResolution(1.0, "item (undeclared)", False)
+    ud = model.getUnitDefinition(unit_id)
+    if ud is None:
+        if libsbml.UnitKind_isValidUnitKindString(unit_id, level, model.getVersion()):
+            return _from_kind(unit_id)
+        return UnitResolution(None, unit_id, True, f"unit {unit_id!r} is not defined in the model")
+    units = [ud.getUnit(i) for i in range(ud.getNumUnits())]
+    # A definition may carry a dimensionless factor beside its one substance unit.
+    core = [u for u in units if libsbml.UnitKind_toString(u.getKind()) != "dimensionless"] or units
+    if len(core) != 1:
+        return UnitResolution(None, unit_id, True, f"unit definition {unit_id!r} is not a single substance unit")
+    u = core[0]
+    res = _from_kind(libsbml.UnitKind_toString(u.getKind()), u.getMultiplier(), u.getScale(), u.getExponentAsDouble())
+    extra = 1.0
+    for d in units:
+        if d is not u:
+            extra *= (d.getMultiplier() * 10.0 ** d.getScale()) ** d.getExponentAsDouble()
+    factor = res.factor * extra if res.factor is not None else None
+    return dataclasses.replace(res, factor=factor, label=f"{unit_id} = {res.label}")
+
+
+def species_unit_id(model: libsbml.Model, species: libsbml.Species) -> str:
+    """The substance-unit id a species' amounts are in ("" if undeclared)."""
+    if species.isSetSubstanceUnits():
+        return species.getSubstanceUnits()
+    if model.getLevel() >= 3:
+        return model.getSubstanceUnits() if model.isSetSubstanceUnits() else ""
+    return "substance"
+
+
+def extent_unit_id(model: libsbml.Model) -> str:
+    """The unit of reaction extent (kinetic laws are extent per time) ("" if undeclared)."""
+    if model.getLevel() >= 3:
+        if model.isSetExtentUnits():
+            return model.getExtentUnits()
+        return model.getSubstanceUnits() if model.isSetSubstanceUnits() else ""
+    return "substance"
