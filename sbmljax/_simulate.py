@@ -20,6 +20,7 @@ import numpy as np
 from ._compile._events import CompiledEvents, compile_events, event_refusals
 from ._compile._network import CompiledNetwork, compile_network
 from ._config import default_chunk, x64
+from ._feasibility import expected_events
 from ._model import Model
 from ._results import RESULTS
 from ._simulator import AbstractSimulator, make_simulator
@@ -185,15 +186,18 @@ def prepare(
                 f"{model.source}: reaction '{net.channel_of_reaction(k)}' has propensity {v:g} at t={t0:g} in the "
                 f"initial state ({_format_state(model.species_ids, x0)})"
             )
-        per_traj = float(a.sum()) * float(t_eval[-1] - t0)
+        per_traj = max(
+            float(a.sum()) * float(t_eval[-1] - t0),
+            expected_events(net, x0j, p, float(t0), float(t_eval[-1])),
+        )
         total = per_traj * n_trajectories
         if total > max_events:
             raise InfeasibleSimulationError(
                 f"{model.source}: exact simulation would take about {per_traj:.2g} reaction events per trajectory "
-                f"(initial total propensity {a.sum():.3g} per {model.time_units} × {t_eval[-1] - t0:g}) × "
-                f"{n_trajectories} trajectories, over the budget of {max_events:.2g} events. Use method='tau_leap', "
-                "fewer trajectories or a shorter time span, load with substance_units='item' if the amounts are "
-                "really counts, or raise max_events"
+                f"(mean-field estimate over t={t0:g}..{t_eval[-1]:g} {model.time_units}) × {n_trajectories} "
+                f"trajectories, over the budget of max_events={max_events:.2g}. Use method='tau_leap', fewer "
+                "trajectories or a shorter time span, load with substance_units='item' if the amounts are really "
+                "counts, or raise max_events"
             )
     return Prepared(model, net, events, sim, t_eval, float(t0), x0j, p, tuple(notes))
 
