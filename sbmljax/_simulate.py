@@ -264,6 +264,12 @@ def raise_failures(prep: Prepared, sol: Solution, max_steps: int) -> None:
     raise SimulationError(f"{model.source}: {text} at t={t:g} {where}, state {state}")
 
 
+def trajectory_keys(seed: int, n: int, first: int = 0) -> jax.Array:
+    """Keys of trajectories `first … first+n−1`: `fold_in(key(seed), i)`, independent of the ensemble size."""
+    base = jax.random.key(int(seed))
+    return jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(first, first + n, dtype=jnp.uint32))
+
+
 @x64
 def simulate(
     model: Model | str | os.PathLike,
@@ -280,6 +286,7 @@ def simulate(
     max_steps: int | None = None,
     max_events: float = DEFAULT_MAX_EVENTS,
     progress: bool = False,
+    first_trajectory: int = 0,
     **options,
 ) -> Trajectories:
     """Simulate an ensemble of stochastic trajectories of an SBML model.
@@ -300,6 +307,9 @@ def simulate(
       guards against runaway runs).
     - `max_events`: refuse up front if the estimated total number of reaction events exceeds this.
     - `progress`: show a progress bar.
+    - `first_trajectory`: index of the first trajectory. Trajectory `i` always uses the key
+      `fold_in(key(seed), i)`, so simulating trajectories `[a, b)` in a separate call gives exactly the slice
+      of one big run: an ensemble split into seed-chunks (a cluster job each) merges to the same result.
     - `**options`: options of the method (e.g. `tau=` for tau-leaping).
 
     **Returns:** `Trajectories` with `times (T,)`, `counts (N, T, S)` and `species`.
@@ -314,12 +324,14 @@ def simulate(
         raise ConfigError(f"seed must be an integer, got {seed!r}")
     if n_trajectories < 1:
         raise ConfigError(f"n_trajectories must be at least 1, got {n_trajectories}")
+    if first_trajectory < 0:
+        raise ConfigError(f"first_trajectory must be non-negative, got {first_trajectory}")
     prep = prepare(
         model, t_eval, method=method, params=params, initial=initial, t0=t0, n_trajectories=n_trajectories,
         max_events=max_events, **options,
     )
     steps = int(max_steps) if max_steps is not None else 2**62
-    keys = jax.random.split(jax.random.key(int(seed)), n_trajectories)
+    keys = trajectory_keys(seed, n_trajectories, first_trajectory)
     sol = run_ensemble(prep, keys, block=block, max_steps=steps, chunk=chunk, progress=progress)
     raise_failures(prep, sol, steps)
     counts = sol.counts
@@ -335,4 +347,5 @@ def simulate(
         model_id=prep.model.id,
         time_units=prep.model.time_units,
         notes=prep.notes,
+        n_events=np.asarray(sol.events),
     )

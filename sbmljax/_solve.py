@@ -29,6 +29,7 @@ class Solution(eqx.Module):
     p: Float[Array, " params"]
     status: Int[Array, ""]
     steps: Int[Array, ""]
+    events: Int[Array, ""]
     extra: PyTree
 
 
@@ -39,6 +40,7 @@ class _Carry(eqx.Module):
     buf: Float[Array, "times_plus_one species"]
     key: PRNGKeyArray
     steps: Int[Array, ""]
+    events: Int[Array, ""]
     ev: PyTree
     acc: PyTree
 
@@ -86,7 +88,8 @@ def solve(
         state = sim.reset(net, eqx.tree_at(lambda s: (s.x, s.status), state, (x, status)), p)
     acc = accumulator[0] if accumulator is not None else None
     buf = jnp.zeros((n_out + 1, x0.shape[0]), dtype=x0.dtype)
-    carry = _Carry(state, p, jnp.asarray(0), buf, key, jnp.asarray(0, dtype=jnp.int64), ev, acc)
+    zero = jnp.asarray(0, dtype=jnp.int64)
+    carry = _Carry(state, p, jnp.asarray(0), buf, key, zero, zero, ev, acc)
 
     def active(c: _Carry):
         return (c.idx < n_out) & (c.state.status == RESULTS.successful._value) & (c.steps < max_steps)
@@ -112,6 +115,7 @@ def solve(
             buf=buf,
             key=c.key,
             steps=c.steps + act.astype(c.steps.dtype),
+            events=c.events + (act & (new.fired >= 0)).astype(c.events.dtype),
             ev=_where(act, ev, c.ev),
             acc=_where(act, acc, c.acc),
         )
@@ -136,5 +140,6 @@ def solve(
         p=carry.p,
         status=status,
         steps=carry.steps,
+        events=carry.events,
         extra=carry.acc,
     )

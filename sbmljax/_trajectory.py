@@ -35,6 +35,7 @@ class Trajectories:
     - `species`: the `S` species ids, in the order of the last axis (every species of the model).
     - `method`, `seed`, `model_id`, `time_units`: provenance.
     - `notes`: anything the run adjusted that a user should know (e.g. rounded initial counts).
+    - `n_events`: `(N,)` reactions fired per trajectory (exact methods; leaps for tau-leaping), or `None`.
     """
 
     times: np.ndarray
@@ -45,6 +46,7 @@ class Trajectories:
     model_id: str = ""
     time_units: str = ""
     notes: tuple[str, ...] = ()
+    n_events: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
     @property
     def n_trajectories(self) -> int:

@@ -15,7 +15,7 @@ ALL_EXACT_METHODS = ["direct"]
 
 def sbml_model(species: dict[str, float], params: dict[str, float], reactions: list[tuple[str, str, str]],
                *, compartment_size: float = 1.0, hosu: bool = True, extra: str = "", level: int = 3) -> str:
-    """A small SBML L3V1 document: `reactions` are `(id, "A + B -> 2 C", rate law)`."""
+    """A small SBML L3V2 document: `reactions` are `(id, "A + B -> 2 C", rate law)`."""
     sp = "\n".join(
         f'<species id="{s}" compartment="c" initialAmount="{v}" hasOnlySubstanceUnits="{str(hosu).lower()}" '
         f'boundaryCondition="false" constant="false"/>'
@@ -37,16 +37,17 @@ def sbml_model(species: dict[str, float], params: dict[str, float], reactions: l
     for rid, eq, law in reactions:
         lhs, rhs = eq.split("->")
         math_xml = libsbml.writeMathMLToString(libsbml.parseL3Formula(law))
+        math_xml = math_xml[math_xml.index("<math") :]  # drop the XML declaration
         rx.append(
             f'<reaction id="{rid}" reversible="false"><listOfReactants>{side(lhs)}</listOfReactants>'
             f"<listOfProducts>{side(rhs)}</listOfProducts><kineticLaw>{math_xml}</kineticLaw></reaction>"
         )
     return f"""<?xml version="1.0" encoding="UTF-8"?>
-<sbml xmlns="http://www.sbml.org/sbml/level3/version1/core" level="3" version="1">
+<sbml xmlns="http://www.sbml.org/sbml/level3/version2/core" level="3" version="2">
 <model id="test" substanceUnits="item" extentUnits="item" timeUnits="second">
 <listOfCompartments><compartment id="c" size="{compartment_size}" spatialDimensions="3" constant="true"/></listOfCompartments>
 <listOfSpecies>{sp}</listOfSpecies>
-<listOfParameters>{ps}</listOfParameters>
+{f"<listOfParameters>{ps}</listOfParameters>" if ps else ""}
 {extra}
 <listOfReactions>{''.join(rx)}</listOfReactions>
 </model></sbml>"""

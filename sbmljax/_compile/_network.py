@@ -218,7 +218,7 @@ class CompiledNetwork(eqx.Module):
         env.update(plan.compartment_sizes)
         for v, e in plan.init_order:
             env[v] = evaluate(e, env, t0)
-        x0 = jnp.stack([jnp.asarray(env[s.id], dtype=float) / plan.species_scale[s.id] for s in model.species])
+        x0 = jnp.asarray([jnp.asarray(env[s.id], dtype=float) / plan.species_scale[s.id] for s in model.species], dtype=float)
         extra = [jnp.asarray(env[n], dtype=float) for n in plan.ia_param_names]
         p = jnp.concatenate([p_free, jnp.stack(extra)]) if extra else p_free
         return x0, p

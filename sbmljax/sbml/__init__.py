@@ -35,8 +35,8 @@ def load_sbml(source: str | os.PathLike, *, substance_units: SubstancePolicy = "
     **Reference:** M. Hucka et al., "The Systems Biology Markup Language (SBML): language specification for
     Level 3 Version 2 Core", J. Integr. Bioinform. 15:20170081 (2018).
     """
-    doc, label, text = read_document(source)
-    return build_model(doc, label, text, substance_units)
+    doc, label, text, notes = read_document(source)
+    return build_model(doc, label, text, substance_units, notes)
 
 
 __all__ = ["load_sbml"]

@@ -19,12 +19,21 @@ from ..errors import SBMLReadError
 IGNORABLE_PACKAGES = frozenset({"layout", "render"})
 _MAX_LISTED = 3
 
+# Consistency "errors" that do not change what the model means, so common in published models that
+# refusing them would refuse working models. They are kept as notes on the model.
+TOLERATED = {
+    21121: "a species read by a kinetic law is not declared as a reactant, product or modifier",
+}
 
-def _errors(doc: libsbml.SBMLDocument, label: str, min_severity: int) -> list[str]:
+
+def _errors(doc: libsbml.SBMLDocument, label: str, min_severity: int, tolerated: list[str] | None = None) -> list[str]:
     out = []
     for i in range(doc.getNumErrors()):
         e = doc.getError(i)
         if e.getSeverity() >= min_severity:
+            if tolerated is not None and e.getErrorId() in TOLERATED:
+                tolerated.append(f"line {e.getLine()}: {TOLERATED[e.getErrorId()]} (libsbml {e.getErrorId()}; tolerated)")
+                continue
             msg = " ".join(e.getMessage().split())
             out.append(f"{label}:{e.getLine()}: {msg}")
     return out
@@ -36,15 +45,15 @@ def _raise(problems: list[str], what: str) -> None:
     raise SBMLReadError(f"{what}: {shown}{more}")
 
 
-def read_document(source: str | os.PathLike) -> tuple[libsbml.SBMLDocument, str, str]:
+def read_document(source: str | os.PathLike) -> tuple[libsbml.SBMLDocument, str, str, list[str]]:
     """Parse and check an SBML file or XML string.
 
     **Arguments:**
 
     - `source`: a path, or a string holding the XML itself (recognised by a leading `<`).
 
-    **Returns:** `(document, label, text)`: the libsbml document (converted to L2V4 if it was Level 1), a label
-    for messages (the path, or `<string>`) and the XML text.
+    **Returns:** `(document, label, text, notes)`: the libsbml document (converted to L2V4 if it was Level 1), a
+    label for messages (the path, or `<string>`), the XML text, and tolerated consistency findings.
 
     **Raises:** `SBMLReadError` for a missing or empty file, malformed XML, a document without a model, or
     consistency errors.
@@ -74,10 +83,11 @@ def read_document(source: str | os.PathLike) -> tuple[libsbml.SBMLDocument, str,
     doc.setConsistencyChecks(libsbml.LIBSBML_CAT_UNITS_CONSISTENCY, False)
     doc.setConsistencyChecks(libsbml.LIBSBML_CAT_MODELING_PRACTICE, False)
     doc.checkConsistency()
-    problems = _errors(doc, label, libsbml.LIBSBML_SEV_ERROR)
+    notes: list[str] = []
+    problems = _errors(doc, label, libsbml.LIBSBML_SEV_ERROR, notes)
     if problems:
         _raise(problems, f"{label}: SBML consistency errors")
-    return doc, label, text
+    return doc, label, text, notes
 
 
 def required_packages(doc: libsbml.SBMLDocument) -> list[str]:

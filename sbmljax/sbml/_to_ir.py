@@ -352,8 +352,12 @@ class _Builder:
                 raise NetworkError(f"{self.label}: parameter '{p.id}' has no value and no rule or initial assignment sets it")
 
 
-def build_model(doc: libsbml.SBMLDocument, label: str, text: str, policy: _units.SubstancePolicy) -> Model:
-    """Build the IR from a checked document (see `sbmljax.load_sbml`)."""
+def build_model(
+    doc: libsbml.SBMLDocument, label: str, text: str, policy: _units.SubstancePolicy, notes: list[str] | None = None
+) -> Model:
+    """Build the IR from a checked document (see `sbmljax.load_sbml`); `notes` are kept on the model."""
     if policy not in ("auto", "item", "mole"):
         raise SBMLReadError(f"substance_units must be 'auto', 'item' or 'mole', not {policy!r}")
-    return _Builder(doc, label, text, policy).build()
+    builder = _Builder(doc, label, text, policy)
+    builder.notes.extend(notes or [])
+    return builder.build()

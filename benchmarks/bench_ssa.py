@@ -1,0 +1,71 @@
+"""Exact SSA throughput: sbmljax vs libRoadRunner's gillespie integrator, on the same SBML, in one run.
+
+For each model and ensemble size it prints trajectories/s, reaction events/s and the ratio to
+libRoadRunner. Both simulate the same process, so libRoadRunner's events/s is its trajectories/s times the
+mean number of events per trajectory that sbmljax counts. Timings exclude JAX compilation (one warm-up
+call with another seed) and libRoadRunner's model load; each libRoadRunner trajectory pays `resetAll()`.
+
+    python benchmarks/bench_ssa.py                 # one core (the issue's target is measured so)
+    python benchmarks/bench_ssa.py --cores 2       # both cores
+    python benchmarks/bench_ssa.py --n 1000 --models sir
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = {"sir": (REPO / "models" / "sir.xml", 250.0, 251), "birth_death": (REPO / "models" / "birth_death.xml", 250.0, 251)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cores", type=int, default=1, help="CPU cores to use (pins this process; default 1)")
+    ap.add_argument("--n", type=int, nargs="*", default=[1, 100, 1000, 10000])
+    ap.add_argument("--models", nargs="*", default=list(MODELS))
+    ap.add_argument("--method", default="direct")
+    ap.add_argument("--rr-max", type=int, default=2000, help="most trajectories timed for libRoadRunner per size")
+    args = ap.parse_args()
+    os.sched_setaffinity(0, set(range(args.cores)))  # before JAX/XLA start their thread pools
+
+    import numpy as np
+    import roadrunner
+
+    import sbmljax
+
+    print(f"cores={args.cores} method={args.method} jax={__import__('jax').__version__} roadrunner={roadrunner.__version__}")
+    print(f"{'model':<12} {'n':>6} {'sbmljax traj/s':>15} {'sbmljax Mev/s':>14} {'rr traj/s':>10} {'rr Mev/s':>9} {'ratio':>6}")
+    for name in args.models:
+        path, t_end, points = MODELS[name]
+        model = sbmljax.load_sbml(path)
+        t = np.linspace(0.0, t_end, points)
+        rr = roadrunner.RoadRunner(str(path))
+        rr.setIntegrator("gillespie")
+        rr.integrator.variable_step_size = False
+        for n in args.n:
+            sbmljax.simulate(model, t, n_trajectories=n, seed=12345, method=args.method)  # compile
+            start = time.perf_counter()
+            traj = sbmljax.simulate(model, t, n_trajectories=n, seed=1, method=args.method)
+            dt = time.perf_counter() - start
+            events = float(np.mean(traj.n_events))
+            ours = n / dt
+            m = min(n, args.rr_max)
+            start = time.perf_counter()
+            for i in range(m):
+                rr.resetAll()
+                rr.integrator.seed = 1 + i
+                rr.simulate(0.0, t_end, points)
+            theirs = m / (time.perf_counter() - start)
+            print(
+                f"{name:<12} {n:>6} {ours:>15.0f} {ours * events / 1e6:>14.2f} {theirs:>10.0f} "
+                f"{theirs * events / 1e6:>9.2f} {ours / theirs:>6.1f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

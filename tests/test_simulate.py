@@ -1,0 +1,146 @@
+"""`simulate`: reproducibility, output semantics, parameters, and statistics against analytic moments."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from helpers import ALL_EXACT_METHODS, birth_death_moments, sbml_model, z_scores
+
+import sbmljax
+
+T = np.linspace(0.0, 20.0, 21)
+
+
+@pytest.fixture(scope="module")
+def bd() -> sbmljax.Model:
+    return sbmljax.load_sbml(sbml_model({"X": 20}, {"k1": 5.0, "k2": 0.5}, [("b", "0 -> X", "k1"), ("d", "X -> 0", "k2*X")]))
+
+
+@pytest.mark.parametrize("method", ALL_EXACT_METHODS)
+def test_same_seed_same_result_and_chunking_does_not_matter(bd, method) -> None:
+    a = sbmljax.simulate(bd, T, n_trajectories=300, seed=7, method=method)
+    b = sbmljax.simulate(bd, T, n_trajectories=300, seed=7, method=method, chunk=64)
+    c = sbmljax.simulate(bd, T, n_trajectories=300, seed=8, method=method)
+    np.testing.assert_array_equal(a.counts, b.counts)
+    assert not np.array_equal(a.counts, c.counts)
+
+
+@pytest.mark.parametrize("method", ALL_EXACT_METHODS)
+def test_birth_death_mean_and_variance_match_analytic(bd, method) -> None:
+    n = 4000
+    traj = sbmljax.simulate(bd, T, n_trajectories=n, seed=11, method=method)
+    mean, var = birth_death_moments(20, 5.0, 0.5, T)
+    x = traj["X"]
+    assert np.all(np.abs(z_scores(x, mean)) < 4)
+    # Variance: the sample variance's standard error is about var*sqrt(2/n) for near-Gaussian data.
+    s2 = x.var(axis=0, ddof=1)
+    se = np.sqrt(2.0 / n) * var[1:]
+    assert np.all(np.abs(s2[1:] - var[1:]) < 5 * se)
+
+
+def test_output_shapes_dtypes_and_exact_times(bd) -> None:
+    traj = sbmljax.simulate(bd, T, n_trajectories=5, seed=0)
+    assert traj.counts.shape == (5, len(T), 1)
+    assert traj.counts.dtype == np.float64 and traj.times.dtype == np.float64
+    np.testing.assert_array_equal(traj.times, T)
+    assert np.all(traj.counts == np.round(traj.counts))
+    assert traj.species == ("X",)
+    assert np.all(traj.counts[:, 0, 0] == 20)
+
+
+def test_absorbing_state_finishes() -> None:
+    m = sbmljax.load_sbml(sbml_model({"A": 5}, {"k": 10.0}, [("d", "A -> 0", "k*A")]))
+    traj = sbmljax.simulate(m, np.linspace(0, 100, 11), n_trajectories=20, seed=0)
+    assert np.all(traj.counts[:, -1, 0] == 0)
+
+
+def test_parameter_override_changes_dynamics(models_dir) -> None:
+    m = sbmljax.load_sbml(models_dir / "sir.xml")
+    traj = sbmljax.simulate(m, np.linspace(0, 250, 11), n_trajectories=50, seed=0, params={"c2": 0.0})
+    assert np.all(traj["R"] == 0)
+
+
+def test_local_parameters_are_addressed_as_reaction_dot_param(data_dir) -> None:
+    m = sbmljax.load_sbml(data_dir / "sbml-stochastic" / "00002" / "00002-sbml-l3v1.xml")
+    assert "Death.Mu" in m.parameter_values()
+    traj = sbmljax.simulate(m, np.linspace(0, 10, 3), n_trajectories=30, seed=0, params={"Death.Mu": 0.0, "Birth.Lambda": 0.0})
+    assert np.all(traj["X"] == 100)
+
+
+def test_initial_counts_override(bd) -> None:
+    traj = sbmljax.simulate(bd, T, n_trajectories=3, seed=0, initial={"X": 7})
+    assert np.all(traj.counts[:, 0, 0] == 7)
+
+
+def test_assignment_rule_species_is_output(data_dir) -> None:
+    m = sbmljax.load_sbml(data_dir / "sbml-stochastic" / "00019" / "00019-sbml-l3v1.xml")
+    traj = sbmljax.simulate(m, np.linspace(0, 10, 6), n_trajectories=20, seed=0)
+    np.testing.assert_array_equal(traj["y"], 2 * traj["X"])
+
+
+def test_boundary_species_are_output_and_unchanged(data_dir) -> None:
+    m = sbmljax.load_sbml(data_dir / "sbml-stochastic" / "00024" / "00024-sbml-l3v1.xml")
+    traj = sbmljax.simulate(m, np.linspace(0, 10, 6), n_trajectories=20, seed=0)
+    assert traj.species == ("X", "Source", "Sink")
+    assert np.all(traj["Source"] == 0) and np.all(traj["Sink"] == 0)
+    assert traj["X"][:, -1].mean() > 0
+
+
+def test_reversible_reaction_is_split_and_matches_linear_mean() -> None:
+    # A <-> B with net law kf*A - kr*B: the SSA mean of a linear network equals the ODE solution.
+    text = sbml_model({"A": 100, "B": 0}, {"kf": 0.3, "kr": 0.1}, [("iso", "A -> B", "kf*A - kr*B")])
+    m = sbmljax.load_sbml(text.replace('reversible="false"', 'reversible="true"'))
+    assert m.reactions[0].backward is not None
+    t = np.linspace(0, 10, 11)
+    traj = sbmljax.simulate(m, t, n_trajectories=2000, seed=3)
+    k = 0.3 + 0.1
+    b_mean = 100 * 0.3 / k * (1 - np.exp(-k * t))
+    assert np.all(np.abs(z_scores(traj["B"], b_mean)) < 4)
+    np.testing.assert_array_equal(traj["A"] + traj["B"], 100)
+
+
+def test_dataframe_csv_and_summary(bd, tmp_path) -> None:
+    traj = sbmljax.simulate(bd, T, n_trajectories=4, seed=0)
+    frame = traj.to_dataframe()
+    assert list(frame.columns) == ["trajectory", "time", "X"] and len(frame) == 4 * len(T)
+    path = tmp_path / "out" / "traj.csv"
+    traj.to_csv(path)
+    assert path.read_text().startswith("trajectory,time,X")
+    summary = traj.summary_dataframe()
+    assert {"mean", "sd", "q0.05", "q0.95"} <= set(summary.columns)
+
+
+def test_float64_without_global_x64_flag(models_dir) -> None:
+    code = (
+        "import jax, numpy as np, sbmljax;"
+        "assert not jax.config.jax_enable_x64;"
+        f"t = sbmljax.simulate(sbmljax.load_sbml(r'{models_dir / 'sir.xml'}'), np.linspace(0, 1e6, 3), seed=0);"
+        "assert t.counts.dtype == np.float64 and t.times.dtype == np.float64;"
+        "assert not jax.config.jax_enable_x64;"
+        "print('ok')"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0 and "ok" in r.stdout, r.stderr
+
+
+@pytest.mark.parametrize("name", ["sir", "birth_death", "dimerisation"])
+def test_bundled_models_simulate(models_dir, name) -> None:
+    m = sbmljax.load_sbml(models_dir / f"{name}.xml")
+    traj = sbmljax.simulate(m, np.linspace(0, 50, 6), n_trajectories=10, seed=0)
+    assert np.all(traj.counts >= 0)
+
+
+@pytest.mark.parametrize("name", ["BIOMD0000000035", "BIOMD0000000012"])
+def test_curated_biomodels_run(data_dir, name) -> None:
+    m = sbmljax.load_sbml(data_dir / "biomodels" / f"{name}.xml")
+    traj = sbmljax.simulate(m, np.linspace(0, 50, 6), n_trajectories=10, seed=0)
+    assert np.all(traj.counts >= 0) and traj.counts[:, -1].sum() > 0
+
+
+def test_seed_chunks_merge_to_the_single_run(bd) -> None:
+    whole = sbmljax.simulate(bd, T, n_trajectories=60, seed=5)
+    parts = [sbmljax.simulate(bd, T, n_trajectories=20, seed=5, first_trajectory=a) for a in (0, 20, 40)]
+    np.testing.assert_array_equal(whole.counts, np.concatenate([p.counts for p in parts]))
