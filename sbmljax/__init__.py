@@ -14,7 +14,11 @@ from __future__ import annotations
 from . import errors as errors
 from ._model import Model as Model
 from ._simulate import simulate as simulate
-from ._simulator import AbstractSimulator as AbstractSimulator, GillespieDirect as GillespieDirect
+from ._simulator import (
+    AbstractSimulator as AbstractSimulator,
+    GillespieDirect as GillespieDirect,
+    NextReaction as NextReaction,
+)
 from ._trajectory import Trajectories as Trajectories
 from .sbml import load_sbml as load_sbml
 

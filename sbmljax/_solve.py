@@ -115,7 +115,7 @@ def solve(
             buf=buf,
             key=c.key,
             steps=c.steps + act.astype(c.steps.dtype),
-            events=c.events + (act & (new.fired >= 0)).astype(c.events.dtype),
+            events=c.events + jnp.where(act, new.count, 0).astype(c.events.dtype),
             ev=_where(act, ev, c.ev),
             acc=_where(act, acc, c.acc),
         )

@@ -35,7 +35,7 @@ class Trajectories:
     - `species`: the `S` species ids, in the order of the last axis (every species of the model).
     - `method`, `seed`, `model_id`, `time_units`: provenance.
     - `notes`: anything the run adjusted that a user should know (e.g. rounded initial counts).
-    - `n_events`: `(N,)` reactions fired per trajectory (exact methods; leaps for tau-leaping), or `None`.
+    - `n_events`: `(N,)` reaction firings per trajectory (a leap counts all the firings it makes), or `None`.
     """
 
     times: np.ndarray

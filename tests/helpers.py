@@ -9,7 +9,7 @@ import numpy as np
 
 import sbmljax
 
-ALL_EXACT_METHODS = ["direct"]
+ALL_EXACT_METHODS = ["direct", "nrm"]
 """Every exact simulator's `method=` string (each must pass the SBML stochastic suite)."""
 
 

@@ -19,6 +19,7 @@ SEED_OFFSET = 2026
 DSMTS = list(range(1, 40))
 DISTRIB = list(range(40, 101))
 SLOW = {5, 23}  # 10^4 molecules or 10^3 immigrants per unit time: ~10^9 events for the whole ensemble
+HEAVY_TAILED = {3}  # the SD statistic needs the kurtosis-aware form here: see sbml_suite's docstring
 
 
 def _param(c: int):
@@ -31,7 +32,7 @@ def test_dsmts_case_passes(case: int, method: str) -> None:
     spec = load_case(case)
     model = sbmljax.load_sbml(spec.model)
     traj = sbmljax.simulate(model, spec.times, n_trajectories=N, seed=SEED_OFFSET + case, method=method)
-    verdict = judge(spec, traj.species, traj.counts)
+    verdict = judge(spec, traj.species, traj.counts, robust_sd=case in HEAVY_TAILED)
     print(verdict)
     assert verdict.passed, str(verdict)
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from ..errors import ConfigError
 from .base import AbstractSimulator as AbstractSimulator, SimState as SimState
 from .direct import GillespieDirect as GillespieDirect
+from .nrm import NextReaction as NextReaction
 
 SIMULATORS: dict[str, type[AbstractSimulator]] = {
     GillespieDirect.name: GillespieDirect,
+    NextReaction.name: NextReaction,
 }
 
 

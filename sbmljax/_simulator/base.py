@@ -27,15 +27,17 @@ from .._results import RESULTS
 class SimState(eqx.Module):
     """The state every simulator's state has (as fields of the same names; extra fields may follow).
 
-    `t` is the time, `x` the counts, `status` a `RESULTS` value, and `fired` the channel the last step fired:
-    `-1` when it fired nothing (it only moved time to `t_stop`). Tau-leaping, which fires many channels per
-    step, sets `fired = -1`. The loop reads these four fields and replaces `x` when an event fires.
+    `t` is the time, `x` the counts, `status` a `RESULTS` value, `fired` the channel the last step fired
+    (`-1` when it fired none, or several at once as a leap does) and `count` how many reaction firings the
+    last step made (0 or 1 for exact methods). The loop reads these fields and replaces `x` when an event
+    fires.
     """
 
     t: Float[Array, ""]
     x: Float[Array, " species"]
     status: Int[Array, ""]
     fired: Int[Array, ""]
+    count: Int[Array, ""]
 
 
 def initial_sim_state(t0, x0) -> SimState:
@@ -45,6 +47,7 @@ def initial_sim_state(t0, x0) -> SimState:
         x=jnp.asarray(x0, dtype=jnp.float64),
         status=jnp.asarray(RESULTS.successful._value),
         fired=jnp.asarray(-1, dtype=jnp.int32),
+        count=jnp.asarray(0, dtype=jnp.int64),
     )
 
 

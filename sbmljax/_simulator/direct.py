@@ -66,7 +66,7 @@ class GillespieDirect(AbstractSimulator):
         t = jnp.where(ok, jnp.where(fire, t_next, t_stop), state.t)
         status = jnp.where(ok, state.status, RESULTS.bad_propensity._value)
         fired = jnp.where(fire, k, -1).astype(jnp.int32)
-        return SimState(t=t, x=x, status=status, fired=fired)
+        return SimState(t=t, x=x, status=status, fired=fired, count=fire.astype(jnp.int64))
 
     def reset(self, net: CompiledNetwork, state: SimState, p) -> SimState:
         del net, p
