@@ -18,6 +18,7 @@ from ._simulator import (
     AbstractSimulator as AbstractSimulator,
     GillespieDirect as GillespieDirect,
     NextReaction as NextReaction,
+    TauLeaping as TauLeaping,
 )
 from ._trajectory import Trajectories as Trajectories
 from .sbml import load_sbml as load_sbml

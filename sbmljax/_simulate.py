@@ -281,7 +281,7 @@ def simulate(
     params: Mapping[str, float] | None = None,
     initial: Mapping[str, float] | None = None,
     t0: float = 0.0,
-    block: int = 128,
+    block: int | None = None,
     chunk: int | None = None,
     max_steps: int | None = None,
     max_events: float = DEFAULT_MAX_EVENTS,
@@ -301,7 +301,8 @@ def simulate(
     - `params`: parameter id (`k1`, or `reaction.k` for a local one) → value, overriding the model's.
     - `initial`: species id → initial molecule count, overriding the model's.
     - `t0`: start time (the time of the model's initial state).
-    - `block`: steps per block of random numbers; part of the random stream.
+    - `block`: steps per block of random numbers (default: the method's, 128 for exact methods, 16 for
+      tau-leaping); part of the random stream.
     - `chunk`: trajectories per vmapped batch (default 128 on CPU, 8192 on accelerators); does not change results.
     - `max_steps`: per-trajectory step limit (default: unlimited for exact methods; the `max_events` estimate
       guards against runaway runs).
@@ -332,6 +333,7 @@ def simulate(
     )
     steps = int(max_steps) if max_steps is not None else 2**62
     keys = trajectory_keys(seed, n_trajectories, first_trajectory)
+    block = block or prep.sim.default_block
     sol = run_ensemble(prep, keys, block=block, max_steps=steps, chunk=chunk, progress=progress)
     raise_failures(prep, sol, steps)
     counts = sol.counts

@@ -49,6 +49,16 @@ def _where(pred, new: PyTree, old: PyTree) -> PyTree:
     return jax.tree.map(lambda a, b: jnp.where(pred, a, b), new, old)
 
 
+_BASE = ("t", "x", "status", "fired", "count")
+
+
+def _freeze(act, new, old):
+    """Keep a finished trajectory's time, counts and status. Its simulator-specific fields may go on
+    changing harmlessly (a finished lane never resumes), which saves masking O(R) arrays every step."""
+    values = tuple(jnp.where(act, getattr(new, f), getattr(old, f)) for f in _BASE)
+    return eqx.tree_at(lambda z: tuple(getattr(z, f) for f in _BASE), new, values)
+
+
 def solve(
     net: CompiledNetwork,
     sim: AbstractSimulator,
@@ -109,7 +119,7 @@ def solve(
         rec = act & ok & (new.t >= t_out)
         buf = jax.lax.dynamic_update_slice(c.buf, new.x[None, :], (jnp.where(rec, c.idx, n_out), 0))
         out = _Carry(
-            state=_where(act, new, c.state),
+            state=_freeze(act, new, c.state),
             p=jnp.where(act, p, c.p),
             idx=c.idx + rec.astype(c.idx.dtype),
             buf=buf,

@@ -16,10 +16,8 @@ The graph and the sparse stoichiometry are computed once per model, at compile t
 from __future__ import annotations
 
 import dataclasses
-import weakref
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
@@ -158,16 +156,7 @@ class ReactionGraph(eqx.Module):
 def build_graph(net: CompiledNetwork) -> ReactionGraph:
     """Analyse the network once: product forms, sparse stoichiometry and the dependency graph (cached per
     model)."""
-    graph = _GRAPHS.get(net.plan)
-    if graph is None:
-        # Often first needed while tracing a simulator: the graph must be concrete, not a tracer that
-        # would leak out of that trace through the cache.
-        with jax.ensure_compile_time_eval():
-            graph = _GRAPHS[net.plan] = _build_graph(net)
-    return graph
-
-
-_GRAPHS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+    return net.plan.memo("reaction_graph", lambda: _build_graph(net))  # type: ignore[return-value]
 
 
 def _build_graph(net: CompiledNetwork) -> ReactionGraph:

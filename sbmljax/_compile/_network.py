@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
@@ -30,6 +32,7 @@ class _Plan:
 
     def __init__(self, model: Model):
         self.model = model
+        self._memo: dict[str, object] = {}
         sizes = {c.id: c.size for c in model.compartments}
         rule_vars = model.rule_targets()
         ia_vars = {v for v, _ in model.initial_assignments}
@@ -132,6 +135,17 @@ class _Plan:
         for s in model.species:
             if s.initial_amount is None and s.initial_concentration is None and s.id not in defined:
                 raise NetworkError(f"{model.source}: species '{s.id}' has no initial amount or concentration")
+
+    def memo(self, name: str, build: Callable[[], object]) -> object:
+        """Compute a per-model analysis once (e.g. the dependency graph) and keep it on the plan.
+
+        Often first needed while tracing a simulator, so it is built under `ensure_compile_time_eval`: the
+        cached arrays must be concrete, not tracers that would leak out of that trace.
+        """
+        if name not in self._memo:
+            with jax.ensure_compile_time_eval():
+                self._memo[name] = build()
+        return self._memo[name]
 
     # -- environments -----------------------------------------------------------------------------------
     def base_env(self, x, p) -> dict:

@@ -6,10 +6,12 @@ from ..errors import ConfigError
 from .base import AbstractSimulator as AbstractSimulator, SimState as SimState
 from .direct import GillespieDirect as GillespieDirect
 from .nrm import NextReaction as NextReaction
+from .tau_leap import TauLeaping as TauLeaping
 
 SIMULATORS: dict[str, type[AbstractSimulator]] = {
     GillespieDirect.name: GillespieDirect,
     NextReaction.name: NextReaction,
+    TauLeaping.name: TauLeaping,
 }
 
 

@@ -55,11 +55,13 @@ class AbstractSimulator(eqx.Module):
     """A stochastic simulation algorithm: `init`, `draw`, `step`, `reset`.
 
     Subclasses are final and set `exact` (whether the method samples the chemical master equation exactly,
-    so that exact-only checks apply) and `name` (the `method=` string).
+    so that exact-only checks apply), `name` (the `method=` string) and may set `default_block` (steps per
+    block of random numbers: large for cheap exact steps, small for leaps, which are few).
     """
 
     exact: ClassVar[bool]
     name: ClassVar[str]
+    default_block: ClassVar[int] = 128
 
     @abc.abstractmethod
     def init(

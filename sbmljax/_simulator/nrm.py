@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import equinox as eqx
@@ -9,16 +10,17 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from .._compile._mass_action import ReactionGraph, build_graph
+from .._compile._mass_action import build_graph
 from .._compile._network import CompiledNetwork
 from .._results import RESULTS
 from .base import AbstractSimulator
-from .direct import propensities_ok
+from .direct import first_argmin, propensities_ok
 
 
 class NRMState(eqx.Module):
-    """Counts and time, plus each channel's internal time `T`, next internal firing time `P`, current
-    propensity `a` and parameter-only factor `consts`."""
+    """Counts and time, plus per channel: internal time `T` as of time `s`, the propensity `a` since `s`,
+    the next internal firing time `P`, the absolute putative firing time `tau`, and the parameter-only
+    factor `consts` of product-form laws."""
 
     t: Float[Array, ""]
     x: Float[Array, " species"]
@@ -26,33 +28,62 @@ class NRMState(eqx.Module):
     fired: Int[Array, ""]
     count: Int[Array, ""]
     T: Float[Array, " channels"]
-    P: Float[Array, " channels"]
+    s: Float[Array, " channels"]
     a: Float[Array, " channels"]
+    P: Float[Array, " channels"]
+    tau: Float[Array, " padded"]
+    block_min: Float[Array, " blocks"]
     consts: Float[Array, " channels"]
 
 
-def _full(net: CompiledNetwork, graph: ReactionGraph, x, p, t):
-    """Every propensity, by the generic compiled laws (used at start and after SBML events)."""
-    return net.propensities(x, p, t), graph.constants(net, p)
+def _layout(R: int) -> tuple[int, int]:
+    """`(blocks, width)` of the two-level minimum: √R blocks of √R channels."""
+    width = max(1, int(math.ceil(math.sqrt(R))))
+    return int(math.ceil(R / width)), width
+
+
+def _padded(tau: Float[Array, " channels"]) -> Float[Array, " padded"]:
+    """`tau` padded with `inf` to `blocks × width` (stored so, so that blocks are free reshapes)."""
+    n_blocks, width = _layout(tau.shape[0])
+    return jnp.pad(tau, (0, n_blocks * width - tau.shape[0]), constant_values=jnp.inf)
+
+
+def _block_minima(tau_padded: Float[Array, " padded"], n_blocks: int) -> Float[Array, " blocks"]:
+    return tau_padded.reshape(n_blocks, -1).min(axis=1)
+
+
+def _next_channel(tau_padded: Float[Array, " padded"], block_min: Float[Array, " blocks"]) -> jax.Array:
+    """The channel with the smallest putative time: the block with the smallest minimum, then the channel
+    inside it — O(√R) work per event instead of a scan over all R channels."""
+    width = tau_padded.shape[0] // block_min.shape[0]
+    b = first_argmin(block_min)
+    row = jax.lax.dynamic_slice(tau_padded, (b * width,), (width,))
+    return (b * width + first_argmin(row)).astype(jnp.int32)
+
+
+def _putative(t, T, P, a):
+    """Absolute firing time `t + (P − T) / a` (never before `t`; `inf` for a silent channel)."""
+    return jnp.where(a > 0, t + jnp.maximum(P - T, 0.0) / jnp.where(a > 0, a, 1.0), jnp.inf)
 
 
 class NextReaction(AbstractSimulator):
     """Exact stochastic simulation by the Next Reaction Method.
 
-    Each channel `k` has a unit-rate Poisson process in its own internal time: `T_k` is the internal time
-    elapsed, `P_k` the internal time of its next firing (`P_k − T_k ~ Exp(1)` fresh after each firing). The
-    next channel to fire is the one with the smallest `Δ_k = (P_k − T_k) / a_k`; then `t += Δ`,
-    `T_k += a_k Δ` for all `k`, `P_μ += Exp(1)` for the fired channel, and only the propensities that
-    depend on species the fired channel changed are recomputed (the dependency graph, built once from the
-    model; channels whose law is not of product form are re-evaluated every event).
+    Each channel `k` runs a unit-rate Poisson process in its own internal time: `T_k` is the internal time
+    elapsed, `P_k` the internal time of its next firing (`P_k − T_k ~ Exp(1)` fresh after each firing). With
+    `a_k` constant since time `s_k`, channel `k` fires next at `τ_k = s_k + (P_k − T_k(s_k)) / a_k`. A step
+    fires the channel with the smallest `τ_k`, adds `Exp(1)` to its `P_k`, and updates only the channels
+    whose propensity changed: `T_j += a_j^old (t − s_j)`, `s_j = t`, new `a_j`, `τ_j = t + (P_j − T_j)/a_j`.
+    Which channels change is the dependency graph, built once from the model; channels whose law is not of
+    product form are re-evaluated after every event. Reaching `t_stop` first changes nothing but the clock.
 
     With the random numbers fixed, event times are differentiable functions of the parameters
     (`t_next = t + (P_k − T_k) / a_k(θ)`), so `jax.jvp`/`jax.jacfwd` through a simulation give pathwise
     derivatives of event times (the `nrm_pathwise` estimator).
 
-    Cost per event: `O(D·W)` propensity updates (`D` dependents, `W` factors per law) and an `O(C)` sparse
-    state update, plus a vectorised `O(R)` minimum and internal-time update over the `R` channels (one
-    fused pass, no per-channel evaluation of laws); generic-form channels add their full evaluation.
+    Cost per event: `O(D·W)` to update `D` dependent propensities of `W` factors each, an `O(C)` sparse state
+    update, and a vectorised minimum over the `R` putative times (no per-channel law evaluation, no
+    division over all channels); generic-form channels add their full evaluation.
 
     **References:** M. A. Gibson, J. Bruck, "Efficient exact stochastic simulation of chemical systems with
     many species and many channels", J. Phys. Chem. A 104:1876–1889 (2000). D. F. Anderson, "A modified next
@@ -65,18 +96,24 @@ class NextReaction(AbstractSimulator):
 
     def init(self, net: CompiledNetwork, t0, x0, p, key: PRNGKeyArray) -> NRMState:
         graph = build_graph(net)
-        a, consts = _full(net, graph, x0, p, t0)
+        t0 = jnp.asarray(t0, jnp.float64)
+        a = net.propensities(x0, p, t0)
         R = a.shape[0]
+        P = jax.random.exponential(key, (R,), dtype=jnp.float64)
+        T = jnp.zeros(R)
         return NRMState(
-            t=jnp.asarray(t0, jnp.float64),
+            t=t0,
             x=jnp.asarray(x0, jnp.float64),
             status=jnp.where(propensities_ok(a), RESULTS.successful._value, RESULTS.bad_propensity._value),
             fired=jnp.asarray(-1, jnp.int32),
             count=jnp.asarray(0, jnp.int64),
-            T=jnp.zeros(R),
-            P=jax.random.exponential(key, (R,), dtype=jnp.float64),
+            T=T,
+            s=jnp.full(R, t0),
             a=a,
-            consts=consts,
+            P=P,
+            tau=(tau := _padded(_putative(t0, T, P, a))),
+            block_min=_block_minima(tau, _layout(R)[0]),
+            consts=graph.constants(net, p),
         )
 
     def draw(self, key: PRNGKeyArray, n: int) -> Float[Array, " n"]:
@@ -84,44 +121,68 @@ class NextReaction(AbstractSimulator):
 
     def step(self, net: CompiledNetwork, state: NRMState, p, rand, t_stop) -> NRMState:
         graph = build_graph(net)
-        a = state.a
-        # max(…, 0): rounding can leave T_k a hair above P_k; time must never run backwards.
-        dt = jnp.where(a > 0, jnp.maximum(state.P - state.T, 0.0) / a, jnp.inf)
-        k = jnp.argmin(dt).astype(jnp.int32)
-        t_next = state.t + dt[k]
+        k = jnp.minimum(_next_channel(state.tau, state.block_min), state.a.shape[0] - 1)
+        t_next = state.tau[k]
         fire = t_next <= t_stop
         t = jnp.where(fire, t_next, t_stop)
-        T = state.T + a * (t - state.t)
-        P = jnp.where(fire, state.P.at[k].add(rand), state.P)
         x = jnp.where(fire, graph.apply(state.x, k), state.x)
-        # Recompute what the firing changed: dependents by gather, generic channels in full.
-        dep = graph.dep_idx[k]
-        new_dep = graph.propensities_of(x, state.consts, dep)
-        a_new = a.at[dep].set(new_dep, mode="drop")
-        ok = jnp.all((new_dep >= 0) & jnp.isfinite(new_dep))
+        P = state.P.at[k].add(jnp.where(fire, rand, 0.0))
+        # The fired channel (new P) and its dependents (new a) get new putative times.
+        upd = jnp.concatenate([graph.dep_idx[k], k[None]])
+        a_upd = jnp.where(upd < graph.dep_idx.shape[0], graph.propensities_of(x, state.consts, upd), 0.0)
+        a_upd = jnp.where(upd == k, jnp.where(graph.product[k], a_upd, state.a[k]), a_upd)
+        T_upd = state.T[upd] + state.a[upd] * (t - state.s[upd])
+        fields = (state.T, state.s, state.a, state.tau)
+        T, s, a, tau = (
+            f.at[upd].set(v, mode="drop")
+            for f, v in zip(fields, (T_upd, jnp.broadcast_to(t, upd.shape), a_upd, _putative(t, T_upd, P[upd], a_upd)))
+        )
+        ok = jnp.all((a_upd >= 0) & jnp.isfinite(a_upd))
         if graph.generic:
             gen = jnp.asarray(graph.generic)
             a_gen = net.propensities(x, p, t)[gen]
-            a_new = a_new.at[gen].set(a_gen)
-            ok = ok & jnp.all((a_gen >= 0) & jnp.isfinite(a_gen))
-        a = jnp.where(fire, a_new, a)
-        bad = fire & ~ok
+            T_gen = T[gen] + a[gen] * (t - s[gen])
+            T, s, a = T.at[gen].set(T_gen), s.at[gen].set(t), a.at[gen].set(a_gen)
+            tau = tau.at[gen].set(_putative(t, T_gen, P[gen], a_gen))
+            ok = ok & propensities_ok(a_gen)
+            block_min = _block_minima(tau, state.block_min.shape[0])
+        else:
+            block_min = self._update_minima(state.block_min, tau, upd)
+        # No masking when the step only reached t_stop: x and P are unchanged then, and re-deriving the
+        # dependents' internal times at t is exact (lazy updates commute), so every field is already right.
         return NRMState(
             t=t,
             x=x,
-            status=jnp.where(bad, RESULTS.bad_propensity._value, state.status),
+            status=jnp.where(fire & ~ok, RESULTS.bad_propensity._value, state.status),
             fired=jnp.where(fire, k, -1).astype(jnp.int32),
             count=fire.astype(jnp.int64),
             T=T,
-            P=P,
+            s=s,
             a=a,
+            P=P,
+            tau=tau,
+            block_min=block_min,
             consts=state.consts,
         )
 
+    @staticmethod
+    def _update_minima(block_min, tau, upd):
+        """Re-derive the minima of the blocks holding the updated channels."""
+        n_blocks = block_min.shape[0]
+        rows = tau.reshape(n_blocks, -1)
+        blocks = jnp.minimum(upd // rows.shape[1], n_blocks - 1)
+        return block_min.at[blocks].set(rows[blocks].min(axis=1))
+
     def reset(self, net: CompiledNetwork, state: NRMState, p) -> NRMState:
-        # An event changed x or p: re-derive every propensity; internal times carry over unchanged, which
-        # keeps the method exact (each channel's Poisson process only changes speed).
+        # An event changed x or p: bring every internal time up to now and re-derive every propensity; the
+        # unit-rate processes carry over unchanged, which keeps the method exact.
         graph = build_graph(net)
-        a, consts = _full(net, graph, state.x, p, state.t)
+        a = net.propensities(state.x, p, state.t)
+        T = state.T + state.a * (state.t - state.s)
         status = jnp.where(propensities_ok(a), state.status, RESULTS.bad_propensity._value)
-        return eqx.tree_at(lambda s: (s.a, s.consts, s.status), state, (a, consts, status))
+        tau = _padded(_putative(state.t, T, state.P, a))
+        return eqx.tree_at(
+            lambda z: (z.T, z.s, z.a, z.tau, z.block_min, z.consts, z.status),
+            state,
+            (T, jnp.full_like(T, state.t), a, tau, _block_minima(tau, state.block_min.shape[0]), graph.constants(net, p), status),
+        )

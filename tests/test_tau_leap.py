@@ -1,0 +1,90 @@
+"""Tau-leaping: convergence to the exact process as the step shrinks, and no negative counts ever."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import birth_death_moments, sbml_model
+
+import sbmljax
+from sbmljax.errors import ConfigError
+
+T = np.linspace(0.0, 10.0, 11)
+N = 2000
+
+
+@pytest.fixture(scope="module")
+def birth_death() -> sbmljax.Model:
+    # Large enough (X ≈ 1000) that leaps, not the SSA fallback, do the work.
+    return sbmljax.load_sbml(sbml_model({"X": 0}, {"k1": 500.0, "k2": 0.5}, [("b", "0 -> X", "k1"), ("d", "X -> 0", "k2*X")]))
+
+
+@pytest.fixture(scope="module")
+def dimerisation() -> sbmljax.Model:
+    return sbmljax.load_sbml(
+        sbml_model({"P": 2000, "P2": 0}, {"k1": 5e-5, "k2": 0.05}, [("f", "2 P -> P2", "k1*P*(P-1)/2"), ("r", "P2 -> 2 P", "k2*P2")])
+    )
+
+
+def _errors(traj, mean, sd) -> tuple[float, float]:
+    """Largest relative error of the ensemble mean and SD over t > 0."""
+    m_err = np.max(np.abs(traj.mean()[1:] - mean[1:]) / mean[1:])
+    s_err = np.max(np.abs(traj.std()[1:] - sd[1:]) / sd[1:])
+    return float(m_err), float(s_err)
+
+
+def test_adaptive_birth_death_converges_to_analytic_moments(birth_death) -> None:
+    mean, var = birth_death_moments(0, 500.0, 0.5, T)
+    errs = {}
+    for eps in (0.3, 0.1, 0.03, 0.01):
+        traj = sbmljax.simulate(birth_death, T, n_trajectories=N, seed=1, method="tau_leap", epsilon=eps)
+        errs[eps] = _errors(traj, mean[:, None], np.sqrt(var)[:, None])
+        print(f"epsilon={eps}: relative mean error {errs[eps][0]:.4f}, SD error {errs[eps][1]:.3f}")
+    m = [errs[e][0] for e in (0.3, 0.1, 0.03)]
+    assert m[0] > m[1] > m[2], errs  # the bias shrinks with epsilon
+    # Statistical floor at n=2000: SE of the mean ≈ 0.1% of it, of the SD ≈ 1.6%.
+    assert errs[0.01][0] < 0.005 and errs[0.01][1] < 0.06, errs
+
+
+def test_adaptive_dimerisation_converges_to_exact_ssa(dimerisation) -> None:
+    exact = sbmljax.simulate(dimerisation, T, n_trajectories=N, seed=2)
+    errs = {}
+    for eps in (0.3, 0.1, 0.03):
+        traj = sbmljax.simulate(dimerisation, T, n_trajectories=N, seed=3, method="tau_leap", epsilon=eps)
+        errs[eps] = _errors(traj, exact.mean(), exact.std())
+        print(f"epsilon={eps}: relative mean error {errs[eps][0]:.4f}, SD error {errs[eps][1]:.3f}")
+    assert errs[0.3][0] > errs[0.1][0] > errs[0.03][0], errs
+    assert errs[0.03][0] < 0.01 and errs[0.03][1] < 0.08, errs
+
+
+def test_fixed_tau_converges(birth_death) -> None:
+    mean, _ = birth_death_moments(0, 500.0, 0.5, T)
+    errs = []
+    for tau in (0.5, 0.1, 0.02):
+        traj = sbmljax.simulate(birth_death, T, n_trajectories=N, seed=4, method="tau_leap", tau=tau)
+        errs.append(float(np.max(np.abs(traj.mean()[1:, 0] - mean[1:]) / mean[1:])))
+    print("fixed tau relative mean errors", errs)
+    assert errs[0] > errs[1] > errs[2] and errs[2] < 0.01
+
+
+@pytest.mark.parametrize("options", [{"epsilon": 0.5}, {"tau": 5.0}])
+def test_never_negative_with_small_populations(options) -> None:
+    # Fast consumption of a few molecules: naive leaping would overshoot below zero.
+    text = sbml_model(
+        {"A": 6, "B": 4, "C": 0},
+        {"k": 3.0, "d": 2.0},
+        [("bind", "A + B -> C", "k*A*B"), ("decay", "C -> 0", "d*C"), ("loss", "2 A -> 0", "d*A*(A-1)")],
+    )
+    m = sbmljax.load_sbml(text)
+    traj = sbmljax.simulate(m, np.linspace(0, 5, 21), n_trajectories=500, seed=5, method="tau_leap", **options)
+    assert traj.counts.min() >= 0
+    np.testing.assert_array_equal(traj.counts, np.round(traj.counts))
+
+
+def test_options_are_checked(birth_death) -> None:
+    with pytest.raises(ConfigError, match="exactly one of tau"):
+        sbmljax.simulate(birth_death, T, seed=0, method="tau_leap")
+    with pytest.raises(ConfigError, match="epsilon must be in"):
+        sbmljax.simulate(birth_death, T, seed=0, method="tau_leap", epsilon=2.0)
+    with pytest.raises(ConfigError):
+        sbmljax.simulate(birth_death, T, seed=0, method="direct", tau=0.1)
