@@ -60,10 +60,10 @@ def find_sbml_files(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> l
 def check_models(
     paths: str | os.PathLike | Sequence[str | os.PathLike],
     *,
-    t_end: float = 100.0,
-    timeout: float = 60.0,
+    t_end: float | int = 100.0,
+    timeout: float | int = 60.0,
     workers: int | None = None,
-    max_events: float = CheckSettings.max_events,
+    max_events: float | int = CheckSettings.max_events,
     confirm_steps: int = CheckSettings.confirm_steps,
     substance_units: str = "auto",
     progress: bool = False,

@@ -70,7 +70,7 @@ def blank_row(path: str) -> dict[str, Any]:
     return row
 
 
-def one_line(text: str, source: str | None = None) -> str:
+def one_line(text: object, source: str | None = None) -> str:
     """An error message as one line, without the leading `path: ` (the table has a file column)."""
     text = " ".join(str(text).split())
     if source and text.startswith(f"{source}: "):

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+Values = Sequence[float] | np.ndarray
+"""A series of numbers: a list, tuple or numpy array."""
+
 COLORS = {
     "mean": "#1f4e79",
     "sd": "#6fa8dc",

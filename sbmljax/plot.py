@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._plot_util import COLORS, STYLE, legend_and_title, new_figure, series_from_data, series_from_ode
+from ._plot_util import COLORS, STYLE, Values, legend_and_title, new_figure, series_from_data, series_from_ode
 from ._trajectory import Trajectories
 from .errors import ConfigError, DataError
 
@@ -134,7 +134,7 @@ def plot_ensemble(
     return fig
 
 
-def plot_loss_history(history: Sequence[float] | Mapping[str, Sequence[float]], *, ax: Axes | None = None,
+def plot_loss_history(history: Values | Mapping[str, Values], *, ax: Axes | None = None,
                       log: bool = True) -> Figure:
     """Plot the loss per iteration, with a ± standard-error band when one is given.
 
@@ -181,7 +181,7 @@ def plot_loss_history(history: Sequence[float] | Mapping[str, Sequence[float]], 
     return fig
 
 
-def plot_parameter_traces(traces: Mapping[str, Sequence[float]], *, true_values: Mapping[str, float] | None = None,
+def plot_parameter_traces(traces: Mapping[str, Values], *, true_values: Mapping[str, float] | None = None,
                           ode_values: Mapping[str, float] | None = None) -> Figure:
     """Plot each parameter's value per iteration, with reference lines for the true and ODE-fit values.
 
