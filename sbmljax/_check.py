@@ -13,11 +13,15 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._check_model import COLUMNS, VERDICTS, CheckSettings
 from ._cli import command
 from ._trajectory import atomic_write_text
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SBML_SUFFIXES = (".xml", ".sbml")
 MEANING = {
@@ -67,7 +71,7 @@ def check_models(
     confirm_steps: int = CheckSettings.confirm_steps,
     substance_units: str = "auto",
     progress: bool = False,
-):
+) -> pd.DataFrame:
     """Check SBML files for what sbmljax can simulate: one row per file, in parallel, with a time limit each.
 
     Each model is loaded, checked as `simulate(..., method="direct")` would check it (supported constructs,
@@ -97,13 +101,14 @@ def check_models(
     **Raises:** `ConfigError` for a bad option or a path that does not exist.
     """
     import pandas as pd
+    from tqdm.auto import tqdm
 
     from ._check_pool import run_checks
 
     if not (math.isfinite(t_end) and t_end > 0):
         raise ConfigError(f"t_end must be a positive number, got {t_end}")
-    if not (timeout > 0):
-        raise ConfigError(f"timeout must be positive, got {timeout}")
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise ConfigError(f"timeout must be a positive number of seconds, got {timeout}")
     workers = (os.cpu_count() or 1) if workers is None else workers
     if workers < 1:
         raise ConfigError(f"workers must be at least 1, got {workers}")
@@ -113,8 +118,6 @@ def check_models(
         raise ConfigError(f"substance_units must be 'auto', 'item' or 'mole', got {substance_units!r}")
     files = find_sbml_files(paths)
     settings = CheckSettings(float(t_end), float(max_events), int(confirm_steps), substance_units)
-    from tqdm.auto import tqdm
-
     with tqdm(total=len(files), desc="checking", unit="model", disable=not progress) as bar:
         rows = run_checks(files, settings, workers=workers, timeout=float(timeout), on_done=lambda row: bar.update())
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
@@ -126,12 +129,12 @@ def check_models(
     return frame
 
 
-def write_tsv(frame, path: str | os.PathLike) -> None:
+def write_tsv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write the check table as tab-separated values, atomically."""
     atomic_write_text(path, frame.to_csv(sep="\t", index=False))
 
 
-def summary_html(frame, *, title: str = "sbmljax check", settings: str = "") -> str:
+def summary_html(frame: pd.DataFrame, *, title: str = "sbmljax check", settings: str = "") -> str:
     """A self-contained HTML page: the number of models per verdict, then the table (content escaped)."""
     esc = html.escape
     counts = frame["verdict"].value_counts()
@@ -201,12 +204,13 @@ def _check(args: argparse.Namespace) -> int:
     outputs = [Path(o) for o in (args.out, args.html) if o]
     if len({o.resolve() for o in outputs}) < len(outputs):
         raise ConfigError("--out and --html name the same file")
-    for o in outputs:  # fail now, not after checking hundreds of models
+    find_sbml_files(args.paths)  # fail now, not after checking hundreds of models: paths, then outputs
+    for o in outputs:
         if o.is_dir():
             raise ConfigError(f"{o}: is a folder")
-        o.parent.mkdir(parents=True, exist_ok=True)
-        if not os.access(o.parent, os.W_OK):
-            raise ConfigError(f"{o}: cannot write to {o.parent}")
+        existing = next(d for d in o.absolute().parents if d.exists())  # folders to create are made on writing
+        if not (existing.is_dir() and os.access(existing, os.W_OK)):
+            raise ConfigError(f"{o}: cannot write to {existing}")
     frame = check_models(
         args.paths, t_end=args.t_end, timeout=args.timeout, workers=args.workers, max_events=args.max_events,
         confirm_steps=args.confirm_steps, substance_units=args.substance_units, progress=args.progress,
