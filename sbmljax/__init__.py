@@ -4,6 +4,8 @@ Data flows import → model → propensities → simulator → estimator → fit
 
 - `load_sbml` reads SBML into a `Model`;
 - `simulate` runs ensembles with an exact or approximate simulator;
+- `check_models` scans SBML files and folders for what can be simulated, and how (`sbmljax check`);
+- `sbmljax.plot` draws ensembles, fits and gradient diagnostics (matplotlib, no display needed);
 - `sbmljax.errors` holds the exception types.
 
 Numerics are float64: public entry points enable JAX's 64-bit mode for their own duration only.
@@ -11,7 +13,8 @@ Numerics are float64: public entry points enable JAX's 64-bit mode for their own
 
 from __future__ import annotations
 
-from . import errors as errors
+from . import errors as errors, plot as plot
+from ._check import check_models as check_models
 from ._model import Model as Model
 from ._simulate import simulate as simulate
 from ._simulator import (

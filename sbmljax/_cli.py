@@ -78,7 +78,7 @@ def _configure_simulate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epsilon", type=float, help="tau-leaping: adaptive step error control (Cao et al. 2006)")
     p.add_argument("--out", required=True, help="CSV of trajectories (columns trajectory, time, species…)")
     p.add_argument("--summary", help="also write per-time ensemble statistics (mean, sd, quantiles) as CSV")
-    p.add_argument("--plot", help="also write a PNG of the ensemble (mean ± SD, quantiles, sample paths)")
+    p.add_argument("--plot", help="also write a figure of the ensemble (.png, .pdf or .svg: mean ± SD, quantiles, paths)")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
 
 
@@ -94,6 +94,10 @@ def _simulate(args: argparse.Namespace) -> int:
         raise ConfigError("--points must be at least 1")
     if args.t_end < args.t_start:
         raise ConfigError("--t-end must not be before --t-start")
+    if args.plot:
+        from .plot import figure_format
+
+        figure_format(args.plot)  # refuse a bad extension before simulating, not after writing the CSV
     options = {k: v for k, v in (("tau", args.tau), ("epsilon", args.epsilon)) if v is not None}
     model = load_sbml(args.model, substance_units=args.substance_units)
     t_eval = np.linspace(args.t_start, args.t_end, args.points)

@@ -1,0 +1,298 @@
+"""Check one SBML file for `sbmljax check`: does it load, and which simulation can honour it?
+
+The verdicts, from best to worst:
+
+- `exact`: the exact SSA (`method="direct"`) accepts the model, the mean-field estimate of reaction events
+  over the horizon is within budget, and (unless disabled) a short one-trajectory run succeeds.
+- `tau_leap_only`: the model loads and compiles, but exact simulation is impractical (too many events or
+  molecules) or refused by a construct only exact methods cannot honour (e.g. a time-dependent propensity).
+- `refused`: a construct no sbmljax simulator supports (rate/algebraic rules, delays, the `distrib` package…),
+  or initial values that are not molecule counts at all (e.g. dimensionless concentrations of order one).
+- `error`: the file does not load (not SBML, malformed, inconsistent), or the check itself failed.
+
+This module runs inside a worker process (see `_check_pool`); it never raises for a bad model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from pathlib import Path
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ._model import Model, Unsupported
+from ._simulate import DEFAULT_MAX_EVENTS
+from .errors import (
+    InfeasibleSimulationError,
+    InitialStateError,
+    ParameterError,
+    SbmlJaxError,
+    SimulationError,
+    UnsupportedSBMLFeatureError,
+)
+
+VERDICTS = ("exact", "tau_leap_only", "refused", "error")
+COLUMNS = (
+    "file", "model_id", "sbml", "species", "reactions", "time_units", "loads", "verdict", "refused_constructs",
+    "reason", "max_initial_count", "estimated_events", "seconds",
+)
+NOT_COUNTS_TOLERANCE = 0.01
+"""Non-integer initial counts that rounding changes by more than this fraction are not molecule counts."""
+
+Report = Callable[[str, dict], None]
+
+_PREPARE_REFUSALS = {
+    UnsupportedSBMLFeatureError: "unsupported construct (see reason)",
+    InitialStateError: "initial state",
+    ParameterError: "parameters",
+    SimulationError: "initial propensities",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckSettings:
+    """What a check runs: the horizon, the exact-simulation budget and the confirmation run."""
+
+    t_end: float = 100.0
+    max_events: float = DEFAULT_MAX_EVENTS / 100  # an ensemble of 100 fits simulate()'s default budget
+    confirm_steps: int = 100_000
+    substance_units: str = "auto"
+
+
+def blank_row(path: str) -> dict[str, Any]:
+    """A row with only the file set: what is known before the model loads."""
+    row: dict[str, Any] = dict.fromkeys(COLUMNS)
+    row.update(file=path, loads=False, refused_constructs="", reason="")
+    return row
+
+
+def one_line(text: object, source: str | None = None) -> str:
+    """An error message as one line, without the leading `path: ` (the table has a file column)."""
+    text = " ".join(str(text).split())
+    if source and text.startswith(f"{source}: "):
+        text = text[len(source) + 2 :]
+    return text
+
+
+def check_model(path: str, settings: CheckSettings, report: Report | None = None) -> dict[str, Any]:
+    """Check one file and return its row (see `COLUMNS`). Every failure becomes the row's verdict.
+
+    `report(stage, row)` is called as the check progresses, so a caller that has to kill a slow check
+    still knows what was found and where it stopped.
+    """
+    import jax
+
+    from .sbml import load_sbml
+
+    row = blank_row(path)
+    report = report or (lambda stage, row: None)
+    report("while loading the file", dict(row))
+    try:
+        model = load_sbml(path, substance_units=settings.substance_units)  # type: ignore[arg-type]
+    except SbmlJaxError as e:
+        root = _root_element(path)
+        if root is not None and root != "sbml":  # libsbml's schema message would not say this plainly
+            return _verdict(row, "error", f"not an SBML document: the root element is <{root}>, not <sbml>")
+        return _verdict(row, "error", one_line(e, str(Path(path))))
+    except Exception as e:  # libsbml or the file system failing in a way load_sbml does not anticipate
+        return _verdict(row, "error", f"could not be read ({type(e).__name__}: {one_line(e)})")
+    row.update(
+        model_id=model.id, sbml=f"L{model.level}V{model.version}", species=len(model.species),
+        reactions=len(model.reactions), time_units=model.time_units, loads=True,
+    )
+    report("while analysing the model", dict(row))
+    try:
+        with jax.enable_x64(True):
+            return _classify(model, row, settings, report)
+    except SbmlJaxError as e:  # e.g. a NetworkError found while compiling: the model is inconsistent
+        return _verdict(row, "error", one_line(e, model.source))
+    except Exception as e:
+        reason = f"internal error in sbmljax ({type(e).__name__}: {one_line(e)}); please report it"
+        return _verdict(row, "error", reason)
+
+
+def _verdict(row: dict, verdict: str, reason: str, constructs: list[str] | None = None) -> dict:
+    row.update(verdict=verdict, reason=reason)
+    if constructs:
+        row["refused_constructs"] = "; ".join(dict.fromkeys(constructs))
+    return row
+
+
+def _refusal_reason(refusals: list[Unsupported]) -> str:
+    more = f" (and {len(refusals) - 1} more, see refused_constructs)" if len(refusals) > 1 else ""
+    return one_line(refusals[0].message()) + more
+
+
+def _classify(model: Model, row: dict, settings: CheckSettings, report: Report) -> dict:
+    from ._compile._events import event_refusals
+    from ._compile._network import compile_network
+
+    refused = list(model.refusals(method_exact=False))
+    exact_only = [u for u in model.unsupported if u.scope == "exact"]
+    try:
+        net = compile_network(model)
+    except SbmlJaxError:
+        if refused:  # the refused constructs explain why it does not compile
+            return _verdict(row, "refused", _refusal_reason(refused), [u.element for u in refused + exact_only])
+        raise
+    # The same rule as `prepare`: an event trigger reading a time-dependent assignment rule is refused.
+    time_rules = frozenset(v for v, dep in net.plan._rule_time.items() if dep)
+    refused += event_refusals(model, time_rules)
+    x0, p = net.initial_state(net.p_default, 0.0)
+    x0 = np.asarray(x0, dtype=np.float64)
+    finite = x0[np.isfinite(x0)]
+    row["max_initial_count"] = float(finite.max()) if finite.size else math.nan
+    refused += _initial_value_refusals(model, net, x0)
+    if refused:
+        return _verdict(row, "refused", _refusal_reason(refused), [u.element for u in refused + exact_only])
+
+    timed = dict.fromkeys(net.channel_of_reaction(k) for k, dep in enumerate(net.plan.time_dependent) if dep)
+    for rid in timed:  # a split reversible reaction has two channels but is one construct
+        exact_only.append(Unsupported(
+            f"reaction '{rid}' kineticLaw",
+            "its propensity depends on time; exact methods assume propensities constant between events",
+            "exact",
+        ))
+    exact_only += _near_integer_counts(model, net, x0)
+    events = _estimate_events(net, x0, p, settings.t_end)
+    row["estimated_events"] = events
+    budget = (
+        f"about {events:.2g} reaction events per trajectory over t=0..{settings.t_end:g} {model.time_units} "
+        f"(mean-field estimate), over the exact-simulation budget of {settings.max_events:.2g}"
+    )
+    if exact_only:
+        reason = _refusal_reason(exact_only) + (f"; also {budget}" if events > settings.max_events else "")
+        return _verdict(row, "tau_leap_only", reason, [u.element for u in exact_only])
+    return _prepare_and_confirm(model, row, settings, report, events, budget)
+
+
+def _prepare_and_confirm(model: Model, row: dict, settings: CheckSettings, report: Report, events: float,
+                         budget: str) -> dict:
+    from ._simulate import prepare
+
+    src = model.source
+    t_eval = np.array([0.0, settings.t_end])
+    try:
+        # Events are judged here against the check's own budget, so prepare's is lifted.
+        prep = prepare(model, t_eval, method="direct", n_trajectories=1, max_events=math.inf)
+    except InfeasibleSimulationError as e:  # more molecules than float64 counts exactly
+        return _verdict(row, "tau_leap_only", one_line(e, src))
+    except (UnsupportedSBMLFeatureError, InitialStateError, ParameterError, SimulationError) as e:
+        # What the structural checks above did not anticipate; prepare is the authority.
+        what = _PREPARE_REFUSALS[type(e)]
+        rid = re.search(r"reaction '([^']+)'", str(e)) if isinstance(e, SimulationError) else None
+        return _verdict(row, "refused", one_line(e, src), [f"reaction '{rid[1]}' kineticLaw" if rid else what])
+    if events > settings.max_events:
+        return _verdict(row, "tau_leap_only", budget + "; use tau-leaping or a shorter horizon")
+    if settings.confirm_steps <= 0:
+        return _verdict(row, "exact", f"accepted by the exact SSA; about {events:.2g} events per trajectory")
+    report("during the confirmation run (the checks before it passed)", {**row, "verdict": "exact"})
+    return _confirm(prep, row, settings)
+
+
+def _confirm(prep, row: dict, settings: CheckSettings) -> dict:
+    """One real trajectory with the exact SSA, up to `confirm_steps` steps."""
+    import jax.numpy as jnp
+
+    from ._results import RESULTS
+    from ._simulate import raise_failures, run_ensemble, trajectory_keys
+
+    sol = run_ensemble(prep, trajectory_keys(0, 1), max_steps=settings.confirm_steps, chunk=1)
+    status, t, fired = int(sol.status[0]), float(sol.t[0]), int(sol.events[0])
+    if status == RESULTS.successful._value:
+        return _verdict(row, "exact", f"a confirmation run reached t={settings.t_end:g} after {fired} reaction events")
+    if status == RESULTS.max_steps_reached._value:
+        return _verdict(
+            row, "exact",
+            f"a confirmation run took {settings.confirm_steps} steps ({fired} reaction events) without error, up to "
+            f"t={t:.3g} of {settings.t_end:g}",
+        )
+    try:
+        raise_failures(prep, sol, settings.confirm_steps)
+        message = "the confirmation run failed"  # pragma: no cover (raise_failures raises for every failure)
+    except SimulationError as e:
+        message = one_line(e, prep.model.source)
+    if status == RESULTS.non_integer_count._value:
+        return _verdict(row, "tau_leap_only", message, ["event assignment (non-integer count)"])
+    constructs = ["run-time failure"]
+    if status == RESULTS.bad_propensity._value:
+        net = prep.net
+        a = np.asarray(net.propensities(jnp.asarray(sol.x[0]), jnp.asarray(sol.p[0]), jnp.asarray(t)))
+        k = int(np.argmax(~((a >= 0) & np.isfinite(a))))
+        constructs = [f"reaction '{net.channel_of_reaction(k)}' kineticLaw"]
+    return _verdict(row, "refused", message, constructs)
+
+
+def _dynamic_species(model: Model, net) -> list[tuple[int, Any]]:
+    """(index, species) of species whose initial value is a count to check (not set by an assignment rule)."""
+    rule = set(net.plan.rule_species)
+    return [(i, s) for i, s in enumerate(model.species) if s.id not in rule]
+
+
+def _initial_value_refusals(model: Model, net, x0: np.ndarray) -> list[Unsupported]:
+    """Initial values no simulator can start from: non-finite, negative, or not molecule counts at all."""
+    out: list[Unsupported] = []
+    not_counts: list[tuple[str, float]] = []
+    for i, s in _dynamic_species(model, net):
+        v = float(x0[i])
+        if not math.isfinite(v):
+            out.append(Unsupported(f"species '{s.id}' initial value", f"it is not finite ({v})"))
+        elif v < 0:
+            out.append(Unsupported(f"species '{s.id}' initial value", f"a negative count ({v:g})"))
+        elif s.count_factor == 1.0 and abs(v - round(v)) > NOT_COUNTS_TOLERANCE * max(v, 1.0):
+            not_counts.append((s.id, v))
+    if not_counts:
+        more = f" and {len(not_counts) - 3} more" if len(not_counts) > 3 else ""
+        names = ", ".join(f"'{sid}'" for sid, _ in not_counts[:3]) + more
+        values = ", ".join(f"{sid} = {v:.3g}" for sid, v in not_counts[:3])
+        out.append(Unsupported(
+            f"initial values of species {names}",
+            f"they are not molecule counts ({values}): the model's quantities look like concentrations or "
+            "dimensionless levels, which a stochastic simulation cannot count; rescale them to molecule numbers "
+            "(declare substance units and a compartment volume)",
+        ))
+    return out
+
+
+def _near_integer_counts(model: Model, net, x0: np.ndarray) -> list[Unsupported]:
+    """Non-integer counts that rounding would change by little: refused by exact methods only."""
+    out = []
+    for i, s in _dynamic_species(model, net):
+        v = float(x0[i])
+        if s.count_factor == 1.0 and math.isfinite(v) and v >= 0 and v != round(v):
+            out.append(Unsupported(
+                f"species '{s.id}' initial value (not an integer)",
+                f"it is {v:g} molecules; exact methods need integer counts (round it with initial=)",
+                "exact",
+            ))
+    return out
+
+
+def _estimate_events(net, x0: np.ndarray, p, t_end: float) -> float:
+    """Reaction events per trajectory over `[0, t_end]`, as `prepare` estimates them."""
+    import jax.numpy as jnp
+
+    from ._feasibility import expected_events
+
+    if not net.channel_ids:
+        return 0.0
+    x = jnp.asarray(x0)
+    a = np.asarray(net.propensities(x, p, jnp.asarray(0.0)))
+    a0 = float(np.sum(np.where(np.isfinite(a) & (a > 0), a, 0.0)))
+    return max(a0 * t_end, expected_events(net, x, p, 0.0, t_end))
+
+
+def _root_element(path: str) -> str | None:
+    """The local name of the document's root element, or `None` if the XML does not parse that far."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        for _, elem in ET.iterparse(path, events=("start",)):
+            return elem.tag.rsplit("}", 1)[-1]
+    except (ET.ParseError, OSError, UnicodeDecodeError):
+        return None
+    return None
