@@ -15,6 +15,16 @@ from __future__ import annotations
 
 from . import errors as errors, plot as plot
 from ._check import check_models as check_models
+from ._estimator import (
+    AbstractGradientEstimator as AbstractGradientEstimator,
+    CommonRandomNumbers as CommonRandomNumbers,
+    CoupledFiniteDifference as CoupledFiniteDifference,
+    GradResult as GradResult,
+    NRMPathwise as NRMPathwise,
+    ScoreFunction as ScoreFunction,
+    TauPathwise as TauPathwise,
+)
+from ._grad import grad as grad, value_and_grad as value_and_grad
 from ._model import Model as Model
 from ._simulate import simulate as simulate
 from ._simulator import (
@@ -23,6 +33,7 @@ from ._simulator import (
     NextReaction as NextReaction,
     TauLeaping as TauLeaping,
 )
+from ._simulator.nrm import EventPath as EventPath
 from ._trajectory import Trajectories as Trajectories
 from .sbml import load_sbml as load_sbml
 
