@@ -1,0 +1,13 @@
+"""The deterministic reference: libRoadRunner's ODE solution of an SBML model, in molecule counts, and a
+least-squares ODE fit to data (`fit_ode`).
+
+- `ode(model, params, t_eval)` → `OdeSolution` (`times`, `values (T, S)` counts, `species`);
+- `ode_sensitivities(model, params, t_eval, wrt)` → `(values, d values / d params)`;
+- `fit_ode(problem)` → `OdeFit`.
+"""
+
+from __future__ import annotations
+
+from ._tellurium import OdeSolution as OdeSolution, ode as ode, ode_sensitivities as ode_sensitivities
+
+__all__ = ["OdeSolution", "ode", "ode_sensitivities"]
