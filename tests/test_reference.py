@@ -178,9 +178,18 @@ def test_bad_parameters_and_initial_counts(sir) -> None:
         ode_sensitivities(sir, None, [0.0, 1.0], ["beta"])
 
 
-def test_runner_is_cached_per_model(sir) -> None:
+def test_runner_is_cached_per_model_and_released_with_it(sir) -> None:
+    import gc
+
+    from sbmljax.reference._runner import _RUNNERS
+
     assert runner_for(sir) is runner_for(sir)
-    assert runner_for(sbmljax.load_sbml(MODELS / "sir.xml")) is not runner_for(sir)
+    other = sbmljax.load_sbml(MODELS / "sir.xml")
+    assert runner_for(other) is not runner_for(sir)
+    n = len(_RUNNERS)
+    del other
+    gc.collect()
+    assert len(_RUNNERS) == n - 1
 
 
 def test_sensitivities_first_order_analytic(a_to_b) -> None:

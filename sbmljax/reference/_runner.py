@@ -89,7 +89,10 @@ class Runner:
     def __init__(self, model: Model):
         import roadrunner
 
-        self.model = model
+        # No reference to `model` itself: the cache below is keyed weakly on it, and a value that refers
+        # to its key would keep both alive forever.
+        self.species_ids = model.species_ids
+        self.source = model.source
         text, self.promoted = promote_local_parameters(model.sbml, model.source)
         try:
             self.rr = roadrunner.RoadRunner(text)
@@ -137,7 +140,7 @@ class Runner:
         `params` must hold every user-settable parameter (see the module docstring for why).
         """
         rr = self.rr
-        ids = list(self.model.species_ids)
+        ids = list(self.species_ids)
         with self.lock:
             rr.resetAll()
             for name, value in params.items():
@@ -161,7 +164,7 @@ class Runner:
             except RuntimeError as e:
                 shown = ", ".join(f"{k}={v:g}" for k, v in list(params.items())[:8])
                 raise SimulationError(
-                    f"{self.model.source}: CVODE failed on t={grid[0]:g}..{grid[-1]:g} with {shown}: {e}"
+                    f"{self.source}: CVODE failed on t={grid[0]:g}..{grid[-1]:g} with {shown}: {e}"
                 ) from None
             return np.asarray(out, dtype=np.float64).reshape(grid.size, len(ids))
 

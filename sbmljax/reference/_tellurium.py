@@ -77,9 +77,10 @@ class OdeSolution:
 
 def _parameters(model: Model, params: Mapping[str, float] | None) -> dict[str, float]:
     # The same checks and messages as `simulate` (unknown names, rule-defined ones, non-finite values).
-    net = compile_network(model)
-    vec = np.asarray(parameter_vector(net, params), dtype=np.float64)
-    return dict(zip(net.free_names, vec.tolist()))
+    parameter_vector(compile_network(model), params)
+    # Values from the model itself, not the compiled defaults: those are float32 if the network was first
+    # compiled outside 64-bit mode (its cache keeps whatever dtype it was built with).
+    return {**model.parameter_values(), **{k: float(v) for k, v in (params or {}).items()}}
 
 
 def _initial_amounts(model: Model, initial: Mapping[str, float] | None) -> dict[str, float]:
@@ -158,9 +159,9 @@ def ode_sensitivities(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sensitivities `d(count)/d(parameter)` of the ODE solution, by central finite differences.
 
-    libRoadRunner 2.10's forward sensitivity solver is not used: it is right on the first call after
-    loading but returns wrong values (errors of several percent) on repeated calls and after
-    `reset()`, and only on uniform time grids. Central differences of CVODE solves at `rtol = 1e-12` with a
+    libRoadRunner 2.10's forward sensitivity solver (`timeSeriesSensitivities`) is not used: its results
+    depend on the RoadRunner's history — on A → B, right on a fresh instance, wrong by up to 30 % after an
+    `init(k)` change, a `reset()` or a previous call — and it only takes uniform time grids. Central differences of CVODE solves at `rtol = 1e-12` with a
     relative step `1e-4` are accurate to about 1e-7 relative (checked against the analytic A → B case).
 
     **Arguments:**
