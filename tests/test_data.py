@@ -257,3 +257,18 @@ def test_problem_from_csv_and_its_parameter_table(tmp_path, sir) -> None:
         problem_from_csv(sir, path, ["beta"])
     with pytest.raises(ParameterError, match="log10 scale needs a positive lower bound"):
         EstimatedParameter("c2", 0.01, 0.0, 1.0, "log10")
+
+
+def test_petab_observable_parameters(school) -> None:
+    obs = school / "observables.tsv"
+    obs.write_text(obs.read_text().replace("\tI\tlin", "\tobservableParameter1_obs_I * I\tlin"))
+    meas = school / "measurements.tsv"
+    lines = meas.read_text().splitlines()
+    meas.write_text("\n".join([lines[0] + "\tobservableParameters"] + [f"{line}\t0.5" for line in lines[1:]]) + "\n")
+    problem = load_petab(school / "problem.yaml")
+    (d,) = problem.datasets
+    counts = np.tile([700.0, 40.0, 23.0], (14, 1))
+    np.testing.assert_allclose(np.asarray(observables(d, problem.model)(counts, {})), np.full((14, 1), 20.0))
+    meas.write_text(meas.read_text().replace("\t0.5\n", "\t0.7\n", 1))
+    with pytest.raises(DataError, match=r"row \d+ \(line \d+\), column 'observableParameters'.*must be the same in every"):
+        load_petab(school / "problem.yaml")

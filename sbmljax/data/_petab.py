@@ -152,10 +152,15 @@ def _substitutions(meas: list[Table], observables: dict[str, Observable], column
                 values = [float(p) for p in e.split(";")] if e else []
             except ValueError:
                 values = None
-            if not numeric_rows or values is None:
+            if not numeric_rows:
+                raise DataError(
+                    f"{t.where(r, column)}: {e!r}: {column} must be the same in every measurement of observable "
+                    f"'{oid}' (measurement-specific values are not supported)"
+                )
+            if values is None:
                 raise DataError(
                     f"{t.where(r, column)}: {e!r}: {column} that differ between measurements of observable "
-                    f"'{oid}' must all be numbers{'' if numeric_rows else ' (here: must be the same in every row)'}"
+                    f"'{oid}' must be numbers"
                 )
             rowwise[(str(t.path), r)] = values
     return rowwise
