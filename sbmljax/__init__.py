@@ -24,6 +24,8 @@ from ._estimator import (
     ScoreFunction as ScoreFunction,
     TauPathwise as TauPathwise,
 )
+from .data import Dataset as Dataset
+from ._fit import FitResult as FitResult, default_optimizer as default_optimizer, fit as fit
 from ._grad import grad as grad, value_and_grad as value_and_grad
 from ._model import Model as Model
 from ._simulate import simulate as simulate
@@ -38,3 +40,4 @@ from ._trajectory import Trajectories as Trajectories
 from .sbml import load_sbml as load_sbml
 
 __version__ = "0.1.0"
+

@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Mapping
 
+import jax.numpy as jnp
 import numpy as np
 
 from ._config import x64
@@ -42,16 +43,19 @@ def build_problem(
     initial: Mapping[str, float] | None = None,
     t0: float = 0.0,
     max_events: float | None = None,
+    fixed: Mapping[str, float] | None = None,
 ) -> GradProblem:
-    """Check a gradient request and build the `GradProblem` (shared by `value_and_grad` and `fit`)."""
+    """Check a gradient request and build the `GradProblem` (shared by `value_and_grad` and `fit`);
+    `fixed` sets other model parameters without differentiating them."""
     if not callable(loss_fn):
         raise ConfigError("loss_fn must be a function (counts, params) -> scalar")
     if not params and not loss_params:
         raise ParameterError("params is empty: name at least one parameter to differentiate")
     method, sim_options = estimator.simulator()
     kwargs = {} if max_events is None else {"max_events": max_events}
+    all_params = {**(fixed or {}), **params}
     prep = prepare(
-        model, t_eval, method=method, params=params, initial=initial, t0=t0, n_trajectories=n_trajectories,
+        model, t_eval, method=method, params=all_params, initial=initial, t0=t0, n_trajectories=n_trajectories,
         **sim_options, **kwargs,
     )
     free = prep.net.free_names
@@ -65,13 +69,13 @@ def build_problem(
     loss_values = [float(v) for v in (loss_params or {}).values()]
     if not all(math.isfinite(v) for v in loss_values):
         raise ParameterError("loss_params must be finite")
-    p_free = parameter_vector(prep.net, params)
+    p_free = parameter_vector(prep.net, all_params)
     theta = np.array([float(params[n]) for n in model_names] + loss_values, dtype=np.float64)
     return GradProblem(
         prep=prep,
         loss_fn=loss_fn,
         names=model_names + tuple(loss_params or {}),
-        theta=theta,
+        theta=jnp.asarray(theta),
         n_model=len(model_names),
         model_index=tuple(free.index(n) for n in model_names),
         p_free=p_free,

@@ -42,9 +42,12 @@ DEFAULT_MAX_EVENTS = 2e10
 """Default budget of estimated reaction events for one exact-simulation call (about 15 minutes)."""
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class Prepared:
-    """A checked simulation request: compiled model, events, simulator, initial state, parameters."""
+    """A checked simulation request: compiled model, events, simulator, initial state, parameters.
+
+    Compared and hashed by identity, so jitted code that takes it as a static argument compiles once per
+    request."""
 
     model: Model
     net: CompiledNetwork

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import PRNGKeyArray
@@ -10,18 +9,18 @@ from jaxtyping import PRNGKeyArray
 from .._simulate import raise_failures, run_ensemble
 from .._simulator.coupled import SplitCoupledDirect
 from .._simulator.direct import GillespieDirect
-from .base import GradProblem
+from .base import GradProblem, losses_and_direct
 
 
 def steps(problem: GradProblem, h: float) -> np.ndarray:
     """Absolute difference steps: `h·|θ_j|` (or `h` for a parameter at 0)."""
-    theta = problem.theta[: problem.n_model]
+    theta = np.asarray(problem.theta[: problem.n_model])
     return np.where(theta != 0, h * np.abs(theta), h)
 
 
-def _losses(problem: GradProblem, counts, p, theta) -> np.ndarray:
-    counts = jax.vmap(lambda c: problem.observe(c, p))(jnp.asarray(counts))
-    return np.asarray(jax.vmap(lambda c: problem.loss(c, theta))(counts)), counts
+def _losses(problem: GradProblem, counts, p, theta) -> tuple[np.ndarray, np.ndarray]:
+    losses, direct = losses_and_direct(problem, jnp.asarray(counts), p, jnp.asarray(theta))
+    return np.asarray(losses), np.asarray(direct)
 
 
 def difference_samples(
@@ -32,7 +31,7 @@ def difference_samples(
     Pairs are coupled by the split coupling (`coupled=True`) or share their random numbers (common random
     numbers). Loss-only parameters get the direct derivative on the pair's paths, averaged.
     """
-    m, theta = problem.n_model, problem.theta
+    m, theta = problem.n_model, np.asarray(problem.theta)
     n = keys.shape[0]
     grads = np.zeros((n, theta.shape[0]))
     values = np.zeros(n)
@@ -63,20 +62,17 @@ def difference_samples(
             raise_failures(problem.prep, sol_hi, 2**62)
             c_lo, c_hi = sol_lo.counts, sol_hi.counts
         sims += 2 * n
-        l_lo, obs_lo = _losses(problem, c_lo, p_lo, jnp.asarray(lo))
-        l_hi, obs_hi = _losses(problem, c_hi, p_hi, jnp.asarray(hi))
+        l_lo, d_lo = _losses(problem, c_lo, p_lo, lo)
+        l_hi, d_hi = _losses(problem, c_hi, p_hi, hi)
         grads[:, j] = (l_hi - l_lo) / step
         values += (l_lo + l_hi) / 2 if centered else l_lo
-        for obs, th in ((obs_lo, lo), (obs_hi, hi)):
-            direct += np.asarray(jax.vmap(lambda c, th=th: problem.direct_term(c, jnp.asarray(th)))(obs)) / 2
+        direct += (d_lo + d_hi) / 2
     if m == 0:  # only loss parameters: simulate at θ once
         x0, p = problem.initial(jnp.asarray(theta[:0]))
         sol = run_ensemble(problem.prep, keys, x0=x0, p=p, sim=GillespieDirect(), block=128)
         raise_failures(problem.prep, sol, 2**62)
         sims += n
-        l0, obs = _losses(problem, sol.counts, p, jnp.asarray(theta))
-        values = l0
-        direct = np.asarray(jax.vmap(lambda c: problem.direct_term(c, jnp.asarray(theta)))(obs))
+        values, direct = _losses(problem, sol.counts, p, theta)
     else:
         values /= m
         direct /= m

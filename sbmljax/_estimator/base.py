@@ -26,21 +26,31 @@ from ..errors import EstimatorError
 LossFn = Callable[[Float[Array, "times species"], Mapping[str, Float[Array, ""]]], Float[Array, ""]]
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class GradProblem:
-    """A checked gradient request (built by `sbmljax.value_and_grad`).
+class GradProblem(eqx.Module):
+    """A checked gradient request (built by `sbmljax.value_and_grad` and reused by `sbmljax.fit`).
 
     `names` lists every differentiated parameter: first the model's (`n_model` of them, at positions
-    `model_index` of the free-parameter vector), then the loss-only ones. `theta` holds their values.
+    `model_index` of the free-parameter vector), then the loss-only ones; `theta` holds their values. A
+    pytree: `theta`, `p_free` and array fields of `loss_fn` (an `eqx.Module` loss) are traced, so jitted
+    estimator code is compiled once per model and loss structure, not once per parameter value.
     """
 
-    prep: Prepared
+    prep: Prepared = eqx.field(static=True)
     loss_fn: LossFn
-    names: tuple[str, ...]
-    theta: np.ndarray
-    n_model: int
-    model_index: tuple[int, ...]
-    p_free: jax.Array
+    names: tuple[str, ...] = eqx.field(static=True)
+    theta: Float[Array, " n"]
+    n_model: int = eqx.field(static=True)
+    model_index: tuple[int, ...] = eqx.field(static=True)
+    p_free: Float[Array, " free"]
+
+    def at(self, theta, p_free=None, loss_fn=None) -> GradProblem:
+        """This problem at other parameter values (and optionally another loss)."""
+        new = eqx.tree_at(lambda z: z.theta, self, jnp.asarray(theta, dtype=jnp.float64))
+        if p_free is not None:
+            new = eqx.tree_at(lambda z: z.p_free, new, jnp.asarray(p_free, dtype=jnp.float64))
+        if loss_fn is not None:
+            new = eqx.tree_at(lambda z: z.loss_fn, new, loss_fn)
+        return new
 
     @property
     def net(self):
@@ -69,6 +79,18 @@ class GradProblem:
     def direct_term(self, counts, theta) -> Float[Array, " n"]:
         """`∂ℓ/∂θ` with the trajectory held fixed (the part of the gradient every estimator shares)."""
         return jax.grad(self.loss, argnums=1)(counts, theta)
+
+
+@eqx.filter_jit
+def losses_and_direct(problem: GradProblem, counts, p, theta) -> tuple[jax.Array, jax.Array]:
+    """Per-trajectory losses and direct terms `∂ℓ/∂θ` of recorded counts `(N, T, S)` (jitted once per problem
+    structure)."""
+
+    def one(c):
+        c = problem.observe(c, p)
+        return problem.loss(c, theta), problem.direct_term(c, theta)
+
+    return jax.vmap(one)(counts)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,5 +151,5 @@ def initial_counts_depend_on(problem: GradProblem) -> bool:
     """Whether the initial counts change with the model parameters (exact-path estimators cannot follow)."""
     if problem.n_model == 0:
         return False
-    jac = jax.jacfwd(lambda th: problem.initial(th)[0])(jnp.asarray(problem.theta[: problem.n_model]))
+    jac = jax.jacfwd(lambda th: problem.initial(th)[0])(problem.theta[: problem.n_model])
     return bool(jnp.any(jac != 0))

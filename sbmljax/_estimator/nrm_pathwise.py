@@ -78,30 +78,37 @@ class NRMPathwise(AbstractGradientEstimator):
         return "misses the jump contribution: only the direct term E[dloss/dtheta] (biased for losses of counts)"
 
     def samples(self, problem: GradProblem, keys: PRNGKeyArray) -> tuple[np.ndarray, np.ndarray, int]:
-        m, net, prep = problem.n_model, problem.net, problem.prep
-        theta = jnp.asarray(problem.theta)
         if self.observable == "events":
-
-            def loss_events(th, key):
-                x0, p = problem.initial(th[:m])
-                return problem.loss(event_path(net, x0, p, key, self.n_events, prep.t0), th)
-
-            f = jax.jit(jax.vmap(jax.value_and_grad(loss_events), in_axes=(None, 0)))
-            losses, grads = f(theta, keys)
+            losses, grads = _event_value_and_grad(self.n_events, problem, keys)
             return np.asarray(losses), np.asarray(grads), keys.shape[0]
-
-        sim = NextReaction()
-        t_eval = jnp.asarray(prep.t_eval)
-
-        def loss_counts(th, key):
-            x0, p = problem.initial(th[:m])
-            sol = solve(net, sim, t_eval, x0, p, key, t0=prep.t0, events=prep.events)
-            loss = problem.loss(problem.observe(sol.counts, p), th)
-            return loss, (loss, sol)
-
-        f = jax.jit(jax.vmap(jax.jacfwd(loss_counts, has_aux=True), in_axes=(None, 0)))
-        grads, (losses, sols) = f(theta, keys)
+        grads, losses, sols = _counts_value_and_jac(problem, keys)
         sols = jax.tree.map(np.asarray, sols)
         if np.any(sols.status != RESULTS.successful._value):
-            raise_failures(prep, sols, 2**62)
+            raise_failures(problem.prep, sols, 2**62)
         return np.asarray(losses), np.asarray(grads), keys.shape[0]
+
+
+@eqx.filter_jit
+def _event_value_and_grad(n_events: int, problem: GradProblem, keys: PRNGKeyArray):
+    m, prep = problem.n_model, problem.prep
+
+    def loss_events(th, key):
+        x0, p = problem.initial(th[:m])
+        return problem.loss(event_path(problem.net, x0, p, key, n_events, prep.t0), th)
+
+    return jax.vmap(jax.value_and_grad(loss_events), in_axes=(None, 0))(problem.theta, keys)
+
+
+@eqx.filter_jit
+def _counts_value_and_jac(problem: GradProblem, keys: PRNGKeyArray):
+    m, prep = problem.n_model, problem.prep
+    t_eval = jnp.asarray(prep.t_eval)
+
+    def loss_counts(th, key):
+        x0, p = problem.initial(th[:m])
+        sol = solve(problem.net, NextReaction(), t_eval, x0, p, key, t0=prep.t0, events=prep.events)
+        loss = problem.loss(problem.observe(sol.counts, p), th)
+        return loss, (loss, sol)
+
+    grads, (losses, sols) = jax.vmap(jax.jacfwd(loss_counts, has_aux=True), in_axes=(None, 0))(problem.theta, keys)
+    return grads, losses, sols

@@ -14,7 +14,7 @@ from .._simulate import raise_failures, run_ensemble
 from .._simulator.direct import GillespieDirect
 from .._solve import AbstractAccumulator
 from ..errors import EstimatorError
-from .base import AbstractGradientEstimator, GradProblem, initial_counts_depend_on
+from .base import AbstractGradientEstimator, GradProblem, initial_counts_depend_on, losses_and_direct
 
 
 class _PathScore(AbstractAccumulator):
@@ -86,21 +86,20 @@ class ScoreFunction(AbstractGradientEstimator):
 
     def samples(self, problem: GradProblem, keys: PRNGKeyArray) -> tuple[np.ndarray, np.ndarray, int]:
         m = problem.n_model
-        theta = jnp.asarray(problem.theta)
+        theta = problem.theta
         x0, p = problem.initial(theta[:m])
         dp = jax.jacfwd(lambda th: problem.initial(th)[1])(theta[:m]).T if m else jnp.zeros((0, p.shape[0]))
         acc = _PathScore(dp=jnp.asarray(dp), net=problem.net)
         sim = GillespieDirect()
         sol = run_ensemble(problem.prep, keys, x0=x0, p=p, sim=sim, accumulator=acc, block=sim.default_block)
         raise_failures(problem.prep, sol, 2**62)
-        counts = jax.vmap(lambda c: problem.observe(c, p))(jnp.asarray(sol.counts))
-        losses = jax.vmap(lambda c: problem.loss(c, theta))(counts)
-        direct = jax.vmap(lambda c: problem.direct_term(c, theta))(counts)
+        losses, direct = losses_and_direct(problem, jnp.asarray(sol.counts), p, theta)
         losses, direct, score = np.asarray(losses), np.asarray(direct), np.asarray(sol.extra)
         n = losses.shape[0]
         if n < 2:
             raise EstimatorError("the score-function estimator needs at least 2 trajectories (leave-one-out baseline)")
-        baseline = (losses.sum() - losses) / (n - 1)
+        with np.errstate(invalid="ignore"):  # a non-finite loss is reported by the caller, with its context
+            baseline = (losses.sum() - losses) / (n - 1)
         grads = direct.copy()
         grads[:, :m] += (losses - baseline)[:, None] * score
         return losses, grads, n

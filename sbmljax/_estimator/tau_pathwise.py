@@ -129,18 +129,21 @@ class TauPathwise(AbstractGradientEstimator):
         return all_x[jnp.asarray(marks) + 1]
 
     def samples(self, problem: GradProblem, keys: PRNGKeyArray) -> tuple[np.ndarray, np.ndarray, int]:
-        m = problem.n_model
         grid = step_grid(problem.prep.t0, problem.prep.t_eval, self.tau)
-        net = problem.net
-
-        def loss_of(theta, key):
-            x0, p = problem.initial(theta[:m])
-            counts = problem.observe(self.path(net, x0, p, key, grid), p)
-            return problem.loss(counts, theta)
-
-        value_and_grad = jax.jit(jax.vmap(jax.value_and_grad(loss_of), in_axes=(None, 0)))
-        theta = jnp.asarray(problem.theta)
-        parts = [value_and_grad(theta, keys[i : i + self.chunk]) for i in range(0, keys.shape[0], self.chunk)]
+        parts = [_tau_value_and_grad(self, problem, grid, keys[i : i + self.chunk]) for i in range(0, keys.shape[0], self.chunk)]
         losses = np.concatenate([np.asarray(v) for v, _ in parts])
         grads = np.concatenate([np.asarray(g) for _, g in parts])
         return losses, grads, keys.shape[0]
+
+
+@eqx.filter_jit
+def _tau_value_and_grad(est: TauPathwise, problem: GradProblem, grid: tuple, keys: PRNGKeyArray):
+    """Per-trajectory loss and gradient (compiled once per estimator, problem structure and time grid)."""
+    m = problem.n_model
+
+    def loss_of(theta, key):
+        x0, p = problem.initial(theta[:m])
+        counts = problem.observe(est.path(problem.net, x0, p, key, grid), p)
+        return problem.loss(counts, theta)
+
+    return jax.vmap(jax.value_and_grad(loss_of), in_axes=(None, 0))(problem.theta, keys)
