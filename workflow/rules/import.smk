@@ -1,14 +1,19 @@
 rule import_model:
     input:
-        sbml=model_param("sbml"),
+        sbml=lookup(dpath="models/{model}/sbml", within=config),
     output:
         summary="results/import/{model}/summary.json",
     params:
-        substance_units=model_param("substance_units"),
+        substance_units=lookup(dpath="models/{model}/substance_units", within=config),
     log:
-        "logs/import/{model}.log",
+        "logs/import_model/{model}.log",
     benchmark:
-        "benchmarks/workflow/import/{model}.tsv"
+        "benchmarks/workflow/import_model/{model}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+        cpus_per_task=1,
     conda:
         "../envs/sbmljax.yaml"
     script:

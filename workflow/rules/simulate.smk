@@ -1,23 +1,30 @@
+# Each ensemble is split into seed-chunks (independent jobs, e.g. one per cluster node) and merged:
+# trajectory i always uses the key fold_in(seed, i), so the merge equals one big run with the same seed.
+
+
 rule simulate_chunk:
     input:
-        sbml=model_param("sbml"),
+        sbml=lookup(dpath="models/{model}/sbml", within=config),
         summary="results/import/{model}/summary.json",
     output:
         counts=temp("results/simulate/{model}/{method}/chunk{chunk}.npz"),
     params:
-        t_end=model_param("t_end"),
-        points=model_param("points"),
-        substance_units=model_param("substance_units"),
-        n_trajectories=config["simulate"]["n_trajectories"],
-        chunks=config["simulate"]["chunks"],
-        seed=config["simulate"]["seed"],
+        t_end=lookup(dpath="models/{model}/t_end", within=config),
+        points=lookup(dpath="models/{model}/points", within=config),
+        substance_units=lookup(dpath="models/{model}/substance_units", within=config),
+        n_trajectories=lookup(dpath="models/{model}/n_trajectories", within=config),
+        chunks=lookup(dpath="simulate/chunks", within=config),
+        seed=lookup(dpath="simulate/seed", within=config),
+        tau_leap=lookup(dpath="simulate/tau_leap", within=config),
     log:
-        "logs/simulate/{model}/{method}/chunk{chunk}.log",
+        "logs/simulate_chunk/{model}/{method}/chunk{chunk}.log",
     benchmark:
-        "benchmarks/workflow/simulate/{model}/{method}/chunk{chunk}.tsv"
+        "benchmarks/workflow/simulate_chunk/{model}/{method}/chunk{chunk}.tsv"
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
+        cpus_per_task=1,
     conda:
         "../envs/sbmljax.yaml"
     script:
@@ -32,10 +39,19 @@ rule merge_simulations:
     output:
         stats="results/simulate/{model}/{method}/stats.csv",
         samples="results/simulate/{model}/{method}/samples.csv",
+        ensemble="results/simulate/{model}/{method}/ensemble.npz",
     params:
-        sample_paths=config["simulate"]["sample_paths"],
+        sample_paths=lookup(dpath="simulate/sample_paths", within=config),
+        quantiles=[0.05, 0.25, 0.5, 0.75, 0.95],
     log:
-        "logs/simulate/{model}/{method}/merge.log",
+        "logs/merge_simulations/{model}/{method}.log",
+    benchmark:
+        "benchmarks/workflow/merge_simulations/{model}/{method}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+        cpus_per_task=1,
     conda:
         "../envs/sbmljax.yaml"
     script:

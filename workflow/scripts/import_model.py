@@ -1,14 +1,27 @@
-"""Rule import_model: load and check an SBML model, write its summary (species, reactions, refusals)."""
+"""Rule import_model: load and check an SBML model, write its summary (species, reactions, what is unsupported)."""
 
 import json
 import logging
 
+from _common import start_log  # workflow/scripts is on sys.path
+
 import sbmljax
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")  # noqa: F821
-model = sbmljax.load_sbml(snakemake.input.sbml, substance_units=snakemake.params.substance_units)  # noqa: F821
-logging.info("loaded %s: %d species, %d reactions", model.id, len(model.species), len(model.reactions))
-for u in model.unsupported:
-    logging.info("unsupported: %s", u.message())
-with open(snakemake.output.summary, "w") as f:  # noqa: F821
-    json.dump(model.summary(), f, indent=2)
+sm = snakemake  # noqa: F821
+start_log(sm.log[0])
+try:
+    model = sbmljax.load_sbml(sm.input.sbml, substance_units=sm.params.substance_units)
+    logging.info("loaded %s: %d species, %d reactions", model.id, len(model.species), len(model.reactions))
+    for u in model.unsupported:
+        logging.info("unsupported: %s", u.message())
+    summary = model.summary()
+    # Which simulators would refuse the model, and why (exact methods refuse more than tau-leaping).
+    summary["refused_by"] = {
+        "exact": [u.message() for u in model.refusals(method_exact=True)],
+        "tau_leap": [u.message() for u in model.refusals(method_exact=False)],
+    }
+    with open(sm.output.summary, "w") as f:
+        json.dump(summary, f, indent=2)
+except Exception:
+    logging.exception("import_model failed")
+    raise

@@ -5,23 +5,58 @@ so the merged chunks equal one big run with the same seed.
 """
 
 import logging
+import time
 
 import numpy as np
+from _common import start_log  # workflow/scripts is on sys.path
 
 import sbmljax
 
 sm = snakemake  # noqa: F821
-logging.basicConfig(filename=sm.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
-n, k, i = sm.params.n_trajectories, sm.params.chunks, int(sm.wildcards.chunk)
-first, last = i * n // k, (i + 1) * n // k
-model = sbmljax.load_sbml(sm.input.sbml, substance_units=sm.params.substance_units)
-t = np.linspace(0.0, float(sm.params.t_end), int(sm.params.points))
-traj = sbmljax.simulate(
-    model, t, n_trajectories=last - first, first_trajectory=first, seed=sm.params.seed, method=sm.wildcards.method
-)
-logging.info("simulated trajectories %d..%d of %s with %s", first, last - 1, model.id, sm.wildcards.method)
-for note in traj.notes:
-    logging.info("note: %s", note)
-np.savez_compressed(
-    sm.output.counts, times=traj.times, counts=traj.counts, species=np.asarray(traj.species), first=first
-)
+start_log(sm.log[0])
+try:
+    n, k, i = int(sm.params.n_trajectories), int(sm.params.chunks), int(sm.wildcards.chunk)
+    first, last = i * n // k, (i + 1) * n // k
+    method = sm.wildcards.method
+    options = {}
+    if method == "tau_leap":
+        tl = sm.params.tau_leap
+        options = {"epsilon": tl["epsilon"]} if tl["step"] == "adaptive" else {"tau": tl["tau"]}
+    model = sbmljax.load_sbml(sm.input.sbml, substance_units=sm.params.substance_units)
+    t = np.linspace(0.0, float(sm.params.t_end), int(sm.params.points))
+    start = time.perf_counter()
+    traj = sbmljax.simulate(
+        model,
+        t,
+        n_trajectories=last - first,
+        first_trajectory=first,
+        seed=int(sm.params.seed),
+        method=method,
+        **options,
+    )
+    logging.info(
+        "simulated trajectories %d..%d of %d (%s, method %s%s) in %.2f s",
+        first,
+        last - 1,
+        n,
+        model.id,
+        method,
+        f", {options}" if options else "",
+        time.perf_counter() - start,
+    )
+    for note in traj.notes:
+        logging.info("note: %s", note)
+    np.savez_compressed(
+        sm.output.counts,
+        times=traj.times,
+        counts=traj.counts,
+        species=np.asarray(traj.species),
+        first=first,
+        seed=int(sm.params.seed),
+        time_units=traj.time_units,
+        model_id=traj.model_id,
+        notes=np.asarray(traj.notes, dtype=str),
+    )
+except Exception:
+    logging.exception("simulate_chunk failed")
+    raise

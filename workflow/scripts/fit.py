@@ -1,0 +1,54 @@
+"""Rule fit: stochastic-gradient fit of one dataset (sbmljax.fit), with the ODE fit beside it.
+
+Writes the FitResult as JSON and the PEtab parameter table with the fitted values as nominalValue.
+"""
+
+import logging
+
+from _common import load_problem, start_log  # workflow/scripts is on sys.path
+
+import sbmljax
+
+sm = snakemake  # noqa: F821
+start_log(sm.log[0])
+try:
+    problem, starts = load_problem(sm.params.spec)
+    cfg = sm.params.fit
+    options = dict(sm.params.estimators.get(cfg["estimator"], {}))
+    logging.info("fitting with %s", {**cfg, "estimator_options": options, "starts": starts})
+    result = sbmljax.fit(
+        problem,
+        free_params=starts or None,
+        estimator=cfg["estimator"],
+        loss=cfg["loss"],
+        n_trajectories=int(cfg["n_trajectories"]),
+        seed=int(cfg["seed"]),
+        iterations=int(cfg["iterations"]),
+        learning_rate=float(cfg["learning_rate"]),
+        average=float(cfg["average"]),
+        ode_fit=bool(cfg["ode_fit"]),
+        estimator_options=options or None,
+    )
+    for pid, value in result.params.items():
+        logging.info("%s = %.6g ± %.2g (Monte Carlo error of the averaged iterates)", pid, value, result.stderr[pid])
+    if result.ode_fit:
+        logging.info(
+            "ODE fit: %s, standard errors %s, cost %.4g",
+            result.ode_fit["params"],
+            result.ode_fit["stderr"],
+            result.ode_fit["cost"],
+        )
+    logging.info(
+        "%d iterations, %d simulations, %.1f s, converged: %s",
+        result.iterations,
+        result.n_simulations,
+        result.wall_time_s,
+        result.converged,
+    )
+    for note in result.notes:
+        logging.info("note: %s", note)
+    result.to_json(sm.output.json)
+    result.write_parameter_table(sm.output.parameters)
+except Exception:
+    logging.exception("fit failed")
+    raise

@@ -1,0 +1,46 @@
+"""Rule report_model: the ensemble figure of one model and method (mean, SD and quantile bands, sample
+paths), with the reaction-rate ODE overlaid."""
+
+import logging
+
+import numpy as np
+import pandas as pd
+from _common import start_log  # workflow/scripts is on sys.path
+
+import sbmljax
+from sbmljax.plot import plot_ensemble, save_figure
+
+sm = snakemake  # noqa: F821
+start_log(sm.log[0])
+try:
+    ens = np.load(sm.input.ensemble)
+    traj = sbmljax.Trajectories(
+        times=ens["times"],
+        counts=ens["counts"],
+        species=tuple(str(s) for s in ens["species"]),
+        method=str(ens["method"]),
+        seed=int(ens["seed"]),
+        model_id=str(ens["model_id"]),
+        time_units=str(ens["time_units"]),
+    )
+    species = list(sm.params.species or traj.species)
+    unknown = [s for s in species if s not in traj.species]
+    if unknown:
+        raise ValueError(
+            f"config.yaml: models.{sm.wildcards.model}.plot_species: {unknown} are not species of the model "
+            f"(species: {', '.join(traj.species)})"
+        )
+    ode = pd.read_csv(sm.input.ode)
+    fig = plot_ensemble(
+        traj,
+        species=species,
+        ode=(ode["time"].to_numpy(), ode[list(traj.species)].to_numpy(), traj.species),
+        sample_paths=int(sm.params.sample_paths),
+        quantiles=tuple(sm.params.quantiles),
+        title=f"{sm.wildcards.model}: {traj.method}, n = {traj.n_trajectories}",
+    )
+    save_figure(fig, sm.output.figure)
+    logging.info("wrote %s (%d species)", sm.output.figure, len(species))
+except Exception:
+    logging.exception("report_model failed")
+    raise
