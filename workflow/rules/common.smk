@@ -6,6 +6,7 @@ import math
 import os
 import re
 
+import jsonschema
 import pandas as pd
 import yaml
 
@@ -13,10 +14,42 @@ from snakemake.utils import validate
 
 
 class ConfigError(ValueError):
-    """A config.yaml or datasets.tsv problem that the JSON schemas cannot express."""
+    """A problem with config.yaml or the dataset sheet, named by key (or row and column)."""
 
 
-validate(config, "../schemas/config.schema.yaml")
+def schema_errors(instance, schema_file, where, key_word=""):
+    """One line per JSON-schema violation, naming the key, e.g. `config.yaml: simulate.seed: ...`.
+
+    snakemake.utils.validate (called afterwards, to fill in the defaults) reports only the first violation,
+    followed by the whole schema; this names every offending key on a line of its own.
+    """
+    with open(os.path.join(workflow.basedir, "workflow", "schemas", schema_file)) as f:
+        schema = yaml.safe_load(f)
+    lines = []
+    validator = jsonschema.Draft202012Validator(schema)
+    for e in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.path))):
+        key = ".".join(str(k) for k in e.path)
+        if e.validator == "required":
+            missing = re.match(r"^'(.+)' is a required property$", e.message)
+            kind = e.instance.get("kind") if isinstance(e.instance, dict) else None
+            key = ".".join([key, missing.group(1)] if key else [missing.group(1)]) if missing else key
+            message = "missing (required" + (f" for kind {kind!r})" if kind else ")")
+        elif e.validator == "not" and "required" in (e.validator_value or {}):
+            kind = e.instance.get("kind") if isinstance(e.instance, dict) else None
+            message = f"{', '.join(e.validator_value['required'])} must be empty for kind {kind!r}"
+        else:
+            message = e.message
+        if key_word:
+            lines.append(f"{where}, {key_word}{key}: {message}" if key else f"{where}: {message}")
+        else:
+            lines.append(f"{where}: {key}: {message}" if key else f"{where}: {message}")
+    return lines
+
+
+_errors = schema_errors(config, "config.schema.yaml", "config.yaml")
+if _errors:
+    raise ConfigError("invalid configuration:\n" + "\n".join(_errors))
+validate(config, "../schemas/config.schema.yaml")  # fills in the schema's defaults
 
 for _model_id, _spec in config["models"].items():
     if not os.path.isfile(_spec["sbml"]):
@@ -164,7 +197,18 @@ def _dataset_specs(frame):
 
 
 _sheet = _read_sheet(_SHEET)
-validate(_sheet, "../schemas/datasets.schema.yaml")
+_errors = []
+for _i, _row in enumerate(_sheet.to_dict("records")):
+    _row = {k: v for k, v in _row.items() if not pd.isna(v)}
+    _errors += schema_errors(
+        _row,
+        "datasets.schema.yaml",
+        f"{_SHEET}: row {_i} (dataset {_row.get('dataset')!r})",
+        "column ",
+    )
+if _errors:
+    raise ConfigError("invalid dataset sheet:\n" + "\n".join(_errors))
+validate(_sheet, "../schemas/datasets.schema.yaml")  # fills in the schema's defaults
 DATASET_SPECS = _dataset_specs(_sheet)
 DATASETS = list(DATASET_SPECS)
 
