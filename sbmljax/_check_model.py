@@ -18,8 +18,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,7 @@ from .errors import (
     SimulationError,
     UnsupportedSBMLFeatureError,
 )
+from .sbml._support import CONSTRUCTS
 
 VERDICTS = ("exact", "tau_leap_only", "refused", "error")
 COLUMNS = (
@@ -154,7 +155,7 @@ def _classify(model: Model, row: dict, settings: CheckSettings, report: Report) 
     for rid in timed:  # a split reversible reaction has two channels but is one construct
         exact_only.append(Unsupported(
             f"reaction '{rid}' kineticLaw",
-            "its propensity depends on time; exact methods assume propensities constant between events",
+            f"its propensity depends on time; {CONSTRUCTS['time_dependent_propensity'].why()}",
             "exact",
         ))
     exact_only += _near_integer_counts(model, net, x0)
@@ -266,7 +267,7 @@ def _near_integer_counts(model: Model, net, x0: np.ndarray) -> list[Unsupported]
         if s.count_factor == 1.0 and math.isfinite(v) and v >= 0 and v != round(v):
             out.append(Unsupported(
                 f"species '{s.id}' initial value (not an integer)",
-                f"it is {v:g} molecules; exact methods need integer counts (round it with initial=)",
+                f"it is {v:g} molecules; {CONSTRUCTS['non_integer_counts'].why()} (round it with initial=)",
                 "exact",
             ))
     return out

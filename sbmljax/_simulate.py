@@ -34,6 +34,7 @@ from .errors import (
     SimulationError,
     UnsupportedSBMLFeatureError,
 )
+from .sbml._support import CONSTRUCTS
 
 MAX_EXACT_COUNT = 2.0**53
 """Counts above this are not exactly representable in float64; exact simulation refuses them."""
@@ -136,9 +137,10 @@ def prepare(
     net = compile_network(model, exact=sim.exact)
     if sim.exact and net.time_dependent:
         names = sorted({net.channel_of_reaction(k) for k, dep in enumerate(net.plan.time_dependent) if dep})
+        c = CONSTRUCTS["time_dependent_propensity"]
         raise UnsupportedSBMLFeatureError(
             f"{model.source}: the propensity of reaction(s) {', '.join(repr(n) for n in names)} depends on time; "
-            "exact methods assume propensities constant between events (use method='tau_leap')"
+            f"{c.why()} ({c.fix})"
         )
     time_rules = frozenset(v for v, dep in net.plan._rule_time.items() if dep)
     refusals = event_refusals(model, time_rules)
@@ -160,21 +162,21 @@ def prepare(
         if not math.isfinite(v):
             raise InitialStateError(f"{model.source}: species '{s.id}' has a non-finite initial value ({v})")
         if v < 0:
-            raise InitialStateError(f"{model.source}: species '{s.id}' starts with a negative count ({v:g})")
+            raise InitialStateError(f"{model.source}: species '{s.id}' {CONSTRUCTS['negative_counts'].why()} ({v:g})")
         if sim.exact and v > MAX_EXACT_COUNT:
+            c = CONSTRUCTS["huge_counts"]
             raise InfeasibleSimulationError(
-                f"{model.source}: species '{s.id}' starts with {v:.3g} molecules ({s.substance_units}); an exact method "
-                "cannot count that many. Use method='tau_leap', load with substance_units='item' if the numbers "
-                "are already counts, or model a smaller volume"
+                f"{model.source}: species '{s.id}' starts with {v:.3g} molecules ({s.substance_units}); {c.why()}. "
+                f"{c.fix}"
             )
         if sim.exact and v != round(v):
             if s.count_factor != 1.0:
                 notes.append(f"initial count of '{s.id}' rounded from {v:.6g} to {round(v)} molecules (unit conversion)")
                 x0[net.plan.species_index[s.id]] = round(v)
             else:
+                c = CONSTRUCTS["non_integer_counts"]
                 raise InitialStateError(
-                    f"{model.source}: species '{s.id}' starts with {v:g} molecules, not an integer; exact methods need "
-                    "integer counts (set an integer amount, check substance_units, or use method='tau_leap')"
+                    f"{model.source}: species '{s.id}' starts with {v:g} molecules, not an integer; {c.why()} ({c.fix})"
                 )
     x0j = jnp.asarray(x0)
     if sim.exact and model.reactions:
@@ -192,12 +194,11 @@ def prepare(
         )
         total = per_traj * n_trajectories
         if total > max_events:
+            c = CONSTRUCTS["event_budget"]
             raise InfeasibleSimulationError(
                 f"{model.source}: exact simulation would take about {per_traj:.2g} reaction events per trajectory "
                 f"(mean-field estimate over t={t0:g}..{t_eval[-1]:g} {model.time_units}) × {n_trajectories} "
-                f"trajectories, over the budget of max_events={max_events:.2g}. Use method='tau_leap', fewer "
-                "trajectories or a shorter time span, load with substance_units='item' if the amounts are really "
-                "counts, or raise max_events"
+                f"trajectories, {c.why(max_events=max_events)}. {c.fix}"
             )
     return Prepared(model, net, events, sim, t_eval, float(t0), x0j, p, tuple(notes))
 
