@@ -61,6 +61,7 @@ class _Builder:
         self.unsupported: list[Unsupported] = []
         self.notes: list[str] = []
         self.functions: dict[str, tuple[tuple[str, ...], Expr]] = {}
+        self.refused_references: set[str] = set()  # speciesReference ids whose stoichiometry a rule/event sets
 
     def refuse(self, element: str, key: str, reason: str | None = None, **fields: object) -> None:
         """Record construct `key` of the support table at `element`; the reason is the table's (with `fields`
@@ -269,6 +270,7 @@ class _Builder:
                         )
                     ):
                         self.refuse(f"speciesReference '{sr.getId()}'", "variable_stoichiometry")
+                        self.refused_references.add(sr.getId())
                     terms.append((sr.getSpecies(), float(stoich)))
                 refs.append(tuple(terms))
             modifiers = tuple(mr.getSpecies() for mr in r.getListOfModifiers())
@@ -321,6 +323,7 @@ class _Builder:
 
     def check_symbols(self, species, compartments, parameters, reactions, rules, initial, events) -> None:
         known = {s.id for s in species} | {c.id for c in compartments} | {p.id for p in parameters}
+        known |= self.refused_references  # already refused: not an unknown symbol
         reaction_ids = {r.id for r in reactions}
         for r in reactions:
             for sym in symbols(r.rate):
