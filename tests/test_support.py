@@ -101,8 +101,9 @@ def reaction(rid: str, reactants: str, products: str, law: str | None, *, attrs:
     return f'<reaction id="{rid}" reversible="false"{attrs}>{body}{kl}</reaction>'
 
 
-def event(eid: str, trigger: str, assignments: dict[str, str], *, attrs: str = "", trigger_attrs: str = "",
-          extra: str = "") -> str:
+def event(
+    eid: str, trigger: str, assignments: dict[str, str], *, attrs: str = "", trigger_attrs: str = "", extra: str = ""
+) -> str:
     ea = "".join(f'<eventAssignment variable="{v}">{mathml(f)}</eventAssignment>' for v, f in assignments.items())
     return (
         f'<event id="{eid}" useValuesFromTriggerTime="true"{attrs}>'
@@ -374,7 +375,9 @@ def test_rules_that_are_refused() -> None:
 # -- reactions -------------------------------------------------------------------------------------------
 @exercises("reversible")
 def test_unsplittable_reversible_law() -> None:
-    text = document(reactions=reaction("r", "A", "", "k*(A - 1)^2 - 1").replace('reversible="false"', 'reversible="true"'))
+    text = document(
+        reactions=reaction("r", "A", "", "k*(A - 1)^2 - 1").replace('reversible="false"', 'reversible="true"')
+    )
     assert_refused("reversible", lambda: simulate(text), law="((k * ((A - 1) ^ 2)) - 1)")
 
 
@@ -393,7 +396,9 @@ def test_reactions_that_are_refused() -> None:
     assert_refused("fast_reaction", lambda: simulate(document(level=(3, 1), reactions=fast)))
     unset = reaction("r", "A", "", "k*A").replace(' stoichiometry="1"', "")
     assert_refused("unset_stoichiometry", lambda: simulate(document(reactions=unset)))
-    var = reaction("r", "A", "", "k*A").replace('stoichiometry="1" constant="true"', 'id="s" stoichiometry="1" constant="false"')
+    var = reaction("r", "A", "", "k*A").replace(
+        'stoichiometry="1" constant="true"', 'id="s" stoichiometry="1" constant="false"'
+    )
     rule = f'<assignmentRule variable="s">{mathml("2")}</assignmentRule>'
     assert_refused("variable_stoichiometry", lambda: simulate(document(reactions=var, rules=rule)))
     params = '<parameter id="k" value="1" constant="true"/>'
@@ -460,7 +465,11 @@ def test_event_semantics() -> None:
 def test_events_that_are_refused() -> None:
     delayed = event("e", "time >= 1", {"A": "5"}, extra=f"<delay>{mathml('2')}</delay>")
     assert_refused("event_delay", lambda: _events(delayed))
-    no_trigger = '<event id="e" useValuesFromTriggerTime="true"><listOfEventAssignments><eventAssignment variable="A">' + mathml("1") + "</eventAssignment></listOfEventAssignments></event>"
+    no_trigger = (
+        '<event id="e" useValuesFromTriggerTime="true"><listOfEventAssignments><eventAssignment variable="A">'
+        + mathml("1")
+        + "</eventAssignment></listOfEventAssignments></event>"
+    )
     assert_refused("event_no_trigger", lambda: _events(no_trigger))
     assert_refused("event_time_trigger", lambda: _events(event("e", "time*time > 5", {"A": "1"})))
     params = QUIET + '<parameter id="p" constant="false"/>'
