@@ -15,6 +15,18 @@ from __future__ import annotations
 
 from . import errors as errors, plot as plot
 from ._check import check_models as check_models
+from ._estimator import (
+    AbstractGradientEstimator as AbstractGradientEstimator,
+    CommonRandomNumbers as CommonRandomNumbers,
+    CoupledFiniteDifference as CoupledFiniteDifference,
+    GradResult as GradResult,
+    NRMPathwise as NRMPathwise,
+    ScoreFunction as ScoreFunction,
+    TauPathwise as TauPathwise,
+)
+from .data import Dataset as Dataset
+from ._fit import FitResult as FitResult, default_optimizer as default_optimizer, fit as fit
+from ._grad import grad as grad, value_and_grad as value_and_grad
 from ._model import Model as Model
 from ._simulate import simulate as simulate
 from ._simulator import (
@@ -23,7 +35,9 @@ from ._simulator import (
     NextReaction as NextReaction,
     TauLeaping as TauLeaping,
 )
+from ._simulator.nrm import EventPath as EventPath
 from ._trajectory import Trajectories as Trajectories
 from .sbml import load_sbml as load_sbml
 
 __version__ = "0.1.0"
+

@@ -43,9 +43,12 @@ DEFAULT_MAX_EVENTS = 2e10
 """Default budget of estimated reaction events for one exact-simulation call (about 15 minutes)."""
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class Prepared:
-    """A checked simulation request: compiled model, events, simulator, initial state, parameters."""
+    """A checked simulation request: compiled model, events, simulator, initial state, parameters.
+
+    Compared and hashed by identity, so jitted code that takes it as a static argument compiles once per
+    request."""
 
     model: Model
     net: CompiledNetwork
@@ -204,27 +207,60 @@ def prepare(
 
 
 @eqx.filter_jit
-def _chunk(net, sim, events, t_eval, x0, p, keys, t0, block: int, max_steps: int) -> Solution:
-    return jax.vmap(
-        lambda k: solve(net, sim, t_eval, x0, p, k, t0=t0, events=events, block=block, max_steps=max_steps)
-    )(keys)
+def _chunk(net, sim, events, t_eval, x0, p, keys, t0, block: int, max_steps: int, accumulator) -> Solution:
+    # x0 and p are shared by all trajectories or given per trajectory (a leading batch axis).
+    in_axes = (0, 0 if x0.ndim == 2 else None, 0 if p.ndim == 2 else None)
+
+    def one(key, x0_, p_):
+        return solve(
+            net, sim, t_eval, x0_, p_, key, t0=t0, events=events, block=block, max_steps=max_steps, accumulator=accumulator
+        )
+
+    return jax.vmap(one, in_axes=in_axes)(keys, x0, p)
 
 
 def run_ensemble(
-    prep: Prepared, keys: jax.Array, *, block: int = 128, max_steps: int = 2**62, chunk: int | None = None, progress: bool = False
+    prep: Prepared,
+    keys: jax.Array,
+    *,
+    x0: jax.Array | None = None,
+    p: jax.Array | None = None,
+    sim: AbstractSimulator | None = None,
+    accumulator=None,
+    block: int = 128,
+    max_steps: int = 2**62,
+    chunk: int | None = None,
+    progress: bool = False,
 ) -> Solution:
-    """Run one trajectory per key, in vmapped chunks; returns the batched `Solution` as numpy arrays."""
+    """Run one trajectory per key, in vmapped chunks; returns the batched `Solution` as numpy arrays.
+
+    `x0`, `p` (default: the prepared ones) may carry a leading axis of one row per key; `sim` overrides the
+    prepared simulator (the coupled-pair estimators run a coupled simulator on the prepared network);
+    `accumulator` is passed to `solve`.
+    """
     n = keys.shape[0]
     chunk = chunk or default_chunk()
     chunk = max(1, min(chunk, n))
-    pad = (-n) % chunk
-    if pad:
-        keys = jnp.concatenate([keys, jnp.repeat(keys[-1:], pad, axis=0)])
+    x0 = prep.x0 if x0 is None else jnp.asarray(x0)
+    p = prep.p if p is None else jnp.asarray(p)
+    sim = prep.sim if sim is None else sim
+
+    def pad(a, batched: bool):
+        extra = (-n) % chunk
+        return jnp.concatenate([a, jnp.repeat(a[-1:], extra, axis=0)]) if batched and extra else a
+
+    keys, x0_b, p_b = pad(keys, True), pad(x0, x0.ndim == 2), pad(p, p.ndim == 2)
     t_eval = jnp.asarray(prep.t_eval)
     t0 = jnp.asarray(prep.t0)
+
     # Dispatch every chunk before reading any back: JAX runs them asynchronously, overlapping on the cores.
     pending = [
-        _chunk(prep.net, prep.sim, prep.events, t_eval, prep.x0, prep.p, keys[i : i + chunk], t0, block, max_steps)
+        _chunk(
+            prep.net, sim, prep.events, t_eval,
+            x0_b[i : i + chunk] if x0.ndim == 2 else x0_b,
+            p_b[i : i + chunk] if p.ndim == 2 else p_b,
+            keys[i : i + chunk], t0, block, max_steps, accumulator,
+        )
         for i in range(0, keys.shape[0], chunk)
     ]
     if progress:
@@ -232,8 +268,7 @@ def run_ensemble(
 
         pending = list(tqdm(pending, desc="simulating", unit="chunk"))
     parts = [jax.tree.map(np.asarray, sol) for sol in pending]
-    sol = jax.tree.map(lambda *xs: np.concatenate(xs)[:n], *parts)
-    return sol
+    return jax.tree.map(lambda *xs: np.concatenate(xs)[:n], *parts)
 
 
 def raise_failures(prep: Prepared, sol: Solution, max_steps: int) -> None:

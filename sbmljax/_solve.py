@@ -9,6 +9,8 @@ whole buffer (which dominates the cost of a naive JAX SSA). Ensembles are `jax.v
 
 from __future__ import annotations
 
+import abc
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -18,6 +20,18 @@ from ._compile._events import CompiledEvents
 from ._compile._network import CompiledNetwork
 from ._results import RESULTS
 from ._simulator.base import AbstractSimulator
+
+
+class AbstractAccumulator(eqx.Module):
+    """Something computed along a path, step by step, without storing the path."""
+
+    @abc.abstractmethod
+    def init(self, p: Float[Array, " params"]) -> PyTree:
+        """The initial accumulated value."""
+
+    @abc.abstractmethod
+    def update(self, acc: PyTree, before: PyTree, after: PyTree, p: Float[Array, " params"]) -> PyTree:
+        """Fold one step (from simulator state `before` to `after`) into `acc`."""
 
 
 class Solution(eqx.Module):
@@ -71,7 +85,7 @@ def solve(
     events: CompiledEvents | None = None,
     block: int = 128,
     max_steps: int = 2**62,
-    accumulator=None,
+    accumulator: AbstractAccumulator | None = None,
 ) -> Solution:
     """Simulate one trajectory from `(t0, x0)` and record the counts at each time of `t_eval`.
 
@@ -84,7 +98,7 @@ def solve(
     - `events`: compiled SBML events, or `None` if the model has none.
     - `block`: steps per block of random numbers (part of the random stream: results depend on it).
     - `max_steps`: the trajectory stops with `RESULTS.max_steps_reached` after this many steps.
-    - `accumulator`: optional `(init, update)` pair; `update(acc, state_before, state_after, p)` runs after
+    - `accumulator`: optional `AbstractAccumulator`; its `update(acc, state_before, state_after, p)` runs after
       every step (before events) — the score-function estimator accumulates `∇ log p(path)` with it.
 
     **Returns:** a `Solution`. Failures are reported in `status`, never raised here (this runs under `jit`).
@@ -96,7 +110,7 @@ def solve(
     if events is not None:
         x, p, ev, status = events.initial(net, state.x, p, state.t, sim.exact)
         state = sim.reset(net, eqx.tree_at(lambda s: (s.x, s.status), state, (x, status)), p)
-    acc = accumulator[0] if accumulator is not None else None
+    acc = accumulator.init(p) if accumulator is not None else None
     buf = jnp.zeros((n_out + 1, x0.shape[0]), dtype=x0.dtype)
     zero = jnp.asarray(0, dtype=jnp.int64)
     carry = _Carry(state, p, jnp.asarray(0), buf, key, zero, zero, ev, acc)
@@ -109,7 +123,7 @@ def solve(
         t_out = t_eval[jnp.minimum(c.idx, n_out - 1)]
         t_stop = t_out if events is None else jnp.minimum(t_out, events.next_time(net, c.state.x, c.p, c.state.t))
         new = sim.step(net, c.state, c.p, rand, t_stop)
-        acc = accumulator[1](c.acc, c.state, new, c.p) if accumulator is not None else c.acc
+        acc = accumulator.update(c.acc, c.state, new, c.p) if accumulator is not None else c.acc
         p, ev = c.p, c.ev
         if events is not None:
             x, p, ev, status, changed = events.after_step(net, new.x, c.p, new.t, c.ev, sim.exact)

@@ -20,6 +20,7 @@ __all__ = [
     "DataError",
     "ConfigError",
     "EstimatorError",
+    "FitError",
 ]
 
 
@@ -78,3 +79,7 @@ class ConfigError(SbmlJaxError):
 
 class EstimatorError(SbmlJaxError):
     """A gradient estimator cannot be used for the request (e.g. an unsupported loss)."""
+
+
+class FitError(SbmlJaxError):
+    """A fit cannot go on (e.g. the loss or its gradient became non-finite at some iteration)."""

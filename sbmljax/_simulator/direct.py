@@ -85,7 +85,7 @@ class GillespieDirect(AbstractSimulator):
         ok = propensities_ok(a)
         tau = -jnp.log1p(-rand[0]) / a0  # a0 == 0 gives inf: an absorbing state waits for t_stop
         t_next = state.t + tau
-        fire = ok & (t_next <= t_stop)
+        fire = ok & (t_next <= t_stop) & jnp.isfinite(t_next)
         x = jnp.where(fire, state.x + net.stoich[k], state.x)
         t = jnp.where(ok, jnp.where(fire, t_next, t_stop), state.t)
         status = jnp.where(ok, state.status, RESULTS.bad_propensity._value)

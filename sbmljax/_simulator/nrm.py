@@ -61,6 +61,13 @@ def _next_channel(tau_padded: Float[Array, " padded"], block_min: Float[Array, "
     return (b * width + first_argmin(row)).astype(jnp.int32)
 
 
+def _elapsed(a, t, s):
+    """Internal time run since `s`: `a·(t − s)`, and exactly 0 for a silent channel even when `t = inf`
+    (an event path past absorption) — written so that no NaN reaches a derivative."""
+    live = a > 0
+    return a * jnp.where(live, t - s, 0.0)
+
+
 def _putative(t, T, P, a):
     """Absolute firing time `t + (P − T) / a` (never before `t`; `inf` for a silent channel)."""
     return jnp.where(a > 0, t + jnp.maximum(P - T, 0.0) / jnp.where(a > 0, a, 1.0), jnp.inf)
@@ -123,7 +130,7 @@ class NextReaction(AbstractSimulator):
         graph = build_graph(net)
         k = jnp.minimum(_next_channel(state.tau, state.block_min), state.a.shape[0] - 1)
         t_next = state.tau[k]
-        fire = t_next <= t_stop
+        fire = (t_next <= t_stop) & jnp.isfinite(t_next)
         t = jnp.where(fire, t_next, t_stop)
         x = jnp.where(fire, graph.apply(state.x, k), state.x)
         P = state.P.at[k].add(jnp.where(fire, rand, 0.0))
@@ -131,7 +138,7 @@ class NextReaction(AbstractSimulator):
         upd = jnp.concatenate([graph.dep_idx[k], k[None]])
         a_upd = jnp.where(upd < graph.dep_idx.shape[0], graph.propensities_of(x, state.consts, upd), 0.0)
         a_upd = jnp.where(upd == k, jnp.where(graph.product[k], a_upd, state.a[k]), a_upd)
-        T_upd = state.T[upd] + state.a[upd] * (t - state.s[upd])
+        T_upd = state.T[upd] + _elapsed(state.a[upd], t, state.s[upd])
         fields = (state.T, state.s, state.a, state.tau)
         T, s, a, tau = (
             f.at[upd].set(v, mode="drop")
@@ -141,7 +148,7 @@ class NextReaction(AbstractSimulator):
         if graph.generic:
             gen = jnp.asarray(graph.generic)
             a_gen = net.propensities(x, p, t)[gen]
-            T_gen = T[gen] + a[gen] * (t - s[gen])
+            T_gen = T[gen] + _elapsed(a[gen], t, s[gen])
             T, s, a = T.at[gen].set(T_gen), s.at[gen].set(t), a.at[gen].set(a_gen)
             tau = tau.at[gen].set(_putative(t, T_gen, P[gen], a_gen))
             ok = ok & propensities_ok(a_gen)
@@ -178,7 +185,7 @@ class NextReaction(AbstractSimulator):
         # unit-rate processes carry over unchanged, which keeps the method exact.
         graph = build_graph(net)
         a = net.propensities(state.x, p, state.t)
-        T = state.T + state.a * (state.t - state.s)
+        T = state.T + _elapsed(state.a, state.t, state.s)
         status = jnp.where(propensities_ok(a), state.status, RESULTS.bad_propensity._value)
         tau = _padded(_putative(state.t, T, state.P, a))
         return eqx.tree_at(
@@ -186,3 +193,30 @@ class NextReaction(AbstractSimulator):
             state,
             (T, jnp.full_like(T, state.t), a, tau, _block_minima(tau, state.block_min.shape[0]), graph.constants(net, p), status),
         )
+
+
+class EventPath(eqx.Module):
+    """The first `n` reaction events of one path: `times (n,)` (`inf` for events after absorption),
+    `counts (n, S)` after each event, and the `channels (n,)` that fired (`-1` after absorption)."""
+
+    times: Float[Array, " n"]
+    counts: Float[Array, "n species"]
+    channels: Int[Array, " n"]
+
+
+def event_path(net: CompiledNetwork, x0, p, key: PRNGKeyArray, n_events: int, t0=0.0) -> EventPath:
+    """Simulate the first `n_events` events with the Next Reaction Method; differentiable in `p`.
+
+    With the key fixed, event times are smooth functions of the parameters, so `jax.grad`/`jax.jacfwd` of a
+    function of `times` give pathwise derivatives (a `lax.scan` of NRM steps, so reverse mode works).
+    """
+    sim = NextReaction()
+    k_init, k_draw = jax.random.split(key)
+    state = sim.init(net, jnp.asarray(t0, jnp.float64), x0, p, k_init)
+
+    def body(st, r):
+        st = sim.step(net, st, p, r, jnp.asarray(jnp.inf))
+        return st, (st.t, st.x, st.fired)
+
+    _, (times, counts, channels) = jax.lax.scan(body, state, sim.draw(k_draw, n_events))
+    return EventPath(times=times, counts=counts, channels=channels)
