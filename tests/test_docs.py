@@ -2,7 +2,7 @@
 
 - Every ```python block of `docs/**/*.md` and `README.md` runs. The blocks of one page share a namespace and
   run in order, in a fresh Python process (as a reader would run them), in a temporary working directory
-  where the repository's `models/` is reachable as `models/`.
+  where the repository's `models/` and `data/` are reachable as `models/` and `data/`.
 - In ```bash blocks, every line that starts with `sbmljax ` runs as `python -m sbmljax …` in the same
   directory, in page order with the Python blocks; it must exit with status 0. Other shell lines (installs,
   `snakemake`, benchmarks) are not run here.
@@ -34,6 +34,8 @@ NO_RUN_MARK = "# doc: no-run:"
 NO_RUN: dict[tuple[str, str], str] = {}
 """`(page, first line of the block)` → why it cannot run in a test. Keep this short."""
 PAGE_TIMEOUT = 300
+LINKED = ("models", "data")
+"""Repository folders the examples read, linked into their working directory."""
 
 _FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[\w-]*)[^\n]*$")
 
@@ -143,7 +145,9 @@ def test_page_examples_run(page: Path, tmp_path: Path, compilation_cache: Path) 
     (tmp_path / "run_examples.py").write_text(RUNNER, encoding="utf-8")
     work = tmp_path / "work"
     work.mkdir()
-    (work / "models").symlink_to(REPO / "models", target_is_directory=True)
+    for folder in LINKED:
+        if (REPO / folder).is_dir():
+            (work / folder).symlink_to(REPO / folder, target_is_directory=True)
     r = subprocess.run(
         [sys.executable, str(tmp_path / "run_examples.py"), str(tmp_path / "steps.json")],
         cwd=work,
