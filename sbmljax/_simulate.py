@@ -47,8 +47,9 @@ DEFAULT_MAX_EVENTS = 2e10
 class Prepared:
     """A checked simulation request: compiled model, events, simulator, initial state, parameters.
 
-    Compared and hashed by identity, so jitted code that takes it as a static argument compiles once per
-    request."""
+    Equal (and equally hashed) to another request that jitted code would trace identically: same compiled
+    model and events, same simulator, same output times and start. So estimator code that takes it as a
+    static argument compiles once per model and time grid, not once per call."""
 
     model: Model
     net: CompiledNetwork
@@ -59,6 +60,16 @@ class Prepared:
     x0: jax.Array
     p: jax.Array
     notes: tuple[str, ...]
+
+    def _trace_key(self) -> tuple:
+        events = None if self.events is None else id(self.events.plan)
+        return (id(self.net.plan), events, self.sim, self.t_eval.tobytes(), self.t0)
+
+    def __hash__(self) -> int:
+        return hash(self._trace_key())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Prepared) and self._trace_key() == other._trace_key()
 
 
 def _as_model(model) -> Model:

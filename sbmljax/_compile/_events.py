@@ -198,9 +198,13 @@ class CompiledEvents(eqx.Module):
 
 
 def compile_events(net: CompiledNetwork) -> CompiledEvents | None:
-    """Compile the model's events (`None` if it has none)."""
+    """Compile the model's events (`None` if it has none); cached per model."""
     if not net.plan.model.events:
         return None
+    return net.plan.memo("events", lambda: _compile_events(net))  # type: ignore[return-value]
+
+
+def _compile_events(net: CompiledNetwork) -> CompiledEvents:
     plan = _EventPlan(net)
     return CompiledEvents(
         persistent=jnp.asarray(plan.persistent),
