@@ -18,8 +18,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
