@@ -222,7 +222,7 @@ def test_first_event_time_derivative_is_minus_t_over_k() -> None:
         for seed in range(5):
             key = jax.random.key(seed)
 
-            def first_time(k):
+            def first_time(k, key=key):
                 return event_path(net, x0, jnp.array([k]), key, 1).times[0]
 
             t1, dt1 = jax.value_and_grad(first_time)(0.8)
