@@ -148,6 +148,7 @@ def _classify(model: Model, row: dict, settings: CheckSettings, report: Report) 
     finite = x0[np.isfinite(x0)]
     row["max_initial_count"] = float(finite.max()) if finite.size else math.nan
     refused += _initial_value_refusals(model, net, x0)
+    refused += _near_integer_counts(model, net, x0)
     if refused:
         return _verdict(row, "refused", _refusal_reason(refused), [u.element for u in refused + exact_only])
 
@@ -158,7 +159,6 @@ def _classify(model: Model, row: dict, settings: CheckSettings, report: Report) 
             f"its propensity depends on time; {CONSTRUCTS['time_dependent_propensity'].why()}",
             "exact",
         ))
-    exact_only += _near_integer_counts(model, net, x0)
     events = _estimate_events(net, x0, p, settings.t_end)
     row["estimated_events"] = events
     budget = (
@@ -260,7 +260,8 @@ def _initial_value_refusals(model: Model, net, x0: np.ndarray) -> list[Unsupport
 
 
 def _near_integer_counts(model: Model, net, x0: np.ndarray) -> list[Unsupported]:
-    """Non-integer counts that rounding would change by little: refused by exact methods only."""
+    """Non-integer counts that rounding would change by little: every simulator refuses them (round them with
+    `initial=`)."""
     out = []
     for i, s in _dynamic_species(model, net):
         v = float(x0[i])
@@ -268,7 +269,6 @@ def _near_integer_counts(model: Model, net, x0: np.ndarray) -> list[Unsupported]
             out.append(Unsupported(
                 f"species '{s.id}' initial value (not an integer)",
                 f"it is {v:g} molecules; {CONSTRUCTS['non_integer_counts'].why()} (round it with initial=)",
-                "exact",
             ))
     return out
 

@@ -183,7 +183,7 @@ def prepare(
                 f"{model.source}: species '{s.id}' starts with {v:.3g} molecules ({s.substance_units}); {c.why()}. "
                 f"{c.fix}"
             )
-        if sim.exact and v != round(v):
+        if v != round(v):  # every simulator here fires whole reactions
             if s.count_factor != 1.0:
                 notes.append(f"initial count of '{s.id}' rounded from {v:.6g} to {round(v)} molecules (unit conversion)")
                 x0[net.plan.species_index[s.id]] = round(v)
@@ -302,6 +302,21 @@ def raise_failures(prep: Prepared, sol: Solution, max_steps: int) -> None:
             f"{model.source}: reaction '{net.channel_of_reaction(k)}' has a {kind} propensity ({a[k]:g}) at "
             f"t={t:g} {where}, state {state}"
         )
+    if code == RESULTS.negative_count._value:
+        S = len(model.species_ids)
+        for half in range(max(1, x.shape[0] // S)):  # a coupled pair carries two states
+            xs = x[half * S : (half + 1) * S]
+            ps = p[half * (p.shape[0] // max(1, x.shape[0] // S)) :][: len(net.param_names)]
+            a = np.asarray(net.propensities(jnp.asarray(xs), ps, jnp.asarray(t)))
+            for k in np.nonzero(a > 0)[0]:
+                after = xs + np.asarray(net.stoich[k])
+                if np.any(after < 0):
+                    low = ", ".join(sid for sid, v in zip(model.species_ids, after) if v < 0)
+                    raise SimulationError(
+                        f"{model.source}: reaction '{net.channel_of_reaction(int(k))}' has propensity {a[k]:g} > 0 but "
+                        f"firing it would make {low} negative (after t={t:g} {where}, state "
+                        f"{_format_state(model.species_ids, xs)}): its rate law does not vanish when a reactant runs out"
+                    )
     if code == RESULTS.max_steps_reached._value:
         raise SimulationError(
             f"{model.source}: {where} took {max_steps} steps and reached only t={t:g} of {prep.t_eval[-1]:g}; "

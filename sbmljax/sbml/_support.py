@@ -416,13 +416,15 @@ _TABLE: tuple[Construct, ...] = (
         category="Species and units",
         name="Non-integer initial counts (without a unit conversion)",
         status="refused",
-        scope="exact",
-        reason="exact methods need integer counts",
+        scope="stochastic",
+        reason="stochastic simulation counts molecules, so initial counts must be integers",
         note=(
-            "Tau-leaping accepts them. `sbmljax check` calls a model whose counts are far from integers (e.g. "
-            "concentrations of order one) `refused`."
+            "Counts that come from a unit conversion are rounded to the nearest molecule instead (with a note). "
+            "Tau-leaping refuses fractional counts too: its increments are whole firings, and a fractional "
+            "remainder can never be used up. `sbmljax check` calls a model whose counts are far from integers "
+            "(e.g. concentrations of order one) `refused` with that explanation."
         ),
-        fix="set an integer amount, check substance_units, or use method='tau_leap'",
+        fix="set an integer amount (or initial= counts), or check substance_units",
         error="InitialStateError",
     ),
     Construct(

@@ -21,7 +21,7 @@ from .._model import (
     Species,
     Unsupported,
 )
-from ..errors import NetworkError, SBMLReadError
+from ..errors import ConfigError, NetworkError
 from . import _units
 from ._mathml import UnsupportedMath, convert, convert_function_definition
 from ._read import required_packages
@@ -353,7 +353,7 @@ def build_model(
 ) -> Model:
     """Build the IR from a checked document (see `sbmljax.load_sbml`); `notes` are kept on the model."""
     if policy not in ("auto", "item", "mole"):
-        raise SBMLReadError(f"substance_units must be 'auto', 'item' or 'mole', not {policy!r}")
+        raise ConfigError(f"substance_units must be 'auto', 'item' or 'mole', not {policy!r}")
     builder = _Builder(doc, label, text, policy)
     builder.notes.extend(notes or [])
     return builder.build()
