@@ -13,30 +13,52 @@ Numerics are float64: public entry points enable JAX's 64-bit mode for their own
 
 from __future__ import annotations
 
-from . import errors as errors, plot as plot
+from . import errors as errors
+from . import plot as plot
 from ._check import check_models as check_models
 from ._estimator import (
     AbstractGradientEstimator as AbstractGradientEstimator,
+)
+from ._estimator import (
     CommonRandomNumbers as CommonRandomNumbers,
+)
+from ._estimator import (
     CoupledFiniteDifference as CoupledFiniteDifference,
+)
+from ._estimator import (
     GradResult as GradResult,
+)
+from ._estimator import (
     NRMPathwise as NRMPathwise,
+)
+from ._estimator import (
     ScoreFunction as ScoreFunction,
+)
+from ._estimator import (
     TauPathwise as TauPathwise,
 )
-from .data import Dataset as Dataset
-from ._fit import FitResult as FitResult, default_optimizer as default_optimizer, fit as fit
-from ._grad import grad as grad, value_and_grad as value_and_grad
+from ._fit import FitResult as FitResult
+from ._fit import default_optimizer as default_optimizer
+from ._fit import fit as fit
+from ._grad import grad as grad
+from ._grad import value_and_grad as value_and_grad
 from ._model import Model as Model
 from ._simulate import simulate as simulate
 from ._simulator import (
     AbstractSimulator as AbstractSimulator,
+)
+from ._simulator import (
     GillespieDirect as GillespieDirect,
+)
+from ._simulator import (
     NextReaction as NextReaction,
+)
+from ._simulator import (
     TauLeaping as TauLeaping,
 )
 from ._simulator.nrm import EventPath as EventPath
 from ._trajectory import Trajectories as Trajectories
+from .data import Dataset as Dataset
 from .sbml import load_sbml as load_sbml
 
 __version__ = "0.1.0"

@@ -18,8 +18,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,7 @@ from .errors import (
     SimulationError,
     UnsupportedSBMLFeatureError,
 )
+from .sbml._support import CONSTRUCTS
 
 VERDICTS = ("exact", "tau_leap_only", "refused", "error")
 COLUMNS = (
@@ -147,6 +148,7 @@ def _classify(model: Model, row: dict, settings: CheckSettings, report: Report) 
     finite = x0[np.isfinite(x0)]
     row["max_initial_count"] = float(finite.max()) if finite.size else math.nan
     refused += _initial_value_refusals(model, net, x0)
+    refused += _near_integer_counts(model, net, x0)
     if refused:
         return _verdict(row, "refused", _refusal_reason(refused), [u.element for u in refused + exact_only])
 
@@ -154,10 +156,9 @@ def _classify(model: Model, row: dict, settings: CheckSettings, report: Report) 
     for rid in timed:  # a split reversible reaction has two channels but is one construct
         exact_only.append(Unsupported(
             f"reaction '{rid}' kineticLaw",
-            "its propensity depends on time; exact methods assume propensities constant between events",
+            f"its propensity depends on time; {CONSTRUCTS['time_dependent_propensity'].why()}",
             "exact",
         ))
-    exact_only += _near_integer_counts(model, net, x0)
     events = _estimate_events(net, x0, p, settings.t_end)
     row["estimated_events"] = events
     budget = (
@@ -259,15 +260,15 @@ def _initial_value_refusals(model: Model, net, x0: np.ndarray) -> list[Unsupport
 
 
 def _near_integer_counts(model: Model, net, x0: np.ndarray) -> list[Unsupported]:
-    """Non-integer counts that rounding would change by little: refused by exact methods only."""
+    """Non-integer counts that rounding would change by little: every simulator refuses them (round them with
+    `initial=`)."""
     out = []
     for i, s in _dynamic_species(model, net):
         v = float(x0[i])
         if s.count_factor == 1.0 and math.isfinite(v) and v >= 0 and v != round(v):
             out.append(Unsupported(
                 f"species '{s.id}' initial value (not an integer)",
-                f"it is {v:g} molecules; exact methods need integer counts (round it with initial=)",
-                "exact",
+                f"it is {v:g} molecules; {CONSTRUCTS['non_integer_counts'].why()} (round it with initial=)",
             ))
     return out
 

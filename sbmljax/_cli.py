@@ -145,7 +145,9 @@ def _load_optional_commands() -> None:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as e:
-            if e.name != module:
+            # Absent is fine (the module, or a package above it, e.g. no `sbmljax.report` at all); a module
+            # that exists but fails to import is an error.
+            if not (e.name == module or module.startswith(f"{e.name}.")):
                 raise
 
 

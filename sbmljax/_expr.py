@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Mapping
-from typing import Union
 
 import jax.numpy as jnp
 import jax.scipy.special as jsp
@@ -63,7 +62,7 @@ class Piecewise:
     otherwise: Expr | None
 
 
-Expr = Union[Num, Bool, Sym, Time, Call, Piecewise]
+Expr = Num | Bool | Sym | Time | Call | Piecewise
 
 
 def _f(x):

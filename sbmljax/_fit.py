@@ -358,9 +358,9 @@ def fit(
                 )
             history["loss"].append(total)
             history["loss_stderr"].append(math.sqrt(total_se2) if math.isfinite(total_se2) else None)
-            for p, s in zip(params, scaled):
+            for i, p in enumerate(params):
                 history["params"][p.id].append(values[p.id])
-                history["grad"][p.id].append(float(g_scaled[params.index(p)]))
+                history["grad"][p.id].append(float(g_scaled[i]))
             history["seconds"].append(time.perf_counter() - t_start)
             updates, opt_state = opt.update(jnp.asarray(g_scaled), opt_state, scaled)
             scaled = jnp.clip(optax.apply_updates(scaled, updates), lower, upper)

@@ -34,6 +34,7 @@ from .errors import (
     SimulationError,
     UnsupportedSBMLFeatureError,
 )
+from .sbml._support import CONSTRUCTS
 
 MAX_EXACT_COUNT = 2.0**53
 """Counts above this are not exactly representable in float64; exact simulation refuses them."""
@@ -46,8 +47,9 @@ DEFAULT_MAX_EVENTS = 2e10
 class Prepared:
     """A checked simulation request: compiled model, events, simulator, initial state, parameters.
 
-    Compared and hashed by identity, so jitted code that takes it as a static argument compiles once per
-    request."""
+    Equal (and equally hashed) to another request that jitted code would trace identically: same compiled
+    model and events, same simulator, same output times and start. So estimator code that takes it as a
+    static argument compiles once per model and time grid, not once per call."""
 
     model: Model
     net: CompiledNetwork
@@ -58,6 +60,16 @@ class Prepared:
     x0: jax.Array
     p: jax.Array
     notes: tuple[str, ...]
+
+    def _trace_key(self) -> tuple:
+        events = None if self.events is None else id(self.events.plan)
+        return (id(self.net.plan), events, self.sim, self.t_eval.tobytes(), self.t0)
+
+    def __hash__(self) -> int:
+        return hash(self._trace_key())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Prepared) and self._trace_key() == other._trace_key()
 
 
 def _as_model(model) -> Model:
@@ -139,9 +151,10 @@ def prepare(
     net = compile_network(model, exact=sim.exact)
     if sim.exact and net.time_dependent:
         names = sorted({net.channel_of_reaction(k) for k, dep in enumerate(net.plan.time_dependent) if dep})
+        c = CONSTRUCTS["time_dependent_propensity"]
         raise UnsupportedSBMLFeatureError(
             f"{model.source}: the propensity of reaction(s) {', '.join(repr(n) for n in names)} depends on time; "
-            "exact methods assume propensities constant between events (use method='tau_leap')"
+            f"{c.why()} ({c.fix})"
         )
     time_rules = frozenset(v for v, dep in net.plan._rule_time.items() if dep)
     refusals = event_refusals(model, time_rules)
@@ -163,21 +176,21 @@ def prepare(
         if not math.isfinite(v):
             raise InitialStateError(f"{model.source}: species '{s.id}' has a non-finite initial value ({v})")
         if v < 0:
-            raise InitialStateError(f"{model.source}: species '{s.id}' starts with a negative count ({v:g})")
+            raise InitialStateError(f"{model.source}: species '{s.id}' {CONSTRUCTS['negative_counts'].why()} ({v:g})")
         if sim.exact and v > MAX_EXACT_COUNT:
+            c = CONSTRUCTS["huge_counts"]
             raise InfeasibleSimulationError(
-                f"{model.source}: species '{s.id}' starts with {v:.3g} molecules ({s.substance_units}); an exact method "
-                "cannot count that many. Use method='tau_leap', load with substance_units='item' if the numbers "
-                "are already counts, or model a smaller volume"
+                f"{model.source}: species '{s.id}' starts with {v:.3g} molecules ({s.substance_units}); {c.why()}. "
+                f"{c.fix}"
             )
-        if sim.exact and v != round(v):
+        if v != round(v):  # every simulator here fires whole reactions
             if s.count_factor != 1.0:
                 notes.append(f"initial count of '{s.id}' rounded from {v:.6g} to {round(v)} molecules (unit conversion)")
                 x0[net.plan.species_index[s.id]] = round(v)
             else:
+                c = CONSTRUCTS["non_integer_counts"]
                 raise InitialStateError(
-                    f"{model.source}: species '{s.id}' starts with {v:g} molecules, not an integer; exact methods need "
-                    "integer counts (set an integer amount, check substance_units, or use method='tau_leap')"
+                    f"{model.source}: species '{s.id}' starts with {v:g} molecules, not an integer; {c.why()} ({c.fix})"
                 )
     x0j = jnp.asarray(x0)
     if sim.exact and model.reactions:
@@ -195,12 +208,11 @@ def prepare(
         )
         total = per_traj * n_trajectories
         if total > max_events:
+            c = CONSTRUCTS["event_budget"]
             raise InfeasibleSimulationError(
                 f"{model.source}: exact simulation would take about {per_traj:.2g} reaction events per trajectory "
                 f"(mean-field estimate over t={t0:g}..{t_eval[-1]:g} {model.time_units}) × {n_trajectories} "
-                f"trajectories, over the budget of max_events={max_events:.2g}. Use method='tau_leap', fewer "
-                "trajectories or a shorter time span, load with substance_units='item' if the amounts are really "
-                "counts, or raise max_events"
+                f"trajectories, {c.why(max_events=max_events)}. {c.fix}"
             )
     return Prepared(model, net, events, sim, t_eval, float(t0), x0j, p, tuple(notes))
 
@@ -290,6 +302,21 @@ def raise_failures(prep: Prepared, sol: Solution, max_steps: int) -> None:
             f"{model.source}: reaction '{net.channel_of_reaction(k)}' has a {kind} propensity ({a[k]:g}) at "
             f"t={t:g} {where}, state {state}"
         )
+    if code == RESULTS.negative_count._value:
+        S = len(model.species_ids)
+        for half in range(max(1, x.shape[0] // S)):  # a coupled pair carries two states
+            xs = x[half * S : (half + 1) * S]
+            ps = p[half * (p.shape[0] // max(1, x.shape[0] // S)) :][: len(net.param_names)]
+            a = np.asarray(net.propensities(jnp.asarray(xs), ps, jnp.asarray(t)))
+            for k in np.nonzero(a > 0)[0]:
+                after = xs + np.asarray(net.stoich[k])
+                if np.any(after < 0):
+                    low = ", ".join(sid for sid, v in zip(model.species_ids, after) if v < 0)
+                    raise SimulationError(
+                        f"{model.source}: reaction '{net.channel_of_reaction(int(k))}' has propensity {a[k]:g} > 0 but "
+                        f"firing it would make {low} negative (after t={t:g} {where}, state "
+                        f"{_format_state(model.species_ids, xs)}): its rate law does not vanish when a reactant runs out"
+                    )
     if code == RESULTS.max_steps_reached._value:
         raise SimulationError(
             f"{model.source}: {where} took {max_steps} steps and reached only t={t:g} of {prep.t_eval[-1]:g}; "

@@ -12,7 +12,6 @@ __all__ = [
     "SBMLReadError",
     "UnsupportedSBMLFeatureError",
     "NetworkError",
-    "UnitError",
     "ParameterError",
     "InitialStateError",
     "InfeasibleSimulationError",
@@ -44,10 +43,6 @@ class UnsupportedSBMLFeatureError(SbmlJaxError):
 
 class NetworkError(SbmlJaxError):
     """The reaction network is inconsistent (e.g. a reaction refers to a missing species)."""
-
-
-class UnitError(SbmlJaxError):
-    """Amounts cannot be converted to molecule counts (e.g. mass-based substance units)."""
 
 
 class ParameterError(SbmlJaxError, KeyError):

@@ -138,7 +138,7 @@ def test_workers_are_recycled(tmp_path, monkeypatch) -> None:
     "species,reactions,verdict,construct",
     [
         ({"X": 5}, [("d", "X -> 0", "k*X*time")], "tau_leap_only", "reaction 'd' kineticLaw"),
-        ({"X": 1234.5}, [("d", "X -> 0", "k*X")], "tau_leap_only", "species 'X' initial value (not an integer)"),
+        ({"X": 1234.5}, [("d", "X -> 0", "k*X")], "refused", "species 'X' initial value (not an integer)"),
         ({"X": -3}, [("d", "X -> 0", "k*X")], "refused", "species 'X' initial value"),
         ({"X": 0}, [("b", "0 -> X", "5"), ("d", "X -> 0", "k*(3 - X)")], "refused", "reaction 'd' kineticLaw"),
         ({"X": 1e17}, [("d", "X -> 0", "k*X")], "tau_leap_only", ""),

@@ -209,3 +209,11 @@ def test_cli_debug_shows_traceback(tmp_path) -> None:
 def test_cli_simulate_requires_seed(models_dir, tmp_path) -> None:
     r = _cli("simulate", str(models_dir / "sir.xml"), "--t-end", "10", "--out", str(tmp_path / "o.csv"))
     assert r.returncode == 2 and "--seed" in r.stderr
+
+
+@pytest.mark.parametrize("method,options", [("direct", {}), ("nrm", {}), ("tau_leap", {"epsilon": 0.03})])
+def test_rate_law_that_does_not_vanish_is_caught_before_a_negative_count(method, options) -> None:
+    # A is consumed at a constant rate k whatever its count: the law is wrong once A reaches 0.
+    text = sbml_model({"A": 5}, {"k": 3.0}, [("drain", "A -> 0", "k")])
+    with pytest.raises(SimulationError, match=r"reaction 'drain' has propensity 3 > 0 but firing it would make A negative"):
+        run(text, method=method, **options)

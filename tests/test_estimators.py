@@ -222,7 +222,7 @@ def test_first_event_time_derivative_is_minus_t_over_k() -> None:
         for seed in range(5):
             key = jax.random.key(seed)
 
-            def first_time(k):
+            def first_time(k, key=key):
                 return event_path(net, x0, jnp.array([k]), key, 1).times[0]
 
             t1, dt1 = jax.value_and_grad(first_time)(0.8)
@@ -244,3 +244,33 @@ def test_gradient_is_reproducible_and_checks_inputs(bd) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         sbmljax.grad(LOSSES["mean"], bd, {"k1": 1.0}, [0.0, T], n_trajectories=10, seed=0)
+
+
+REFERENCE = __import__("conftest").DATA / "reference" / "sir_gradient_reference.json"
+
+
+@pytest.mark.parametrize(
+    "estimator,options,rel_bias",
+    [
+        ("score", {}, 0.0),
+        ("cfd", {"h": 0.05}, 0.0),
+        ("fd_crn", {"h": 0.05}, 0.0),
+        # Stated bias allowance for pathwise tau-leaping at tau = 0.5 with ≥ 20 infected: 10% (measured 1–8%).
+        ("tau_pathwise", {"tau": 0.5, "noise": "poisson"}, 0.10),
+        ("tau_pathwise", {"tau": 0.5, "noise": "gaussian"}, 0.10),
+    ],
+)
+def test_sir_estimators_agree_with_high_precision_reference(models_dir, estimator, options, rel_bias) -> None:
+    import json
+
+    ref = json.loads(REFERENCE.read_text())
+    setting = ref["setting"]
+    target = jnp.asarray(setting["target"])
+    model = sbmljax.load_sbml(models_dir / "sir.xml")
+    r = sbmljax.value_and_grad(
+        lambda c, p: jnp.linalg.norm(c[-1] - target), model, setting["params"], [0.0, setting["t_end"]],
+        n_trajectories=4000, seed=7, estimator=estimator, initial=setting["initial"], **options,
+    )
+    for k in setting["params"]:
+        tol = 3 * np.hypot(r.stderr[k], ref["stderr"][k]) + rel_bias * abs(ref["grad"][k])
+        assert abs(r.grad[k] - ref["grad"][k]) < tol, (k, r.grad[k], ref["grad"][k], tol)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 from helpers import ALL_EXACT_METHODS
-from sbml_suite import load_case, judge
+from sbml_suite import judge, load_case
 
 import sbmljax
 from sbmljax.errors import UnsupportedSBMLFeatureError

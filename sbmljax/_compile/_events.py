@@ -33,6 +33,7 @@ from jaxtyping import Array, Bool, Float
 from .._expr import Call, Expr, Time, children, evaluate, symbols, uses_time
 from .._model import Model, Unsupported
 from .._results import RESULTS
+from ..sbml._support import CONSTRUCTS
 from ._network import CompiledNetwork
 
 MAX_CASCADE = 1000
@@ -69,20 +70,9 @@ def event_refusals(model: Model, time_dependent_rules: frozenset[str]) -> list[U
     out = []
     for ev in model.events:
         if time_thresholds(ev.trigger) is None:
-            out.append(
-                Unsupported(
-                    f"event '{ev.id}' trigger",
-                    "it uses time other than in a comparison `time <op> expression`, so its firing time "
-                    "cannot be computed exactly",
-                )
-            )
+            out.append(Unsupported(f"event '{ev.id}' trigger", CONSTRUCTS["event_time_trigger"].why()))
         elif symbols(ev.trigger) & time_dependent_rules:
-            out.append(
-                Unsupported(
-                    f"event '{ev.id}' trigger",
-                    "it reads an assignment rule that depends on time, so its firing time cannot be computed exactly",
-                )
-            )
+            out.append(Unsupported(f"event '{ev.id}' trigger", CONSTRUCTS["event_time_rule_trigger"].why()))
     return out
 
 
@@ -208,9 +198,13 @@ class CompiledEvents(eqx.Module):
 
 
 def compile_events(net: CompiledNetwork) -> CompiledEvents | None:
-    """Compile the model's events (`None` if it has none)."""
+    """Compile the model's events (`None` if it has none); cached per model."""
     if not net.plan.model.events:
         return None
+    return net.plan.memo("events", lambda: _compile_events(net))  # type: ignore[return-value]
+
+
+def _compile_events(net: CompiledNetwork) -> CompiledEvents:
     plan = _EventPlan(net)
     return CompiledEvents(
         persistent=jnp.asarray(plan.persistent),

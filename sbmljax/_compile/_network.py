@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp

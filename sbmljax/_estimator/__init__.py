@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from .base import (
     AbstractGradientEstimator as AbstractGradientEstimator,
+)
+from .base import (
     GradProblem as GradProblem,
+)
+from .base import (
     GradResult as GradResult,
 )
 from .cfd import CoupledFiniteDifference as CoupledFiniteDifference

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import ClassVar, Literal
 
@@ -9,6 +10,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.ad_checkpoint import checkpoint_name
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._compile._network import CompiledNetwork
@@ -51,9 +53,11 @@ class TauPathwise(AbstractGradientEstimator):
     - `noise="gaussian"`: `K = λ + √λ·z`, `z ~ N(0, 1)` (the chemical Langevin increment), differentiable as is.
 
     Counts are clipped at zero with a straight-through derivative. Gradients are `jax.grad` through a
-    `lax.scan`, one per trajectory (vmapped), with `jax.checkpoint` on segments of `checkpoint` leaps: memory
-    per trajectory is `O((n_steps/checkpoint + checkpoint) · S)` floats instead of `O(n_steps · S)`, at the
-    price of one extra forward pass.
+    `lax.scan`, one per trajectory (vmapped), with `jax.checkpoint` on segments of `checkpoint` leaps: the
+    states are recomputed in the backward pass rather than stored, so memory per trajectory is
+    `O((n_steps/checkpoint + checkpoint) · S + n_steps · R)` floats (the random draws, `R` per leap, are
+    kept: redrawing them would double the cost of Poisson sampling) instead of `O(n_steps · (S + R))` and
+    more for the intermediates.
 
     - **Bias:** the tau-leaping discretisation, `O(τ)` in the moments. The straight-through Poisson gradient
       follows how the *mean* increment `λ` depends on `θ` but not how the noise amplitude does: for a loss
@@ -113,13 +117,17 @@ class TauPathwise(AbstractGradientEstimator):
             a = jnp.maximum(net.propensities(x, p, t), 0.0)
             lam = a * dt
             if self.noise == "poisson":
-                K = lam + jax.lax.stop_gradient(jax.random.poisson(k, lam).astype(lam.dtype) - lam)
+                draw = jax.random.poisson(k, jax.lax.stop_gradient(lam)).astype(lam.dtype)
+                K = lam + jax.lax.stop_gradient(checkpoint_name(draw, "draws") - lam)
             else:
-                K = lam + _safe_sqrt(lam) * jax.random.normal(k, lam.shape, dtype=lam.dtype)
+                z = checkpoint_name(jax.random.normal(k, lam.shape, dtype=lam.dtype), "draws")
+                K = lam + _safe_sqrt(lam) * z
             x = _clip(x + K @ net.stoich)
             return x, x
 
-        @jax.checkpoint
+        # Recompute each segment in the backward pass, but keep its random draws: Poisson sampling is most of
+        # a leap's cost, and the draws are R numbers per leap.
+        @functools.partial(jax.checkpoint, policy=jax.checkpoint_policies.save_only_these_names("draws"))
         def segment(x, inp):
             return jax.lax.scan(leap, x, inp)
 

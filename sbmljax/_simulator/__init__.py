@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..errors import ConfigError
-from .base import AbstractSimulator as AbstractSimulator, SimState as SimState
+from .base import AbstractSimulator as AbstractSimulator
+from .base import SimState as SimState
 from .direct import GillespieDirect as GillespieDirect
 from .nrm import NextReaction as NextReaction
 from .tau_leap import TauLeaping as TauLeaping

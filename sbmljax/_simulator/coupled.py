@@ -59,10 +59,14 @@ class SplitCoupledDirect(AbstractSimulator):
         change = net.stoich[r]
         dx = jnp.where(fire & (which != 2), 1.0, 0.0) * change
         dy = jnp.where(fire & (which != 1), 1.0, 0.0) * change
+        x_new = state.x + jnp.concatenate([dx, dy])
+        negative = fire & jnp.any(x_new < 0)  # a rate law that does not vanish with its reactant
+        fire = fire & ~negative
+        status = jnp.where(ok, state.status, RESULTS.bad_propensity._value)
         return SimState(
-            t=jnp.where(ok, jnp.where(fire, t_next, t_stop), state.t),
-            x=state.x + jnp.concatenate([dx, dy]),
-            status=jnp.where(ok, state.status, RESULTS.bad_propensity._value),
+            t=jnp.where(ok & ~negative, jnp.where(fire, t_next, t_stop), state.t),
+            x=jnp.where(fire, x_new, state.x),
+            status=jnp.where(negative, RESULTS.negative_count._value, status),
             fired=jnp.where(fire, k, -1).astype(jnp.int32),
             count=fire.astype(jnp.int64),
         )

@@ -86,9 +86,14 @@ class GillespieDirect(AbstractSimulator):
         tau = -jnp.log1p(-rand[0]) / a0  # a0 == 0 gives inf: an absorbing state waits for t_stop
         t_next = state.t + tau
         fire = ok & (t_next <= t_stop) & jnp.isfinite(t_next)
-        x = jnp.where(fire, state.x + net.stoich[k], state.x)
-        t = jnp.where(ok, jnp.where(fire, t_next, t_stop), state.t)
+        x_new = state.x + net.stoich[k]
+        # A rate law that stays positive when a reactant runs out would drive its count below zero.
+        negative = fire & jnp.any(x_new < 0)
+        fire = fire & ~negative
+        x = jnp.where(fire, x_new, state.x)
+        t = jnp.where(ok & ~negative, jnp.where(fire, t_next, t_stop), state.t)
         status = jnp.where(ok, state.status, RESULTS.bad_propensity._value)
+        status = jnp.where(negative, RESULTS.negative_count._value, status)
         fired = jnp.where(fire, k, -1).astype(jnp.int32)
         return SimState(t=t, x=x, status=status, fired=fired, count=fire.astype(jnp.int64))
 

@@ -131,8 +131,12 @@ class NextReaction(AbstractSimulator):
         k = jnp.minimum(_next_channel(state.tau, state.block_min), state.a.shape[0] - 1)
         t_next = state.tau[k]
         fire = (t_next <= t_stop) & jnp.isfinite(t_next)
-        t = jnp.where(fire, t_next, t_stop)
-        x = jnp.where(fire, graph.apply(state.x, k), state.x)
+        x_new = graph.apply(state.x, k)
+        # A rate law that stays positive when a reactant runs out would drive its count below zero.
+        negative = fire & jnp.any(x_new < 0)
+        fire = fire & ~negative
+        t = jnp.where(fire, t_next, jnp.where(negative, state.t, t_stop))
+        x = jnp.where(fire, x_new, state.x)
         P = state.P.at[k].add(jnp.where(fire, rand, 0.0))
         # The fired channel (new P) and its dependents (new a) get new putative times.
         upd = jnp.concatenate([graph.dep_idx[k], k[None]])
@@ -160,7 +164,9 @@ class NextReaction(AbstractSimulator):
         return NRMState(
             t=t,
             x=x,
-            status=jnp.where(fire & ~ok, RESULTS.bad_propensity._value, state.status),
+            status=jnp.where(
+                negative, RESULTS.negative_count._value, jnp.where(fire & ~ok, RESULTS.bad_propensity._value, state.status)
+            ),
             fired=jnp.where(fire, k, -1).astype(jnp.int32),
             count=fire.astype(jnp.int64),
             T=T,

@@ -151,6 +151,9 @@ class TauLeaping(AbstractSimulator):
         per = jnp.where(nu < 0, jnp.floor(x[None, :] / jnp.where(nu < 0, -nu, 1.0)), jnp.inf)
         firings_left = jnp.min(per, axis=1, initial=jnp.inf)
         critical = (firings_left < self.n_critical) & (a > 0)
+        # A channel that cannot fire even once yet has a positive propensity: its law does not vanish with
+        # its reactant (rejecting its leaps would silently change the model).
+        exhausted = jnp.any((a > 0) & (firings_left < 1))
         a_nc = jnp.where(critical, 0.0, a)
         a_c = jnp.where(critical, a, 0.0)
         tau1 = self._candidate(net, x, a_nc) * state.shrink
@@ -173,14 +176,18 @@ class TauLeaping(AbstractSimulator):
         x_leap = x + K @ nu
         reject = jnp.any(x_leap < 0)
 
+        ssa_negative = (use_ssa & fire_ssa & jnp.any(x + nu[k_ssa] < 0)) | exhausted  # a law that does not vanish
+        fire_ssa = fire_ssa & ~ssa_negative
         x_new = jnp.where(use_ssa, jnp.where(fire_ssa, x + nu[k_ssa], x), jnp.where(reject, x, x_leap))
         t_new = jnp.where(use_ssa, jnp.where(fire_ssa, t_ssa, t_stop), jnp.where(reject, t, t + tau))
         count = jnp.where(use_ssa, fire_ssa.astype(jnp.int64), jnp.where(reject, 0, jnp.sum(K).astype(jnp.int64)))
         shrink = jnp.where(~use_ssa & reject, state.shrink * 0.5, 1.0)
         return TauState(
-            t=jnp.where(ok, t_new, t),
+            t=jnp.where(ok & ~ssa_negative, t_new, t),
             x=jnp.where(ok, x_new, x),
-            status=jnp.where(ok, state.status, RESULTS.bad_propensity._value),
+            status=jnp.where(
+                ssa_negative, RESULTS.negative_count._value, jnp.where(ok, state.status, RESULTS.bad_propensity._value)
+            ),
             fired=jnp.where(use_ssa & fire_ssa, k_ssa, -1).astype(jnp.int32),
             count=jnp.where(ok, count, 0),
             shrink=shrink,

@@ -11,11 +11,15 @@
 from __future__ import annotations
 
 from ._dataset import Dataset as Dataset
-from ._formula import Observable as Observable, parse_formula as parse_formula
-from ._observables import noise_model as noise_model, observables as observables
+from ._formula import Observable as Observable
+from ._formula import parse_formula as parse_formula
+from ._observables import noise_model as noise_model
+from ._observables import observables as observables
 from ._parameter_table import write_parameter_table as write_parameter_table
 from ._petab import load_petab as load_petab
-from ._problem import EstimatedParameter as EstimatedParameter, Problem as Problem, problem_from_csv as problem_from_csv
+from ._problem import EstimatedParameter as EstimatedParameter
+from ._problem import Problem as Problem
+from ._problem import problem_from_csv as problem_from_csv
 
 __all__ = [
     "Dataset",

@@ -8,7 +8,10 @@ least-squares ODE fit to data (`fit_ode`).
 
 from __future__ import annotations
 
-from ._fit_ode import OdeFit as OdeFit, fit_ode as fit_ode
-from ._tellurium import OdeSolution as OdeSolution, ode as ode, ode_sensitivities as ode_sensitivities
+from ._fit_ode import OdeFit as OdeFit
+from ._fit_ode import fit_ode as fit_ode
+from ._tellurium import OdeSolution as OdeSolution
+from ._tellurium import ode as ode
+from ._tellurium import ode_sensitivities as ode_sensitivities
 
 __all__ = ["OdeFit", "OdeSolution", "fit_ode", "ode", "ode_sensitivities"]

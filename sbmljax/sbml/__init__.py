@@ -6,6 +6,7 @@ import os
 
 from .._config import x64
 from .._model import Model
+from ..errors import ConfigError
 from ._read import read_document
 from ._to_ir import build_model
 from ._units import SubstancePolicy
@@ -35,6 +36,8 @@ def load_sbml(source: str | os.PathLike, *, substance_units: SubstancePolicy = "
     **Reference:** M. Hucka et al., "The Systems Biology Markup Language (SBML): language specification for
     Level 3 Version 2 Core", J. Integr. Bioinform. 15:20170081 (2018).
     """
+    if substance_units not in ("auto", "item", "mole"):
+        raise ConfigError(f"substance_units must be 'auto', 'item' or 'mole', not {substance_units!r}")
     doc, label, text, notes = read_document(source)
     return build_model(doc, label, text, substance_units, notes)
 

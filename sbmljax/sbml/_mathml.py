@@ -2,8 +2,9 @@
 
 Function definitions are inlined by substitution and local parameters renamed to `reaction.param`, so the
 tree that reaches the compiler refers only to model-level symbols. Constructs that no simulator here can
-honour raise `UnsupportedMath` with the construct's name and the reason; the caller turns it into an
-`UnsupportedSBMLFeatureError` that names the SBML element.
+honour raise `UnsupportedMath` with the construct's name and the reason from the support table
+(`sbmljax.sbml._support`); the caller turns it into an `UnsupportedSBMLFeatureError` that names the SBML
+element.
 """
 
 from __future__ import annotations
@@ -14,15 +15,18 @@ from collections.abc import Mapping
 import libsbml
 
 from .._expr import AVOGADRO, Bool, Call, Expr, Num, Piecewise, Sym, Time, substitute
+from ._support import CONSTRUCTS
 
 
 class UnsupportedMath(Exception):
-    """A MathML construct that cannot be compiled; `construct` names it, `reason` says why."""
+    """A MathML construct that cannot be compiled: `construct` names it, `key` is its entry in the support
+    table and `reason` (the entry's, with `fields` filled in) says why."""
 
-    def __init__(self, construct: str, reason: str):
-        super().__init__(f"{construct}: {reason}")
+    def __init__(self, construct: str, key: str, **fields: object):
         self.construct = construct
-        self.reason = reason
+        self.key = key
+        self.reason = CONSTRUCTS[key].why(**fields)
+        super().__init__(f"{construct}: {self.reason}")
 
 
 _SIMPLE: dict[int, str] = {
@@ -94,7 +98,7 @@ def convert(
     functions = functions or {}
     rename = rename or {}
     if node is None:
-        raise UnsupportedMath("math", "the element has no <math>")
+        raise UnsupportedMath("math", "missing_math")
     t = node.getType()
     kids = [node.getChild(i) for i in range(node.getNumChildren())]
 
@@ -116,13 +120,11 @@ def convert(
         name = node.getName()
         return Sym(rename.get(name, name))
     if t == libsbml.AST_FUNCTION_DELAY:
-        raise UnsupportedMath("delay", "delayed values need the state history; no simulator here keeps it")
+        raise UnsupportedMath("delay", "delay")
     if t == libsbml.AST_FUNCTION_RATE_OF:
-        raise UnsupportedMath("rateOf", "the rate of change of a variable is not defined for a jump process")
+        raise UnsupportedMath("rateOf", "rate_of")
     if t in _DISTRIB:
-        raise UnsupportedMath(
-            f"distrib:{_DISTRIB[t]}", "drawing from distributions (SBML 'distrib' package) is not supported"
-        )
+        raise UnsupportedMath(f"distrib:{_DISTRIB[t]}", "distrib_math")
 
     args = tuple(convert(k, functions, rename) for k in kids)
     if t == libsbml.AST_MINUS:
@@ -141,20 +143,16 @@ def convert(
     if t == libsbml.AST_FUNCTION:
         name = node.getName()
         if name not in functions:
-            raise UnsupportedMath(f"function {name!r}", "it is not a function definition of this model")
+            raise UnsupportedMath(f"function {name!r}", "unknown_function")
         params, body = functions[name]
         if len(params) != len(args):
-            raise UnsupportedMath(
-                f"function {name!r}", f"called with {len(args)} arguments, defined with {len(params)}"
-            )
+            raise UnsupportedMath(f"function {name!r}", "function_arity", given=len(args), expected=len(params))
         return substitute(body, dict(zip(params, args)))
     if t == libsbml.AST_LAMBDA:
-        raise UnsupportedMath("lambda", "a lambda is only allowed as the body of a function definition")
+        raise UnsupportedMath("lambda", "lambda")
     if t == libsbml.AST_CSYMBOL_FUNCTION:
-        raise UnsupportedMath(f"csymbol {node.getName()!r}", "an unknown csymbol function")
-    raise UnsupportedMath(
-        f"MathML element <{node.getName() or libsbml.formulaToL3String(node)}>", "not part of the SBML math subset"
-    )
+        raise UnsupportedMath(f"csymbol {node.getName()!r}", "csymbol")
+    raise UnsupportedMath(f"MathML element <{node.getName() or libsbml.formulaToL3String(node)}>", "mathml_other")
 
 
 def convert_function_definition(
@@ -163,7 +161,7 @@ def convert_function_definition(
     """Convert a `<functionDefinition>` (a lambda) into `(argument names, body)`."""
     lam = fd.getMath()
     if lam is None or lam.getType() != libsbml.AST_LAMBDA:
-        raise UnsupportedMath(f"functionDefinition {fd.getId()!r}", "its math is not a lambda")
+        raise UnsupportedMath(f"functionDefinition {fd.getId()!r}", "function_not_lambda")
     n = lam.getNumChildren()
     names = tuple(lam.getChild(i).getName() for i in range(n - 1))
     # Arguments must not be renamed by the caller's scope, so no rename map here.

@@ -21,11 +21,12 @@ from .._model import (
     Species,
     Unsupported,
 )
-from ..errors import NetworkError, SBMLReadError
+from ..errors import ConfigError, NetworkError
 from . import _units
 from ._mathml import UnsupportedMath, convert, convert_function_definition
 from ._read import required_packages
 from ._reversible import is_nonnegative_product, split_net_rate
+from ._support import CONSTRUCTS
 
 
 def _num(getter_isset: bool, value: float) -> float | None:
@@ -43,7 +44,7 @@ def _topological(assignments: list[tuple[str, Expr]], what: str, label: str) -> 
         ready = [v for v, e in pending.items() if not (symbols(e) & (set(pending) - {v}))]
         if not ready:
             cycle = ", ".join(sorted(pending))
-            raise NetworkError(f"{label}: {what} form a cycle (an algebraic loop) among {cycle}")
+            raise NetworkError(f"{label}: {what} {CONSTRUCTS['algebraic_loop'].why()} among {cycle}")
         for v in sorted(ready, key=list(pending).index):
             order.append((v, pending.pop(v)))
             done.add(v)
@@ -60,28 +61,32 @@ class _Builder:
         self.unsupported: list[Unsupported] = []
         self.notes: list[str] = []
         self.functions: dict[str, tuple[tuple[str, ...], Expr]] = {}
+        self.refused_references: set[str] = set()  # speciesReference ids whose stoichiometry a rule/event sets
 
-    def refuse(self, element: str, reason: str) -> None:
-        self.unsupported.append(Unsupported(element, reason))
+    def refuse(self, element: str, key: str, reason: str | None = None, **fields: object) -> None:
+        """Record construct `key` of the support table at `element`; the reason is the table's (with `fields`
+        filled in) unless a more specific `reason` is given."""
+        construct = CONSTRUCTS[key]
+        self.unsupported.append(Unsupported(element, reason or construct.why(**fields), construct.scope))
 
     def math(self, node, element: str, rename=None) -> Expr | None:
         try:
             return convert(node, self.functions, rename)
         except UnsupportedMath as e:
-            self.refuse(f"{element} ({e.construct})", e.reason)
+            self.refuse(f"{element} ({e.construct})", e.key, e.reason)
             return None
 
     def build(self) -> Model:
         m = self.m
         for pkg in required_packages(self.doc):
-            self.refuse(f"package '{pkg}'", f"the document requires the SBML package '{pkg}', which is not supported")
+            self.refuse(f"package '{pkg}'", "package", package=pkg)
 
         for i in range(m.getNumFunctionDefinitions()):
             fd = m.getFunctionDefinition(i)
             try:
                 self.functions[fd.getId()] = convert_function_definition(fd, self.functions)
             except UnsupportedMath as e:
-                self.refuse(f"functionDefinition '{fd.getId()}' ({e.construct})", e.reason)
+                self.refuse(f"functionDefinition '{fd.getId()}' ({e.construct})", e.key, e.reason)
 
         compartments = self.compartments()
         species = self.species(compartments)
@@ -96,14 +101,10 @@ class _Builder:
         extent = _units.resolve(m, _units.extent_unit_id(m), self.policy)
         extent_factor = extent.factor if extent.factor is not None else 1.0
         if extent.problem:
-            self.refuse("model extentUnits", extent.problem + "; pass substance_units='item' to read numbers as counts")
+            self.refuse("model extentUnits", extent.problem_key, extent.problem_and_fix)
         for s in species:
             if s.count_factor is not None and not math.isclose(s.count_factor, extent_factor, rel_tol=1e-12):
-                self.refuse(
-                    f"species '{s.id}'",
-                    f"its substance unit ({s.substance_units}) differs from the reaction extent unit "
-                    f"({extent.label}); mixed substance units are not supported",
-                )
+                self.refuse(f"species '{s.id}'", "mixed_units", unit=s.substance_units, extent=extent.label)
         if any(not sp_declared for sp_declared in self._declared):
             self.notes.append(
                 "the model declares no substance units; SBML Level 2's default is the mole, but "
@@ -153,7 +154,7 @@ class _Builder:
             dims = float(c.getSpatialDimensionsAsDouble()) if c.isSetSpatialDimensions() else 3.0
             out.append(Compartment(c.getId(), c.getName() or c.getId(), size, dims, bool(c.getConstant())))
             if not c.getConstant():
-                self.refuse(f"compartment '{c.getId()}'", "a compartment whose size changes is not supported")
+                self.refuse(f"compartment '{c.getId()}'", "variable_compartment")
         return out
 
     def species(self, compartments: list[Compartment]) -> list[Species]:
@@ -163,13 +164,10 @@ class _Builder:
             res = _units.resolve(self.m, _units.species_unit_id(self.m, s), self.policy)
             self._declared.append(res.declared)
             if res.problem:
-                self.refuse(
-                    f"species '{s.getId()}'",
-                    res.problem + "; pass substance_units='item' to read the numbers as molecule counts",
-                )
+                self.refuse(f"species '{s.getId()}'", res.problem_key, res.problem_and_fix)
             if s.isSetConversionFactor() or self.m.isSetConversionFactor():
                 cf = s.getConversionFactor() or self.m.getConversionFactor()
-                self.refuse(f"species '{s.getId()}'", f"conversionFactor '{cf}' is not supported")
+                self.refuse(f"species '{s.getId()}'", "conversion_factor", factor=cf)
             out.append(
                 Species(
                     id=s.getId(),
@@ -207,10 +205,10 @@ class _Builder:
         for rule in self.m.getListOfRules():
             var = rule.getVariable() if not rule.isAlgebraic() else ""
             if rule.isAlgebraic():
-                self.refuse("algebraicRule", "algebraic rules define the state implicitly; no simulator here solves them")
+                self.refuse("algebraicRule", "algebraic_rule")
                 continue
             if rule.isRate():
-                self.refuse(f"rateRule '{var}'", "a continuously changing variable cannot be part of a jump process")
+                self.refuse(f"rateRule '{var}'", "rate_rule")
                 continue
             e = self.math(rule.getMath(), f"assignmentRule '{var}'")
             if e is not None:
@@ -234,12 +232,12 @@ class _Builder:
         rule_vars = {v for v, _ in rules}
         for c in compartments:
             if c.id in rule_vars:
-                self.refuse(f"assignmentRule '{c.id}'", "a rule changing a compartment size is not supported")
+                self.refuse(f"assignmentRule '{c.id}'", "compartment_rule")
             if c.id in ia:
                 try:
                     size = float(evaluate(ia[c.id], env))
                 except KeyError as e:
-                    self.refuse(f"initialAssignment '{c.id}'", f"the compartment size depends on {e}, which is not a constant")
+                    self.refuse(f"initialAssignment '{c.id}'", "compartment_size_not_constant", symbol=e)
                     size = c.size
                 c = Compartment(c.id, c.name, size, c.spatial_dimensions, c.constant)
             out.append(c)
@@ -250,7 +248,7 @@ class _Builder:
         for r in self.m.getListOfReactions():
             rid = r.getId()
             if r.isSetFast() and r.getFast():
-                self.refuse(f"reaction '{rid}'", "fast reactions (rapid-equilibrium assumption) are not supported")
+                self.refuse(f"reaction '{rid}'", "fast_reaction")
             refs = []
             for role, lst in (("reactant", r.getListOfReactants()), ("product", r.getListOfProducts())):
                 terms = []
@@ -258,12 +256,12 @@ class _Builder:
                     if sr.getSpecies() not in species_ids:
                         raise NetworkError(f"{self.label}: reaction '{rid}' refers to unknown species '{sr.getSpecies()}'")
                     if self.m.getLevel() < 3 and sr.isSetStoichiometryMath():
-                        self.refuse(f"reaction '{rid}' {role} '{sr.getSpecies()}'", "stoichiometryMath (variable stoichiometry) is not supported")
+                        self.refuse(f"reaction '{rid}' {role} '{sr.getSpecies()}'", "stoichiometry_math")
                         stoich = 1.0
                     else:
                         stoich = sr.getStoichiometry()
                         if stoich is None or math.isnan(stoich):
-                            self.refuse(f"reaction '{rid}' {role} '{sr.getSpecies()}'", "stoichiometry is not set")
+                            self.refuse(f"reaction '{rid}' {role} '{sr.getSpecies()}'", "unset_stoichiometry")
                             stoich = 1.0
                     if self.m.getLevel() >= 3 and sr.isSetId() and (
                         self.m.getRule(sr.getId()) is not None or self.m.getInitialAssignment(sr.getId()) is not None
@@ -271,13 +269,14 @@ class _Builder:
                             ea.getVariable() == sr.getId() for ev in self.m.getListOfEvents() for ea in ev.getListOfEventAssignments()
                         )
                     ):
-                        self.refuse(f"speciesReference '{sr.getId()}'", "stoichiometry set by a rule or event is not supported")
+                        self.refuse(f"speciesReference '{sr.getId()}'", "variable_stoichiometry")
+                        self.refused_references.add(sr.getId())
                     terms.append((sr.getSpecies(), float(stoich)))
                 refs.append(tuple(terms))
             modifiers = tuple(mr.getSpecies() for mr in r.getListOfModifiers())
             kl = r.getKineticLaw()
             if kl is None or kl.getMath() is None:
-                self.refuse(f"reaction '{rid}'", "it has no kinetic law, so its propensity is undefined")
+                self.refuse(f"reaction '{rid}'", "no_kinetic_law")
                 rate: Expr = Num(0.0)
             else:
                 locals_ = kl.getListOfLocalParameters() if self.m.getLevel() >= 3 else kl.getListOfParameters()
@@ -288,11 +287,7 @@ class _Builder:
             if reversible and not is_nonnegative_product(rate):
                 split = split_net_rate(rate)
                 if split is None:
-                    self.refuse(
-                        f"reaction '{rid}'",
-                        f"reversible, and its rate law {to_string(rate)} is not of the form forward − backward "
-                        "with non-negative terms, so it cannot be split into two propensities",
-                    )
+                    self.refuse(f"reaction '{rid}'", "reversible", law=to_string(rate))
                 else:
                     forward, backward = split
             out.append(Reaction(rid, r.getName() or rid, refs[0], refs[1], modifiers, rate, reversible, forward, backward))
@@ -304,13 +299,13 @@ class _Builder:
             eid = ev.getId() or f"event{i}"
             trig = ev.getTrigger()
             if trig is None or trig.getMath() is None:
-                self.refuse(f"event '{eid}'", "it has no trigger")
+                self.refuse(f"event '{eid}'", "event_no_trigger")
                 continue
             trigger = self.math(trig.getMath(), f"event '{eid}' trigger")
             delay = None
             if ev.isSetDelay():
                 delay = self.math(ev.getDelay().getMath(), f"event '{eid}' delay")
-                self.refuse(f"event '{eid}'", "delayed events are not supported (the delay would need a queue of pending assignments)")
+                self.refuse(f"event '{eid}'", "event_delay")
             priority = None
             if ev.isSetPriority():
                 priority = self.math(ev.getPriority().getMath(), f"event '{eid}' priority")
@@ -328,11 +323,12 @@ class _Builder:
 
     def check_symbols(self, species, compartments, parameters, reactions, rules, initial, events) -> None:
         known = {s.id for s in species} | {c.id for c in compartments} | {p.id for p in parameters}
+        known |= self.refused_references  # already refused: not an unknown symbol
         reaction_ids = {r.id for r in reactions}
         for r in reactions:
             for sym in symbols(r.rate):
                 if sym in reaction_ids:
-                    self.refuse(f"reaction '{r.id}' kineticLaw", f"it refers to the rate of reaction '{sym}', which is not supported")
+                    self.refuse(f"reaction '{r.id}' kineticLaw", "reaction_rate_symbol", reaction=sym)
                 elif sym not in known:
                     raise NetworkError(f"{self.label}: reaction '{r.id}': kinetic law refers to unknown symbol '{sym}'")
         for var, e in list(rules) + list(initial):
@@ -340,7 +336,7 @@ class _Builder:
                 raise NetworkError(f"{self.label}: rule or initial assignment to unknown symbol '{var}'")
             for sym in symbols(e):
                 if sym in reaction_ids:
-                    self.refuse(f"rule for '{var}'", f"it refers to the rate of reaction '{sym}', which is not supported")
+                    self.refuse(f"rule for '{var}'", "reaction_rate_symbol", reaction=sym)
                 elif sym not in known:
                     raise NetworkError(f"{self.label}: the rule for '{var}' refers to unknown symbol '{sym}'")
         for ev in events:
@@ -357,7 +353,7 @@ def build_model(
 ) -> Model:
     """Build the IR from a checked document (see `sbmljax.load_sbml`); `notes` are kept on the model."""
     if policy not in ("auto", "item", "mole"):
-        raise SBMLReadError(f"substance_units must be 'auto', 'item' or 'mole', not {policy!r}")
+        raise ConfigError(f"substance_units must be 'auto', 'item' or 'mole', not {policy!r}")
     builder = _Builder(doc, label, text, policy)
     builder.notes.extend(notes or [])
     return builder.build()

@@ -24,18 +24,35 @@ from typing import Literal
 import libsbml
 
 from .._expr import AVOGADRO
+from ._support import CONSTRUCTS
 
 SubstancePolicy = Literal["auto", "item", "mole"]
 
 
 @dataclasses.dataclass(frozen=True)
 class UnitResolution:
-    """The outcome of resolving one substance unit reference."""
+    """The outcome of resolving one substance unit reference.
+
+    When the unit cannot be converted, `problem` says why and `problem_key` is the support-table entry.
+    """
 
     factor: float | None
     label: str
     declared: bool
     problem: str | None = None
+    problem_key: str = ""
+
+    @property
+    def problem_and_fix(self) -> str | None:
+        """`problem` followed by the support table's way out (`None` if there is no problem)."""
+        if self.problem is None:
+            return None
+        fix = CONSTRUCTS[self.problem_key].fix
+        return f"{self.problem}; {fix}" if fix else self.problem
+
+
+def _problem(label: str, key: str, unit: str) -> UnitResolution:
+    return UnitResolution(None, label, True, CONSTRUCTS[key].why(unit=unit), key)
 
 
 def _unit_text(kind: str, multiplier: float, scale: int, exponent: float) -> str:
@@ -58,10 +75,8 @@ def _from_kind(kind: str, multiplier: float = 1.0, scale: int = 0, exponent: flo
     if kind == "avogadro" and exponent == 1:  # L3 unit kind: 1 avogadro = N_A items
         return UnitResolution(AVOGADRO * magnitude, label, True)
     if kind in ("gram", "kilogram"):
-        return UnitResolution(
-            None, label, True, f"substance unit {label!r} is a mass; molecule counts need a molar mass"
-        )
-    return UnitResolution(None, label, True, f"substance unit {label!r} cannot be read as an amount of molecules")
+        return _problem(label, "mass_units", label)
+    return _problem(label, "non_amount_units", label)
 
 
 def resolve(model: libsbml.Model, unit_id: str, policy: SubstancePolicy) -> UnitResolution:
@@ -80,12 +95,12 @@ def resolve(model: libsbml.Model, unit_id: str, policy: SubstancePolicy) -> Unit
     if ud is None:
         if libsbml.UnitKind_isValidUnitKindString(unit_id, level, model.getVersion()):
             return _from_kind(unit_id)
-        return UnitResolution(None, unit_id, True, f"unit {unit_id!r} is not defined in the model")
+        return _problem(unit_id, "undefined_units", unit_id)
     units = [ud.getUnit(i) for i in range(ud.getNumUnits())]
     # A definition may carry a dimensionless factor beside its one substance unit.
     core = [u for u in units if libsbml.UnitKind_toString(u.getKind()) != "dimensionless"] or units
     if len(core) != 1:
-        return UnitResolution(None, unit_id, True, f"unit definition {unit_id!r} is not a single substance unit")
+        return _problem(unit_id, "compound_units", unit_id)
     u = core[0]
     res = _from_kind(libsbml.UnitKind_toString(u.getKind()), u.getMultiplier(), u.getScale(), u.getExponentAsDouble())
     extra = 1.0

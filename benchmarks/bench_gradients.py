@@ -1,0 +1,112 @@
+"""Gradient estimators: standard error per unit of compute, and cost relative to a forward ensemble.
+
+For each problem (SIR mid-epidemic, birth–death) and estimator it prints the estimate, its standard error,
+the wall time of one gradient (all parameters) with n trajectories, the ratio of that time to one forward
+ensemble of the same n with the simulator the estimator uses (exact direct method; fixed-step leaping for
+`tau_pathwise`), and the work-normalised error `SE·√seconds` (lower is better: the standard error one
+second of compute buys). Compilation is excluded (one warm-up call).
+
+    python benchmarks/bench_gradients.py                # one core
+    python benchmarks/bench_gradients.py --markdown     # a table for the docs
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cores", type=int, default=1)
+    ap.add_argument("--n", type=int, default=4000)
+    ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    args = ap.parse_args()
+    os.sched_setaffinity(0, set(range(args.cores)))
+
+    import warnings
+
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import sbmljax
+    from sbmljax._estimator.tau_pathwise import step_grid
+    from sbmljax._grad import build_problem, make_estimator
+
+    warnings.simplefilter("ignore", UserWarning)
+    target = jnp.array([1.0, 200.0, 700.0])
+    problems = {
+        "SIR, I0=20, ||X(60)-target||": (
+            REPO / "models" / "sir.xml", {"c1": 1e-4, "c2": 0.01}, [0.0, 60.0], {"S": 980, "I": 20, "R": 0},
+            lambda c, p: jnp.linalg.norm(c[-1] - target),
+        ),
+        "birth-death, (X(20)-50)^2": (
+            REPO / "models" / "birth_death.xml", {"k1": 10.0, "k2": 0.1}, [0.0, 20.0], None,
+            lambda c, p: (c[-1, 0] - 50.0) ** 2,
+        ),
+    }
+    estimators = [
+        ("score", {}),
+        ("cfd", {"h": 0.05}),
+        ("fd_crn", {"h": 0.05}),
+        ("tau_pathwise", {"tau": 0.5, "noise": "poisson"}),
+        ("tau_pathwise", {"tau": 0.5, "noise": "gaussian"}),
+    ]
+    rows = []
+    for pname, (path, params, t_eval, initial, loss) in problems.items():
+        model = sbmljax.load_sbml(path)
+
+        def timed(fn):
+            fn()
+            start = time.perf_counter()
+            out = fn()
+            return out, time.perf_counter() - start
+
+        _, t_direct = timed(lambda: sbmljax.simulate(model, t_eval, n_trajectories=args.n, seed=1, params=params, initial=initial))
+        for name, opts in estimators:
+            est = make_estimator(name, **opts)
+            r, seconds = timed(
+                lambda: sbmljax.value_and_grad(
+                    loss, model, params, t_eval, n_trajectories=args.n, seed=2, estimator=name, initial=initial, **opts
+                )
+            )
+            if name == "tau_pathwise":
+                with jax.enable_x64(True):
+                    prob = build_problem(loss, model, params, t_eval, estimator=est, n_trajectories=args.n, initial=initial)
+                    grid = step_grid(prob.prep.t0, prob.prep.t_eval, est.tau)
+                    keys = sbmljax._simulate.trajectory_keys(3, args.n)
+
+                    @jax.jit
+                    def forward(keys, prob=prob, grid=grid, est=est):
+                        x0, p = prob.initial(prob.theta[: prob.n_model])
+                        return jax.vmap(lambda k: prob.loss(est.path(prob.net, x0, p, k, grid), prob.theta))(keys)
+
+                    _, t_forward = timed(lambda: forward(keys).block_until_ready())
+            else:
+                t_forward = t_direct
+            label = name + (f" ({opts['noise']})" if "noise" in opts else "")
+            for k in params:
+                rows.append(
+                    (pname, label, k, r.grad[k], r.stderr[k], seconds, seconds / t_forward, r.stderr[k] * np.sqrt(seconds))
+                )
+            print(f"{pname:<32} {label:<24} {seconds:7.2f}s  {seconds / t_forward:5.2f}× forward", file=sys.stderr, flush=True)
+    if args.markdown:
+        print(f"n = {args.n} per estimate, {args.cores} core(s), jax {jax.__version__}\n")
+        print("| problem | estimator | parameter | gradient | SE | seconds | × forward | SE·√s |")
+        print("|---|---|---|---:|---:|---:|---:|---:|")
+        for row in rows:
+            print("| {} | {} | {} | {:.4g} | {:.3g} | {:.2f} | {:.2f} | {:.3g} |".format(*row))
+    else:
+        print(f"{'problem':<32} {'estimator':<24} {'param':<5} {'grad':>12} {'SE':>10} {'s':>6} {'×fwd':>6} {'SE·√s':>10}")
+        for row in rows:
+            print("{:<32} {:<24} {:<5} {:>12.4g} {:>10.3g} {:>6.2f} {:>6.2f} {:>10.3g}".format(*row))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
