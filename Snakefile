@@ -5,7 +5,7 @@
 
 from snakemake.utils import min_version
 
-min_version("8.0")
+min_version("9.0")
 
 
 configfile: "config.yaml"

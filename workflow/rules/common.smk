@@ -2,6 +2,7 @@
 # Everything here runs when the workflow is parsed, so a bad config.yaml or datasets.tsv stops the run
 # before any job starts, with a message naming the key (or the sheet's row and column).
 
+import io
 import math
 import os
 import re
@@ -84,7 +85,9 @@ _FREE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)(?:=(.+))?$")
 
 def _read_sheet(path):
     """The sheet as strings (empty cells NaN), with noise_sd converted to a number."""
-    frame = pd.read_csv(path, sep="\t", comment="#", dtype=str, skip_blank_lines=True)
+    with open(path, encoding="utf-8") as f:
+        text = "".join(line for line in f if not line.lstrip().startswith("#"))
+    frame = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, skip_blank_lines=True)
     frame.columns = [c.strip() for c in frame.columns]
     if "noise_sd" in frame.columns:
         values = []
