@@ -99,6 +99,13 @@ def test_default_dry_run_plans_every_job():
     assert "results/fit/boarding_school/fit.json" in out.stdout
 
 
+def test_ci_configuration_plans_a_small_run():
+    out = snakemake("-n", "--forceall", "--cores", "2", cwd=REPO / ".test")
+    assert out.returncode == 0, out.stdout
+    counts = job_counts(out.stdout)
+    assert counts["simulate_chunk"] == 2 and counts["fit"] == 1 and counts["total"] == 10
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     """A full run of a tiny configuration: one model, the boarding-school PEtab problem and a CSV dataset."""
