@@ -101,7 +101,7 @@ def value_and_grad(
 
     Naive autodiff through an exact SSA returns zero: which reaction fires is an integer choice. Each
     estimator here gives an honest answer with a stated bias and a standard error; see the estimator classes
-    for bias, variance and cost, and the docs' "choosing an estimator" page for measured comparisons.
+    for bias, variance and cost, and the docs' "Choosing a gradient estimator" page for measured comparisons.
 
     **Arguments:**
 
