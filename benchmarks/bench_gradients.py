@@ -6,8 +6,8 @@ ensemble of the same n with the simulator the estimator uses (exact direct metho
 `tau_pathwise`), and the work-normalised error `SE·√seconds` (lower is better: the standard error one
 second of compute buys). Compilation is excluded (one warm-up call).
 
-    python benchmarks/bench_gradients.py                # one core
-    python benchmarks/bench_gradients.py --markdown     # a table for the docs
+    python benchmarks/bench_gradients.py                          # one core, a text table
+    python benchmarks/bench_gradients.py --out docs/_generated/estimators.md   # the docs' table
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cores", type=int, default=1)
     ap.add_argument("--n", type=int, default=4000)
-    ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    ap.add_argument("--out", type=Path, help="write a Markdown table (with machine, versions, date) here")
     args = ap.parse_args()
     os.sched_setaffinity(0, set(range(args.cores)))
 
@@ -42,11 +42,11 @@ def main() -> None:
     warnings.simplefilter("ignore", UserWarning)
     target = jnp.array([1.0, 200.0, 700.0])
     problems = {
-        "SIR, I0=20, ||X(60)-target||": (
+        "SIR, I0=20, ‖X(60) − (1, 200, 700)‖": (
             REPO / "models" / "sir.xml", {"c1": 1e-4, "c2": 0.01}, [0.0, 60.0], {"S": 980, "I": 20, "R": 0},
             lambda c, p: jnp.linalg.norm(c[-1] - target),
         ),
-        "birth-death, (X(20)-50)^2": (
+        "birth–death, (X(20) − 50)²": (
             REPO / "models" / "birth_death.xml", {"k1": 10.0, "k2": 0.1}, [0.0, 20.0], None,
             lambda c, p: (c[-1, 0] - 50.0) ** 2,
         ),
@@ -58,6 +58,16 @@ def main() -> None:
         ("tau_pathwise", {"tau": 0.5, "noise": "poisson"}),
         ("tau_pathwise", {"tau": 0.5, "noise": "gaussian"}),
     ]
+    import json
+
+    sir_ref = json.loads((REPO / "tests" / "data" / "reference" / "sir_gradient_reference.json").read_text())["grad"]
+
+    def bd_expected(k):  # E[(X(20) − 50)²] = Var + (mean − 50)², X(0) = 0: Poisson with mean (k1/k2)(1 − e^{−20 k2})
+        mean = k[0] / k[1] * (1 - jnp.exp(-20.0 * k[1]))
+        return mean + (mean - 50.0) ** 2
+
+    bd_ref = dict(zip(("k1", "k2"), (float(g) for g in jax.grad(bd_expected)(jnp.array([10.0, 0.1])))))
+    references = dict(zip(problems, (sir_ref, bd_ref)))
     rows = []
     for pname, (path, params, t_eval, initial, loss) in problems.items():
         model = sbmljax.load_sbml(path)
@@ -92,20 +102,38 @@ def main() -> None:
                 t_forward = t_direct
             label = name + (f" ({opts['noise']})" if "noise" in opts else "")
             for k in params:
+                ref = references[pname][k]
                 rows.append(
-                    (pname, label, k, r.grad[k], r.stderr[k], seconds, seconds / t_forward, r.stderr[k] * np.sqrt(seconds))
+                    (pname, label, k, r.grad[k], r.stderr[k], ref, (r.grad[k] - ref) / r.stderr[k], seconds,
+                     seconds / t_forward, r.stderr[k] * np.sqrt(seconds))
                 )
-            print(f"{pname:<32} {label:<24} {seconds:7.2f}s  {seconds / t_forward:5.2f}× forward", file=sys.stderr, flush=True)
-    if args.markdown:
-        print(f"n = {args.n} per estimate, {args.cores} core(s), jax {jax.__version__}\n")
-        print("| problem | estimator | parameter | gradient | SE | seconds | × forward | SE·√s |")
-        print("|---|---|---|---:|---:|---:|---:|---:|")
-        for row in rows:
-            print("| {} | {} | {} | {:.4g} | {:.3g} | {:.2f} | {:.2f} | {:.3g} |".format(*row))
+            print(f"{pname:<36} {label:<24} {seconds:7.2f}s  {seconds / t_forward:5.2f}× forward", file=sys.stderr, flush=True)
+    if args.out:
+        import datetime
+        import platform
+
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        lines = [
+            f"Measured {stamp} on {platform.processor() or platform.machine()} ({args.cores} core(s), "
+            f"{platform.system()}), Python {platform.python_version()}, jax {jax.__version__}, n = {args.n} "
+            f"trajectories (pairs for cfd/fd_crn) per gradient, compilation excluded; "
+            f"`python benchmarks/bench_gradients.py --n {args.n} --cores {args.cores} --out ...`.",
+            "",
+            "Reference: the analytic derivative (birth–death) or the stored high-precision estimate of "
+            "`tests/data/reference/sir_gradient_reference.json` (SIR); *(est − ref)/SE* shows bias in standard errors.",
+            "",
+            "| problem | estimator | parameter | gradient | standard error | reference | (est − ref)/SE | seconds | × forward ensemble | SE·√seconds |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        lines += [
+            "| {} | {} | {} | {:.4g} | {:.3g} | {:.4g} | {:+.1f} | {:.2f} | {:.2f} | {:.3g} |".format(*row) for row in rows
+        ]
+        args.out.write_text("\n".join(lines) + "\n")
+        print("wrote", args.out, file=sys.stderr)
     else:
-        print(f"{'problem':<32} {'estimator':<24} {'param':<5} {'grad':>12} {'SE':>10} {'s':>6} {'×fwd':>6} {'SE·√s':>10}")
+        print(f"{'problem':<36} {'estimator':<24} {'param':<5} {'grad':>11} {'SE':>9} {'ref':>11} {'z':>6} {'s':>6} {'×fwd':>6} {'SE·√s':>9}")
         for row in rows:
-            print("{:<32} {:<24} {:<5} {:>12.4g} {:>10.3g} {:>6.2f} {:>6.2f} {:>10.3g}".format(*row))
+            print("{:<36} {:<24} {:<5} {:>11.4g} {:>9.3g} {:>11.4g} {:>+6.1f} {:>6.2f} {:>6.2f} {:>9.3g}".format(*row))
 
 
 if __name__ == "__main__":

@@ -13,22 +13,14 @@ import numpy as np
 from ._config import x64
 from ._estimator import ESTIMATORS, AbstractGradientEstimator, GradProblem, GradResult
 from ._model import Model
+from ._registry import instantiate
 from ._simulate import _as_model, parameter_vector, prepare, trajectory_keys
 from .errors import ConfigError, EstimatorError, ParameterError
 
 
 def make_estimator(estimator: str | AbstractGradientEstimator, **options) -> AbstractGradientEstimator:
     """The estimator for an `estimator=` string (with its options), or `estimator` itself."""
-    if isinstance(estimator, AbstractGradientEstimator):
-        if options:
-            raise ConfigError(f"options {sorted(options)} given with an estimator instance; set them on the instance")
-        return estimator
-    if estimator not in ESTIMATORS:
-        raise ConfigError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
-    try:
-        return ESTIMATORS[estimator](**options)
-    except TypeError as e:
-        raise ConfigError(f"estimator {estimator!r}: {e}") from None
+    return instantiate(estimator, ESTIMATORS, AbstractGradientEstimator, "estimator", options)
 
 
 def build_problem(
@@ -101,7 +93,7 @@ def value_and_grad(
 
     Naive autodiff through an exact SSA returns zero: which reaction fires is an integer choice. Each
     estimator here gives an honest answer with a stated bias and a standard error; see the estimator classes
-    for bias, variance and cost, and the docs' "choosing an estimator" page for measured comparisons.
+    for bias, variance and cost, and the docs' "Choosing a gradient estimator" page for measured comparisons.
 
     **Arguments:**
 

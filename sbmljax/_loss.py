@@ -33,8 +33,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._registry import instantiate
 from .data import Dataset, noise_model, observables
-from .errors import ConfigError
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -201,8 +201,4 @@ LOSSES: dict[str, type[AbstractLoss]] = {c.name: c for c in (ExpectedSquaredErro
 
 def make_loss(loss: str | AbstractLoss) -> AbstractLoss:
     """The loss for a `loss=` string, or `loss` itself."""
-    if isinstance(loss, AbstractLoss):
-        return loss
-    if loss not in LOSSES:
-        raise ConfigError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
-    return LOSSES[loss]()
+    return instantiate(loss, LOSSES, AbstractLoss, "loss", {})

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import PRNGKeyArray
@@ -9,7 +12,8 @@ from jaxtyping import PRNGKeyArray
 from .._simulate import raise_failures, run_ensemble
 from .._simulator.coupled import SplitCoupledDirect
 from .._simulator.direct import GillespieDirect
-from .base import GradProblem, losses_and_direct
+from ..errors import ConfigError
+from .base import AbstractGradientEstimator, GradProblem, losses_and_direct
 
 
 def steps(problem: GradProblem, h: float) -> np.ndarray:
@@ -78,3 +82,27 @@ def difference_samples(
         direct /= m
     grads[:, m:] = direct[:, m:]
     return values, grads, sims
+
+
+class AbstractFiniteDifference(AbstractGradientEstimator):
+    """Differences of paths at `θ ± h_j/2·e_j` (`centered`, default) or `θ` and `θ + h_j e_j`, with
+    `h_j = h·|θ_j|`; subclasses say whether the pair is `coupled` (split coupling) or shares random numbers."""
+
+    h: eqx.AbstractVar[float]
+    centered: eqx.AbstractVar[bool]
+    coupled: ClassVar[bool]
+
+    def __check_init__(self):
+        if not 0 < self.h < 1:
+            raise ConfigError(f"h (relative step) must be in (0, 1), got {self.h}")
+
+    def simulator(self) -> tuple[str, dict]:
+        return "direct", {}
+
+    def bias(self, problem: GradProblem) -> str:
+        kind = "O(h^2), centered" if self.centered else "O(h), forward"
+        hs = ", ".join(f"{n}: {s:.3g}" for n, s in zip(problem.names, steps(problem, self.h)))
+        return f"{kind} differences with relative step h={self.h} (absolute {hs})"
+
+    def samples(self, problem: GradProblem, keys: PRNGKeyArray) -> tuple[np.ndarray, np.ndarray, int]:
+        return difference_samples(problem, keys, h=self.h, centered=self.centered, coupled=self.coupled)

@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import ClassVar
 
 import equinox as eqx
-import numpy as np
-from jaxtyping import PRNGKeyArray
 
-from ..errors import ConfigError, EstimatorError
-from ._differences import difference_samples, steps
-from .base import AbstractGradientEstimator, GradProblem
+from ..errors import EstimatorError
+from ._differences import AbstractFiniteDifference
+from .base import GradProblem
 
 
-class CoupledFiniteDifference(AbstractGradientEstimator):
+class CoupledFiniteDifference(AbstractFiniteDifference):
     """Finite differences of exact paths coupled by the split coupling.
 
     For each model parameter `θ_j`, the process at `θ − h_j/2·e_j` and at `θ + h_j/2·e_j` (`centered=True`;
@@ -36,22 +34,8 @@ class CoupledFiniteDifference(AbstractGradientEstimator):
 
     name: ClassVar[str] = "cfd"
     unbiased: ClassVar[bool] = False
-
-    def __check_init__(self):
-        if not 0 < self.h < 1:
-            raise ConfigError(f"h (relative step) must be in (0, 1), got {self.h}")
+    coupled: ClassVar[bool] = True
 
     def check(self, problem: GradProblem) -> None:
         if problem.prep.model.events:
             raise EstimatorError("the model has SBML events, which the split coupling does not support; use estimator='fd_crn' or 'score'")
-
-    def simulator(self) -> tuple[str, dict]:
-        return "direct", {}
-
-    def bias(self, problem: GradProblem) -> str:
-        kind = "O(h^2), centered" if self.centered else "O(h), forward"
-        hs = ", ".join(f"{n}: {s:.3g}" for n, s in zip(problem.names, steps(problem, self.h)))
-        return f"{kind} differences with relative step h={self.h} (absolute {hs})"
-
-    def samples(self, problem: GradProblem, keys: PRNGKeyArray) -> tuple[np.ndarray, np.ndarray, int]:
-        return difference_samples(problem, keys, h=self.h, centered=self.centered, coupled=True)

@@ -5,15 +5,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 import equinox as eqx
-import numpy as np
-from jaxtyping import PRNGKeyArray
 
-from ..errors import ConfigError
-from ._differences import difference_samples, steps
-from .base import AbstractGradientEstimator, GradProblem
+from ._differences import AbstractFiniteDifference
 
 
-class CommonRandomNumbers(AbstractGradientEstimator):
+class CommonRandomNumbers(AbstractFiniteDifference):
     """Finite differences of two independent-in-law SSA runs that share their random number stream.
 
     The runs at `θ ± h_j/2·e_j` use the same PRNG key per sample, so they agree until their first different
@@ -33,18 +29,4 @@ class CommonRandomNumbers(AbstractGradientEstimator):
 
     name: ClassVar[str] = "fd_crn"
     unbiased: ClassVar[bool] = False
-
-    def __check_init__(self):
-        if not 0 < self.h < 1:
-            raise ConfigError(f"h (relative step) must be in (0, 1), got {self.h}")
-
-    def simulator(self) -> tuple[str, dict]:
-        return "direct", {}
-
-    def bias(self, problem: GradProblem) -> str:
-        kind = "O(h^2), centered" if self.centered else "O(h), forward"
-        hs = ", ".join(f"{n}: {s:.3g}" for n, s in zip(problem.names, steps(problem, self.h)))
-        return f"{kind} differences with relative step h={self.h} (absolute {hs})"
-
-    def samples(self, problem: GradProblem, keys: PRNGKeyArray) -> tuple[np.ndarray, np.ndarray, int]:
-        return difference_samples(problem, keys, h=self.h, centered=self.centered, coupled=False)
+    coupled: ClassVar[bool] = False

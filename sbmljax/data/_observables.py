@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 import jax.numpy as jnp
 
 from .._config import x64
-from .._expr import Expr, evaluate, symbols
+from .._expr import Expr, evaluate
 from .._model import Model
 from ..errors import DataError, ParameterError
 from ._dataset import Dataset
@@ -98,11 +98,15 @@ def observables(dataset: Dataset, model: Model) -> ObservableFn:
     **Raises:** `DataError` (at construction) for a formula symbol that is not a species, compartment or
     parameter; `ParameterError` (at call) when a parameter the formulas need has no value.
     """
+    exprs = [o.expr for o in dataset.observables]
+    return _formulas_fn(dataset, model, exprs, [f"observable {o.id}" for o in dataset.observables])
+
+
+def _formulas_fn(dataset: Dataset, model: Model, exprs: list[Expr], names: list[str]) -> ObservableFn:
+    """`f(counts, params) -> (..., T, O)` evaluating one formula per observable."""
     # Parameters outside the model (e.g. a `scale`) arrive at call time, so only symbols no call can supply
     # are refused here; `Problem` checks every symbol against its parameter table.
     check_symbols(dataset, model, frozenset().union(*(o.symbols() for o in dataset.observables)))
-    exprs = [o.expr for o in dataset.observables]
-    names = [f"observable {o.id}" for o in dataset.observables]
 
     @x64
     def fn(counts, params: Mapping[str, object] | None = None) -> jnp.ndarray:
@@ -130,13 +134,4 @@ def noise_model(dataset: Dataset, model: Model) -> ObservableFn:
     if unknown:
         raise DataError(f"{dataset.source or dataset.name}: the noise of observable(s) {', '.join(unknown)} is unknown")
     exprs = [o.noise for o in dataset.observables]
-    names = [f"noise formula of {o.id}" for o in dataset.observables]
-    check_symbols(dataset, model, frozenset().union(*(symbols(e) for e in exprs)))  # as in `observables`
-
-    @x64
-    def fn(counts, params: Mapping[str, object] | None = None) -> jnp.ndarray:
-        counts = jnp.asarray(counts)
-        env = _env(dataset, model, counts, params or {})
-        return _evaluate_all(exprs, names, env, counts.shape[:-1], dataset.source or dataset.name)
-
-    return fn
+    return _formulas_fn(dataset, model, exprs, [f"noise formula of {o.id}" for o in dataset.observables])
