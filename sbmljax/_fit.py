@@ -302,7 +302,8 @@ def fit(
     - `optimizer`: an `optax.GradientTransformation` (default `default_optimizer(learning_rate, iterations)`).
     - `average`: fraction of the last iterations averaged into the result.
     - `tol`: stop early when the averaged parameters (on their scales) move less than `tol` between
-      successive windows of `max(10, iterations // 10)` iterations.
+      successive windows of `max(10, iterations // 10)` iterations. Without it the fit runs all iterations
+      and `converged` reports whether the last two windows' means agree within 3 Monte Carlo errors.
     - `noise_sd`: measurement SD for quick-form CSV data (residuals are divided by it).
     - `ode_fit`: also fit the deterministic ODE model with libRoadRunner (`reference.fit_ode`).
     - `progress`: show a progress bar with the current loss.
@@ -383,8 +384,10 @@ def fit(
     fitted = {p.id: p.from_scale(float(m)) for p, m in zip(params, mean_scaled)}
     stderr = {p.id: float(se * p.dlinear_dscaled(float(m))) for p, m, se in zip(params, mean_scaled, se_scaled)}
     if not converged and len(trace_arr) >= 2 * window:
-        a, b = trace_arr[-2 * window : -window].mean(axis=0), trace_arr[-window:].mean(axis=0)
-        converged = bool(np.max(np.abs(b - a)) < 0.01)
+        # Stationary: the last two windows' means differ by less than 3 of their Monte Carlo errors.
+        first, last = trace_arr[-2 * window : -window], trace_arr[-window:]
+        spread = np.hypot(_batch_means_se(first), _batch_means_se(last))
+        converged = bool(np.all(np.abs(last.mean(axis=0) - first.mean(axis=0)) <= 3 * spread))
     ode = None
     if ode_fit:
         from .reference import fit_ode

@@ -85,6 +85,7 @@ def value_and_grad(
     seed: int,
     estimator: str | AbstractGradientEstimator = "score",
     loss_params: Mapping[str, float] | None = None,
+    fixed: Mapping[str, float] | None = None,
     initial: Mapping[str, float] | None = None,
     t0: float = 0.0,
     **options,
@@ -110,6 +111,7 @@ def value_and_grad(
       `noise=`), `"nrm_pathwise"` (derivatives of NRM event times), or an estimator instance.
     - `loss_params`: parameters the loss alone uses (e.g. an observable's scale factor), id → value; they are
       differentiated too.
+    - `fixed`: other model parameter values to use, not differentiated (a condition of the experiment).
     - `initial`: species id → initial count override; `t0`: start time.
     - `**options`: the estimator's options.
 
@@ -122,7 +124,7 @@ def value_and_grad(
     est = make_estimator(estimator, **options)
     problem = build_problem(
         loss_fn, _as_model(model), params, t_eval, estimator=est, n_trajectories=n_trajectories,
-        loss_params=loss_params, initial=initial, t0=t0,
+        loss_params=loss_params, initial=initial, t0=t0, fixed=fixed,
     )
     est.check(problem)
     start = time.perf_counter()

@@ -154,7 +154,9 @@ def plot_loss_history(history: Values | Mapping[str, Values], *, ax: Axes | None
             raise DataError(f"loss history mapping needs a 'loss' key; it has {sorted(history)}")
         loss = np.asarray(history["loss"], dtype=float).reshape(-1)
         err = history.get("loss_stderr")
-        stderr = None if err is None else np.asarray(err, dtype=float).reshape(-1)
+        stderr = None if err is None else np.asarray([np.nan if e is None else e for e in err], dtype=float).reshape(-1)
+        if stderr is not None and not np.any(np.isfinite(stderr)):
+            stderr = None  # losses estimated from a pilot carry no standard error: no empty band
     else:
         loss, stderr = np.asarray(history, dtype=float).reshape(-1), None
     if loss.size == 0:

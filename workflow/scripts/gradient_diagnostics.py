@@ -57,11 +57,10 @@ try:
     loss_params = {k: v for k, v in values.items() if k not in defaults}
     totals: dict = {}
     for j, d in enumerate(problem.datasets):
-        # value_and_grad sets only the model parameters it differentiates, so model parameters the problem or
-        # the condition sets to other values than the model's are differentiated too; their gradients are dropped.
-        diff_model = {
-            k: v for k, v in problem.model_parameters(d, values).items() if k in est_params or v != defaults[k]
-        }
+        # Estimated model parameters are differentiated; the others the problem or condition sets are fixed.
+        model_values = problem.model_parameters(d, values)
+        diff_model = {k: v for k, v in model_values.items() if k in est_params}
+        fixed_model = {k: v for k, v in model_values.items() if k not in est_params and v != defaults[k]}
         fixed = {
             k: v
             for k, v in {**problem.parameters(values), **d.params}.items()
@@ -94,6 +93,7 @@ try:
                     seed=int(cfg["seed"]) + j,
                     estimator=est,
                     loss_params=loss_params or None,
+                    fixed=fixed_model or None,
                     initial=d.initial,
                     **options,
                 )
