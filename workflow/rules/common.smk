@@ -194,6 +194,7 @@ def _dataset_specs(frame):
             "data": data,
             "free_parameters": free,
             "noise_sd": noise,
+            "loss": row.get("loss") if isinstance(row.get("loss"), str) and row.get("loss") else None,
             "inputs": inputs,
         }
     return specs

@@ -14,13 +14,14 @@ start_log(sm.log[0])
 try:
     problem, starts = load_problem(sm.params.spec)
     cfg = sm.params.fit
+    loss = sm.params.spec.get("loss") or cfg["loss"]  # the sheet may choose the loss per dataset
     options = dict(sm.params.estimators.get(cfg["estimator"], {}))
-    logging.info("fitting with %s", {**cfg, "estimator_options": options, "starts": starts})
+    logging.info("fitting with %s", {**cfg, "loss": loss, "estimator_options": options, "starts": starts})
     result = sbmljax.fit(
         problem,
         free_params=starts or None,
         estimator=cfg["estimator"],
-        loss=cfg["loss"],
+        loss=loss,
         n_trajectories=int(cfg["n_trajectories"]),
         seed=int(cfg["seed"]),
         iterations=int(cfg["iterations"]),
