@@ -45,7 +45,9 @@ def main() -> None:
             model = sbmljax.load_sbml(REPO / "models" / f"{name}.xml")
             paths = []
             for seed in range(5):
-                traj = sbmljax.simulate(model, np.concatenate([[0.0], times]), n_trajectories=1, seed=1000 + seed, params=true)
+                traj = sbmljax.simulate(
+                    model, np.concatenate([[0.0], times]), n_trajectories=1, seed=1000 + seed, params=true
+                )
                 path = Path(tmp) / f"{name}{seed}.csv"
                 pd.DataFrame({"time": times, **{s: traj[s][0, 1:] for s in species}}).to_csv(path, index=False)
                 paths.append(path)
@@ -60,13 +62,23 @@ def main() -> None:
                 for n in args.n:
                     t0 = time.perf_counter()
                     r = sbmljax.fit(
-                        model, paths, start, estimator=args.estimator, loss=args.loss, n_trajectories=n, seed=1,
-                        iterations=its, learning_rate=0.1,
+                        model,
+                        paths,
+                        start,
+                        estimator=args.estimator,
+                        loss=args.loss,
+                        n_trajectories=n,
+                        seed=1,
+                        iterations=its,
+                        learning_rate=0.1,
                     )
                     errs = "  ".join(
                         f"{k}: {r.params[k] / v - 1:+.3f} ± {r.stderr[k] / v:.3f}" for k, v in true.items()
                     )
-                    print(f"{name:<12} iterations={its:<4} n={n:<4} {errs}   {time.perf_counter() - t0:6.1f} s", flush=True)
+                    print(
+                        f"{name:<12} iterations={its:<4} n={n:<4} {errs}   {time.perf_counter() - t0:6.1f} s",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

@@ -43,11 +43,17 @@ def main() -> None:
     target = jnp.array([1.0, 200.0, 700.0])
     problems = {
         "SIR, I0=20, ‖X(60) − (1, 200, 700)‖": (
-            REPO / "models" / "sir.xml", {"c1": 1e-4, "c2": 0.01}, [0.0, 60.0], {"S": 980, "I": 20, "R": 0},
+            REPO / "models" / "sir.xml",
+            {"c1": 1e-4, "c2": 0.01},
+            [0.0, 60.0],
+            {"S": 980, "I": 20, "R": 0},
             lambda c, p: jnp.linalg.norm(c[-1] - target),
         ),
         "birth–death, (X(20) − 50)²": (
-            REPO / "models" / "birth_death.xml", {"k1": 10.0, "k2": 0.1}, [0.0, 20.0], None,
+            REPO / "models" / "birth_death.xml",
+            {"k1": 10.0, "k2": 0.1},
+            [0.0, 20.0],
+            None,
             lambda c, p: (c[-1, 0] - 50.0) ** 2,
         ),
     }
@@ -78,7 +84,9 @@ def main() -> None:
             out = fn()
             return out, time.perf_counter() - start
 
-        _, t_direct = timed(lambda: sbmljax.simulate(model, t_eval, n_trajectories=args.n, seed=1, params=params, initial=initial))
+        _, t_direct = timed(
+            lambda: sbmljax.simulate(model, t_eval, n_trajectories=args.n, seed=1, params=params, initial=initial)
+        )
         for name, opts in estimators:
             est = make_estimator(name, **opts)
             r, seconds = timed(
@@ -88,7 +96,9 @@ def main() -> None:
             )
             if name == "tau_pathwise":
                 with jax.enable_x64(True):
-                    prob = build_problem(loss, model, params, t_eval, estimator=est, n_trajectories=args.n, initial=initial)
+                    prob = build_problem(
+                        loss, model, params, t_eval, estimator=est, n_trajectories=args.n, initial=initial
+                    )
                     grid = step_grid(prob.prep.t0, prob.prep.t_eval, est.tau)
                     keys = sbmljax._simulate.trajectory_keys(3, args.n)
 
@@ -104,15 +114,29 @@ def main() -> None:
             for k in params:
                 ref = references[pname][k]
                 rows.append(
-                    (pname, label, k, r.grad[k], r.stderr[k], ref, (r.grad[k] - ref) / r.stderr[k], seconds,
-                     seconds / t_forward, r.stderr[k] * np.sqrt(seconds))
+                    (
+                        pname,
+                        label,
+                        k,
+                        r.grad[k],
+                        r.stderr[k],
+                        ref,
+                        (r.grad[k] - ref) / r.stderr[k],
+                        seconds,
+                        seconds / t_forward,
+                        r.stderr[k] * np.sqrt(seconds),
+                    )
                 )
-            print(f"{pname:<36} {label:<24} {seconds:7.2f}s  {seconds / t_forward:5.2f}× forward", file=sys.stderr, flush=True)
+            print(
+                f"{pname:<36} {label:<24} {seconds:7.2f}s  {seconds / t_forward:5.2f}× forward",
+                file=sys.stderr,
+                flush=True,
+            )
     if args.out:
         import datetime
         import platform
 
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
         lines = [
             f"Measured {stamp} on {platform.processor() or platform.machine()} ({args.cores} core(s), "
             f"{platform.system()}), Python {platform.python_version()}, jax {jax.__version__}, n = {args.n} "
@@ -126,12 +150,15 @@ def main() -> None:
             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         lines += [
-            "| {} | {} | {} | {:.4g} | {:.3g} | {:.4g} | {:+.1f} | {:.2f} | {:.2f} | {:.3g} |".format(*row) for row in rows
+            "| {} | {} | {} | {:.4g} | {:.3g} | {:.4g} | {:+.1f} | {:.2f} | {:.2f} | {:.3g} |".format(*row)
+            for row in rows
         ]
         args.out.write_text("\n".join(lines) + "\n")
         print("wrote", args.out, file=sys.stderr)
     else:
-        print(f"{'problem':<36} {'estimator':<24} {'param':<5} {'grad':>11} {'SE':>9} {'ref':>11} {'z':>6} {'s':>6} {'×fwd':>6} {'SE·√s':>9}")
+        print(
+            f"{'problem':<36} {'estimator':<24} {'param':<5} {'grad':>11} {'SE':>9} {'ref':>11} {'z':>6} {'s':>6} {'×fwd':>6} {'SE·√s':>9}"
+        )
         for row in rows:
             print("{:<36} {:<24} {:<5} {:>11.4g} {:>9.3g} {:>11.4g} {:>+6.1f} {:>6.2f} {:>6.2f} {:>9.3g}".format(*row))
 

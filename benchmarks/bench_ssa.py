@@ -19,7 +19,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MODELS = {"sir": (REPO / "models" / "sir.xml", 250.0, 251), "birth_death": (REPO / "models" / "birth_death.xml", 250.0, 251)}
+MODELS = {
+    "sir": (REPO / "models" / "sir.xml", 250.0, 251),
+    "birth_death": (REPO / "models" / "birth_death.xml", 250.0, 251),
+}
 
 
 def main() -> None:
@@ -37,8 +40,12 @@ def main() -> None:
 
     import sbmljax
 
-    print(f"cores={args.cores} method={args.method} jax={__import__('jax').__version__} roadrunner={roadrunner.__version__}")
-    print(f"{'model':<12} {'n':>6} {'sbmljax traj/s':>15} {'sbmljax Mev/s':>14} {'rr traj/s':>10} {'rr Mev/s':>9} {'ratio':>6}")
+    print(
+        f"cores={args.cores} method={args.method} jax={__import__('jax').__version__} roadrunner={roadrunner.__version__}"
+    )
+    print(
+        f"{'model':<12} {'n':>6} {'sbmljax traj/s':>15} {'sbmljax Mev/s':>14} {'rr traj/s':>10} {'rr Mev/s':>9} {'ratio':>6}"
+    )
     for name in args.models:
         path, t_end, points = MODELS[name]
         model = sbmljax.load_sbml(path)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def _sbml(species: dict[str, int], reactions: list[tuple[str, dict[str, int], dict[str, int], str]], params: dict[str, float]) -> str:
+def _sbml(
+    species: dict[str, int], reactions: list[tuple[str, dict[str, int], dict[str, int], str]], params: dict[str, float]
+) -> str:
     sp = "".join(
         f'<species id="{s}" compartment="c" initialAmount="{v}" hasOnlySubstanceUnits="true" '
         f'boundaryCondition="false" constant="false"/>'
@@ -14,7 +16,9 @@ def _sbml(species: dict[str, int], reactions: list[tuple[str, dict[str, int], di
     ps = "".join(f'<parameter id="{k}" value="{v}" constant="true"/>' for k, v in params.items())
 
     def refs(side: dict[str, int]) -> str:
-        return "".join(f'<speciesReference species="{s}" stoichiometry="{n}" constant="true"/>' for s, n in side.items())
+        return "".join(
+            f'<speciesReference species="{s}" stoichiometry="{n}" constant="true"/>' for s, n in side.items()
+        )
 
     rx = []
     for rid, lhs, rhs, law in reactions:

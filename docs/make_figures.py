@@ -43,15 +43,29 @@ def boarding_school() -> None:
     rows, fits = [], {}
     for loss in ("gaussian_nll", "mean_sse", "expected_sse"):
         start = time.perf_counter()
-        fit = sbmljax.fit(problem, loss=loss, n_trajectories=128, seed=1, iterations=200, learning_rate=0.1,
-                          ode_fit=loss == "gaussian_nll")
+        fit = sbmljax.fit(
+            problem,
+            loss=loss,
+            n_trajectories=128,
+            seed=1,
+            iterations=200,
+            learning_rate=0.1,
+            ode_fit=loss == "gaussian_nll",
+        )
         fits[loss] = fit
         r0 = fit.params["beta"] * 763 / fit.params["gamma"]
         rows.append((f"stochastic, `{loss}`", fit.params["beta"], fit.params["gamma"], r0, time.perf_counter() - start))
     o = fits["gaussian_nll"].ode_fit
-    rows.append(("ODE (libRoadRunner, least squares)", o["params"]["beta"], o["params"]["gamma"],
-                 o["params"]["beta"] * 763 / o["params"]["gamma"], float("nan")))
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+    rows.append(
+        (
+            "ODE (libRoadRunner, least squares)",
+            o["params"]["beta"],
+            o["params"]["gamma"],
+            o["params"]["beta"] * 763 / o["params"]["gamma"],
+            float("nan"),
+        )
+    )
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
     lines = [
         f"Measured {stamp} with `python docs/make_figures.py` (score estimator, n = 128 per iteration, 200 "
         "iterations, seed 1).",
@@ -68,8 +82,9 @@ def boarding_school() -> None:
     traj = sbmljax.simulate(model, t, n_trajectories=500, seed=2, params=fit.params)
     ode_fit = ode(model, o["params"], t)
     data = fit.problem.datasets[0].to_dataframe().rename(columns={"obs_I": "I"})
-    fig = plot_ensemble(traj, species=["I"], model=model, ode=ode_fit, data=data,
-                        title="Boarding school: stochastic vs ODE fit")
+    fig = plot_ensemble(
+        traj, species=["I"], model=model, ode=ode_fit, data=data, title="Boarding school: stochastic vs ODE fit"
+    )
     save_figure(fig, DOCS / "_generated" / "boarding-school-fit.png", dpi=100)
     save_figure(plot_loss_history(fit.history["loss"]), DOCS / "_generated" / "boarding-school-loss.png", dpi=100)
     print("wrote the boarding-school figures and table")

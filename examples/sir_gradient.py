@@ -44,7 +44,9 @@ def main() -> None:
     print("1. Naive pathwise derivative (NRM with its random numbers fixed, loss of counts):")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        naive = sbmljax.value_and_grad(loss, model, params, T_EVAL, n_trajectories=n // 4, seed=0, estimator="nrm_pathwise")
+        naive = sbmljax.value_and_grad(
+            loss, model, params, T_EVAL, n_trajectories=n // 4, seed=0, estimator="nrm_pathwise"
+        )
     print(f"   grad = {naive.grad}  <- zero: counts at t=250 do not move under small parameter changes\n")
 
     print("2. Gradient estimates, E[loss] and d E[loss] / d(c1, c2), with standard errors and cost:")
@@ -73,7 +75,9 @@ def main() -> None:
         r = sbmljax.value_and_grad(loss, model, theta, T_EVAL, n_trajectories=n, seed=100 + it, estimator="score")
         g = np.array([r.grad["c1"] * theta["c1"], r.grad["c2"] * theta["c2"]])  # chain rule to log scale
         log_theta = log_theta - step * g / max(1.0, float(np.linalg.norm(g)) / 10.0)
-        print(f"   step {it}: c1={theta['c1']:.4g}, c2={theta['c2']:.4g}, E[loss] ≈ {r.value:.1f} ± {r.value_stderr:.1f}")
+        print(
+            f"   step {it}: c1={theta['c1']:.4g}, c2={theta['c2']:.4g}, E[loss] ≈ {r.value:.1f} ± {r.value_stderr:.1f}"
+        )
     final = dict(zip(("c1", "c2"), np.exp(log_theta)))
 
     def expected_loss(p, seed):

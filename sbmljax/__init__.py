@@ -62,4 +62,3 @@ from .data import Dataset as Dataset
 from .sbml import load_sbml as load_sbml
 
 __version__ = "0.1.0"
-

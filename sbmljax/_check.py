@@ -161,7 +161,7 @@ td.n {{ text-align: right; }}
 td.exact {{ background: #d9f2d9; }} td.tau_leap_only {{ background: #fff2cc; }}
 td.refused {{ background: #fde0c5; }} td.error {{ background: #f8d0d0; }}
 </style></head><body>
-<h1>{esc(title)}: {len(frame)} file{'s' if len(frame) != 1 else ''}</h1>
+<h1>{esc(title)}: {len(frame)} file{"s" if len(frame) != 1 else ""}</h1>
 <p>{esc(settings)}</p>
 <table><tr><th>verdict</th><th>files</th><th>meaning</th></tr>{summary}</table>
 <table><tr>{head}</tr>
@@ -187,14 +187,25 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=60.0, help="seconds allowed per model (default 60)")
     p.add_argument("--workers", type=int, help="parallel worker processes (default: the number of cores)")
     p.add_argument("--t-end", type=float, default=100.0, help="horizon in model time units (default 100)")
-    p.add_argument("--max-events", type=float, default=CheckSettings.max_events,
-                   help=f"events per trajectory above which exact simulation is impractical "
-                        f"(default {CheckSettings.max_events:.2g})")
-    p.add_argument("--confirm-steps", type=int, default=CheckSettings.confirm_steps,
-                   help="steps of the one-trajectory confirmation run; 0 skips it "
-                        f"(default {CheckSettings.confirm_steps})")
-    p.add_argument("--substance-units", choices=["auto", "item", "mole"], default="auto",
-                   help="how amounts become molecule counts (default: auto, the model's declared units)")
+    p.add_argument(
+        "--max-events",
+        type=float,
+        default=CheckSettings.max_events,
+        help=f"events per trajectory above which exact simulation is impractical "
+        f"(default {CheckSettings.max_events:.2g})",
+    )
+    p.add_argument(
+        "--confirm-steps",
+        type=int,
+        default=CheckSettings.confirm_steps,
+        help=f"steps of the one-trajectory confirmation run; 0 skips it (default {CheckSettings.confirm_steps})",
+    )
+    p.add_argument(
+        "--substance-units",
+        choices=["auto", "item", "mole"],
+        default="auto",
+        help="how amounts become molecule counts (default: auto, the model's declared units)",
+    )
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
 
 
@@ -212,8 +223,14 @@ def _check(args: argparse.Namespace) -> int:
         if not (existing.is_dir() and os.access(existing, os.W_OK)):
             raise ConfigError(f"{o}: cannot write to {existing}")
     frame = check_models(
-        args.paths, t_end=args.t_end, timeout=args.timeout, workers=args.workers, max_events=args.max_events,
-        confirm_steps=args.confirm_steps, substance_units=args.substance_units, progress=args.progress,
+        args.paths,
+        t_end=args.t_end,
+        timeout=args.timeout,
+        workers=args.workers,
+        max_events=args.max_events,
+        confirm_steps=args.confirm_steps,
+        substance_units=args.substance_units,
+        progress=args.progress,
     )
     write_tsv(frame, args.out)
     if args.html:
@@ -224,6 +241,10 @@ def _check(args: argparse.Namespace) -> int:
         )
         atomic_write_text(args.html, summary_html(frame, settings=settings))
     counts = frame["verdict"].value_counts()
-    print(f"checked {len(frame)} file(s): " + ", ".join(f"{int(counts.get(v, 0))} {v}" for v in VERDICTS)
-          + f"; wrote {args.out}" + (f" and {args.html}" if args.html else ""))
+    print(
+        f"checked {len(frame)} file(s): "
+        + ", ".join(f"{int(counts.get(v, 0))} {v}" for v in VERDICTS)
+        + f"; wrote {args.out}"
+        + (f" and {args.html}" if args.html else "")
+    )
     return 0

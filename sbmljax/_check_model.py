@@ -38,8 +38,19 @@ from .sbml._support import CONSTRUCTS
 
 VERDICTS = ("exact", "tau_leap_only", "refused", "error")
 COLUMNS = (
-    "file", "model_id", "sbml", "species", "reactions", "time_units", "loads", "verdict", "refused_constructs",
-    "reason", "max_initial_count", "estimated_events", "seconds",
+    "file",
+    "model_id",
+    "sbml",
+    "species",
+    "reactions",
+    "time_units",
+    "loads",
+    "verdict",
+    "refused_constructs",
+    "reason",
+    "max_initial_count",
+    "estimated_events",
+    "seconds",
 )
 NOT_COUNTS_TOLERANCE = 0.01
 """Non-integer initial counts that rounding changes by more than this fraction are not molecule counts."""
@@ -102,8 +113,12 @@ def check_model(path: str, settings: CheckSettings, report: Report | None = None
     except Exception as e:  # libsbml or the file system failing in a way load_sbml does not anticipate
         return _verdict(row, "error", f"could not be read ({type(e).__name__}: {one_line(e)})")
     row.update(
-        model_id=model.id, sbml=f"L{model.level}V{model.version}", species=len(model.species),
-        reactions=len(model.reactions), time_units=model.time_units, loads=True,
+        model_id=model.id,
+        sbml=f"L{model.level}V{model.version}",
+        species=len(model.species),
+        reactions=len(model.reactions),
+        time_units=model.time_units,
+        loads=True,
     )
     report("while analysing the model", dict(row))
     try:
@@ -154,11 +169,13 @@ def _classify(model: Model, row: dict, settings: CheckSettings, report: Report) 
 
     timed = dict.fromkeys(net.channel_of_reaction(k) for k, dep in enumerate(net.plan.time_dependent) if dep)
     for rid in timed:  # a split reversible reaction has two channels but is one construct
-        exact_only.append(Unsupported(
-            f"reaction '{rid}' kineticLaw",
-            f"its propensity depends on time; {CONSTRUCTS['time_dependent_propensity'].why()}",
-            "exact",
-        ))
+        exact_only.append(
+            Unsupported(
+                f"reaction '{rid}' kineticLaw",
+                f"its propensity depends on time; {CONSTRUCTS['time_dependent_propensity'].why()}",
+                "exact",
+            )
+        )
     events = _estimate_events(net, x0, p, settings.t_end)
     row["estimated_events"] = events
     budget = (
@@ -171,8 +188,9 @@ def _classify(model: Model, row: dict, settings: CheckSettings, report: Report) 
     return _prepare_and_confirm(model, row, settings, report, events, budget)
 
 
-def _prepare_and_confirm(model: Model, row: dict, settings: CheckSettings, report: Report, events: float,
-                         budget: str) -> dict:
+def _prepare_and_confirm(
+    model: Model, row: dict, settings: CheckSettings, report: Report, events: float, budget: str
+) -> dict:
     from ._simulate import prepare
 
     src = model.source
@@ -208,7 +226,8 @@ def _confirm(prep, row: dict, settings: CheckSettings) -> dict:
         return _verdict(row, "exact", f"a confirmation run reached t={settings.t_end:g} after {fired} reaction events")
     if status == RESULTS.max_steps_reached._value:
         return _verdict(
-            row, "exact",
+            row,
+            "exact",
             f"a confirmation run took {settings.confirm_steps} steps ({fired} reaction events) without error, up to "
             f"t={t:.3g} of {settings.t_end:g}",
         )
@@ -250,12 +269,14 @@ def _initial_value_refusals(model: Model, net, x0: np.ndarray) -> list[Unsupport
         more = f" and {len(not_counts) - 3} more" if len(not_counts) > 3 else ""
         names = ", ".join(f"'{sid}'" for sid, _ in not_counts[:3]) + more
         values = ", ".join(f"{sid} = {v:.3g}" for sid, v in not_counts[:3])
-        out.append(Unsupported(
-            f"initial values of species {names}",
-            f"they are not molecule counts ({values}): the model's quantities look like concentrations or "
-            "dimensionless levels, which a stochastic simulation cannot count; rescale them to molecule numbers "
-            "(declare substance units and a compartment volume)",
-        ))
+        out.append(
+            Unsupported(
+                f"initial values of species {names}",
+                f"they are not molecule counts ({values}): the model's quantities look like concentrations or "
+                "dimensionless levels, which a stochastic simulation cannot count; rescale them to molecule numbers "
+                "(declare substance units and a compartment volume)",
+            )
+        )
     return out
 
 
@@ -266,10 +287,12 @@ def _near_integer_counts(model: Model, net, x0: np.ndarray) -> list[Unsupported]
     for i, s in _dynamic_species(model, net):
         v = float(x0[i])
         if s.count_factor == 1.0 and math.isfinite(v) and v >= 0 and v != round(v):
-            out.append(Unsupported(
-                f"species '{s.id}' initial value (not an integer)",
-                f"it is {v:g} molecules; {CONSTRUCTS['non_integer_counts'].why()} (round it with initial=)",
-            ))
+            out.append(
+                Unsupported(
+                    f"species '{s.id}' initial value (not an integer)",
+                    f"it is {v:g} molecules; {CONSTRUCTS['non_integer_counts'].why()} (round it with initial=)",
+                )
+            )
     return out
 
 

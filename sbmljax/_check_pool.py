@@ -153,7 +153,8 @@ def run_checks(
                     code = w.proc.exitcode
                     raise ChildProcessError(
                         f"a check worker process failed to start (exit code {code})"
-                        if dead else f"a check worker process did not start within {STARTUP_SECONDS:g} s"
+                        if dead
+                        else f"a check worker process did not start within {STARTUP_SECONDS:g} s"
                     )
                 if w.task is not None and now > w.since + timeout:
                     w.proc.kill()  # the only way to stop native code (XLA, LSODA) that does not return

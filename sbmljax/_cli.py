@@ -78,7 +78,9 @@ def _configure_simulate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epsilon", type=float, help="tau-leaping: adaptive step error control (Cao et al. 2006)")
     p.add_argument("--out", required=True, help="CSV of trajectories (columns trajectory, time, species…)")
     p.add_argument("--summary", help="also write per-time ensemble statistics (mean, sd, quantiles) as CSV")
-    p.add_argument("--plot", help="also write a figure of the ensemble (.png, .pdf or .svg: mean ± SD, quantiles, paths)")
+    p.add_argument(
+        "--plot", help="also write a figure of the ensemble (.png, .pdf or .svg: mean ± SD, quantiles, paths)"
+    )
     p.add_argument("--progress", action="store_true", help="show a progress bar")
 
 

@@ -117,12 +117,16 @@ def _estimated(spec, model: Model, name: str) -> EstimatedParameter:
     else:
         v = float(spec)
         if not v > 0:
-            raise ParameterError(f"free parameter '{name}' starts at {v:g}; give (value, lower, upper) for a non-positive start")
+            raise ParameterError(
+                f"free parameter '{name}' starts at {v:g}; give (value, lower, upper) for a non-positive start"
+            )
         lo, hi = v / 1000.0, v * 1000.0
     return EstimatedParameter(name, v, lo, hi, "log10" if lo > 0 else "lin")
 
 
-def as_problem(model, datasets=None, free_params=None, *, noise_sd: float | None = None) -> tuple[Problem, dict[str, float]]:
+def as_problem(
+    model, datasets=None, free_params=None, *, noise_sd: float | None = None
+) -> tuple[Problem, dict[str, float]]:
     """Normalise `fit`'s inputs into a `Problem` and the starting values (linear scale)."""
     starts = {}
     if type(model).__name__ == "Problem" and type(model).__module__.startswith("petab"):
@@ -139,7 +143,9 @@ def as_problem(model, datasets=None, free_params=None, *, noise_sd: float | None
         problem = model
         for name, spec in (free_params or {}).items():
             if name not in problem.estimated_ids:
-                raise ParameterError(f"'{name}' is not estimated in {problem.source}; estimated: {', '.join(problem.estimated_ids)}")
+                raise ParameterError(
+                    f"'{name}' is not estimated in {problem.source}; estimated: {', '.join(problem.estimated_ids)}"
+                )
             starts[name] = float(spec[0] if isinstance(spec, (tuple, list)) else spec)
     else:
         m = _as_model(model)
@@ -187,7 +193,9 @@ def _condition_key(d: Dataset) -> tuple:
     return (d.times.tobytes(), obs, tuple(sorted(d.initial.items())), tuple(sorted(d.params.items())))
 
 
-def _terms(problem: Problem, loss: AbstractLoss, est: AbstractGradientEstimator, start: Mapping[str, float], n: int) -> list[_Term]:
+def _terms(
+    problem: Problem, loss: AbstractLoss, est: AbstractGradientEstimator, start: Mapping[str, float], n: int
+) -> list[_Term]:
     model_params = set(problem.model.parameter_values())
     groups: dict[tuple, list[Dataset]] = {}
     for d in problem.datasets:
@@ -223,7 +231,16 @@ def _placeholder(term: DataTerm, model: Model):
     return ExpectedSquaredError().trajectory_loss(term, None)
 
 
-def _step(term: _Term, loss: AbstractLoss, est: AbstractGradientEstimator, values: Mapping[str, float], seed: int, it: int, d: int, n: int):
+def _step(
+    term: _Term,
+    loss: AbstractLoss,
+    est: AbstractGradientEstimator,
+    values: Mapping[str, float],
+    seed: int,
+    it: int,
+    d: int,
+    n: int,
+):
     """Loss value, its standard error, the gradient (dict) and the simulations used, for one dataset."""
     gp = term.grad
     theta_model = [values[k] for k in term.model_ids]
@@ -235,7 +252,9 @@ def _step(term: _Term, loss: AbstractLoss, est: AbstractGradientEstimator, value
     params_now = dict(zip(term.model_ids + term.loss_ids, theta))
     if loss.pilot:
         x0, p = gp.initial(gp.theta[: gp.n_model])
-        sol = run_ensemble(gp.prep, trajectory_keys(_seed(seed, it, d, 1), n), x0=x0, p=p, block=gp.prep.sim.default_block)
+        sol = run_ensemble(
+            gp.prep, trajectory_keys(_seed(seed, it, d, 1), n), x0=x0, p=p, block=gp.prep.sim.default_block
+        )
         raise_failures(gp.prep, sol, 2**62)
         counts = np.asarray(jax_observe(gp, sol.counts, p))
         moments = pilot_moments(term.data, counts, params_now)
@@ -323,7 +342,9 @@ def fit(
     est = make_estimator(estimator, **(estimator_options or {}))
     loss_obj = make_loss(loss)
     if est.name == "nrm_pathwise":
-        raise ConfigError("nrm_pathwise cannot fit losses of counts (it misses the jump contribution); choose another estimator")
+        raise ConfigError(
+            "nrm_pathwise cannot fit losses of counts (it misses the jump contribution); choose another estimator"
+        )
     terms = _terms(problem, loss_obj, est, start, n_trajectories)
     for t in terms:
         est.check(t.grad)
@@ -332,7 +353,13 @@ def fit(
     lower, upper = (jnp.asarray(b) for b in problem.scaled_bounds())
     opt = optimizer if optimizer is not None else default_optimizer(learning_rate, iterations)
     opt_state = opt.init(scaled)
-    history: dict = {"loss": [], "loss_stderr": [], "params": {p.id: [] for p in params}, "grad": {p.id: [] for p in params}, "seconds": []}
+    history: dict = {
+        "loss": [],
+        "loss_stderr": [],
+        "params": {p.id: [] for p in params},
+        "grad": {p.id: [] for p in params},
+        "seconds": [],
+    }
     trace, sims, t_start, converged = [], 0, time.perf_counter(), False
     window = max(10, iterations // 10)
     bar = None

@@ -30,14 +30,21 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", nargs="?", help="SBML file (omit with --petab)")
     p.add_argument("data", nargs="*", help="quick-form CSV files: a time column and one column per observed species")
     p.add_argument("--petab", help="PEtab problem YAML (instead of MODEL and DATA)")
-    p.add_argument("--free", nargs="*", metavar="ID=VALUE", help="parameters to estimate with start values (value or value:lower:upper)")
+    p.add_argument(
+        "--free",
+        nargs="*",
+        metavar="ID=VALUE",
+        help="parameters to estimate with start values (value or value:lower:upper)",
+    )
     p.add_argument("--seed", type=int, required=True, help="random seed (required: results are reproducible)")
     p.add_argument("--out", required=True, help="JSON result file")
     p.add_argument("--estimator", default="score", help="score, cfd, fd_crn or tau_pathwise (default score)")
     p.add_argument("--loss", default="mean_sse", help="mean_sse, expected_sse or gaussian_nll (default mean_sse)")
     p.add_argument("--n", type=int, default=200, help="trajectories per dataset and iteration (default 200)")
     p.add_argument("--iterations", type=int, default=150, help="optimiser steps (default 150)")
-    p.add_argument("--learning-rate", type=float, default=0.05, help="Adam step size on the parameters' scales (default 0.05)")
+    p.add_argument(
+        "--learning-rate", type=float, default=0.05, help="Adam step size on the parameters' scales (default 0.05)"
+    )
     p.add_argument("--noise-sd", type=float, help="measurement noise SD of quick-form data (default: unweighted)")
     p.add_argument("--ode-fit", action="store_true", help="also fit the ODE model with libRoadRunner and report it")
     p.add_argument("--param-table", help="write the PEtab parameter table with the fitted values here")
@@ -80,5 +87,8 @@ def _fit(args: argparse.Namespace) -> int:
         result.write_parameter_table(args.param_table)
     result.to_json(args.out)
     summary = ", ".join(f"{k}={v:.6g} ± {result.stderr[k]:.2g}" for k, v in result.params.items())
-    print(f"fitted {summary} ({result.iterations} iterations, {result.n_simulations} simulations, {result.wall_time_s:.1f} s)", file=sys.stderr)
+    print(
+        f"fitted {summary} ({result.iterations} iterations, {result.n_simulations} simulations, {result.wall_time_s:.1f} s)",
+        file=sys.stderr,
+    )
     return 0

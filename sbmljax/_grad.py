@@ -47,8 +47,15 @@ def build_problem(
     kwargs = {} if max_events is None else {"max_events": max_events}
     all_params = {**(fixed or {}), **params}
     prep = prepare(
-        model, t_eval, method=method, params=all_params, initial=initial, t0=t0, n_trajectories=n_trajectories,
-        **sim_options, **kwargs,
+        model,
+        t_eval,
+        method=method,
+        params=all_params,
+        initial=initial,
+        t0=t0,
+        n_trajectories=n_trajectories,
+        **sim_options,
+        **kwargs,
     )
     free = prep.net.free_names
     model_names = tuple(params)
@@ -123,8 +130,16 @@ def value_and_grad(
         raise ConfigError(f"n_trajectories must be at least 2 (standard errors need two samples), got {n_trajectories}")
     est = make_estimator(estimator, **options)
     problem = build_problem(
-        loss_fn, _as_model(model), params, t_eval, estimator=est, n_trajectories=n_trajectories,
-        loss_params=loss_params, initial=initial, t0=t0, fixed=fixed,
+        loss_fn,
+        _as_model(model),
+        params,
+        t_eval,
+        estimator=est,
+        n_trajectories=n_trajectories,
+        loss_params=loss_params,
+        initial=initial,
+        t0=t0,
+        fixed=fixed,
     )
     est.check(problem)
     start = time.perf_counter()

@@ -74,9 +74,7 @@ class DataTerm:
 
 def data_term(datasets: Sequence[Dataset], model, fixed: Mapping[str, float]) -> DataTerm:
     """Build the `DataTerm` of datasets sharing a simulation (unknown noise means `σ = 1`)."""
-    noise = tuple(
-        noise_model(d, model) if all(o.noise is not None for o in d.observables) else None for d in datasets
-    )
+    noise = tuple(noise_model(d, model) if all(o.noise is not None for o in d.observables) else None for d in datasets)
     return DataTerm(tuple(datasets), tuple(observables(d, model) for d in datasets), noise, dict(fixed))
 
 

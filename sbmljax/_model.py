@@ -249,9 +249,7 @@ class Model:
             "assignment_rules": {v: to_string(e) for v, e in self.assignment_rules},
             "initial_assignments": {v: to_string(e) for v, e in self.initial_assignments},
             "events": [e.id for e in self.events],
-            "unsupported": [
-                {"element": u.element, "reason": u.reason, "scope": u.scope} for u in self.unsupported
-            ],
+            "unsupported": [{"element": u.element, "reason": u.reason, "scope": u.scope} for u in self.unsupported],
             "notes": list(self.notes),
         }
 

@@ -102,9 +102,7 @@ def series_from_ode(ode: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     if v.ndim == 1 and len(species) == 1:
         v = v[:, None]
     if v.shape != (t.size, len(species)):
-        raise DataError(
-            f"ode values have shape {v.shape}; expected (times, species) = ({t.size}, {len(species)})"
-        )
+        raise DataError(f"ode values have shape {v.shape}; expected (times, species) = ({t.size}, {len(species)})")
     return {s: (t, v[:, j]) for j, s in enumerate(species)}
 
 

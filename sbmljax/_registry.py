@@ -10,7 +10,9 @@ from .errors import ConfigError
 T = TypeVar("T")
 
 
-def instantiate(value: str | T, registry: Mapping[str, type[T]], base: type[T], kind: str, options: Mapping[str, object]) -> T:
+def instantiate(
+    value: str | T, registry: Mapping[str, type[T]], base: type[T], kind: str, options: Mapping[str, object]
+) -> T:
     """`value` itself if it is an instance of `base`, else `registry[value](**options)`.
 
     **Raises:** `ConfigError` naming the `kind` for an unknown name, options given with an instance, or

@@ -100,9 +100,13 @@ def parameter_vector(net: CompiledNetwork, params: Mapping[str, float] | None) -
                     "set the parameters it is computed from instead"
                 )
             if name in model.species_ids:
-                raise ParameterError(f"{model.source}: '{name}' is a species, not a parameter; set its initial count with initial=")
+                raise ParameterError(
+                    f"{model.source}: '{name}' is a species, not a parameter; set its initial count with initial="
+                )
             known = ", ".join(net.free_names) if len(net.free_names) <= 20 else ", ".join(net.free_names[:20]) + ", …"
-            raise ParameterError(f"{model.source}: unknown parameter '{name}'; the model's parameters are: {known or '(none)'}")
+            raise ParameterError(
+                f"{model.source}: unknown parameter '{name}'; the model's parameters are: {known or '(none)'}"
+            )
         try:
             v = float(value)
         except (TypeError, ValueError):
@@ -185,7 +189,9 @@ def prepare(
             )
         if v != round(v):  # every simulator here fires whole reactions
             if s.count_factor != 1.0:
-                notes.append(f"initial count of '{s.id}' rounded from {v:.6g} to {round(v)} molecules (unit conversion)")
+                notes.append(
+                    f"initial count of '{s.id}' rounded from {v:.6g} to {round(v)} molecules (unit conversion)"
+                )
                 x0[net.plan.species_index[s.id]] = round(v)
             else:
                 c = CONSTRUCTS["non_integer_counts"]
@@ -224,7 +230,17 @@ def _chunk(net, sim, events, t_eval, x0, p, keys, t0, block: int, max_steps: int
 
     def one(key, x0_, p_):
         return solve(
-            net, sim, t_eval, x0_, p_, key, t0=t0, events=events, block=block, max_steps=max_steps, accumulator=accumulator
+            net,
+            sim,
+            t_eval,
+            x0_,
+            p_,
+            key,
+            t0=t0,
+            events=events,
+            block=block,
+            max_steps=max_steps,
+            accumulator=accumulator,
         )
 
     return jax.vmap(one, in_axes=in_axes)(keys, x0, p)
@@ -267,10 +283,17 @@ def run_ensemble(
     # Dispatch every chunk before reading any back: JAX runs them asynchronously, overlapping on the cores.
     pending = [
         _chunk(
-            prep.net, sim, prep.events, t_eval,
+            prep.net,
+            sim,
+            prep.events,
+            t_eval,
             x0_b[i : i + chunk] if x0.ndim == 2 else x0_b,
             p_b[i : i + chunk] if p.ndim == 2 else p_b,
-            keys[i : i + chunk], t0, block, max_steps, accumulator,
+            keys[i : i + chunk],
+            t0,
+            block,
+            max_steps,
+            accumulator,
         )
         for i in range(0, keys.shape[0], chunk)
     ]
@@ -390,8 +413,15 @@ def simulate(
     if first_trajectory < 0:
         raise ConfigError(f"first_trajectory must be non-negative, got {first_trajectory}")
     prep = prepare(
-        model, t_eval, method=method, params=params, initial=initial, t0=t0, n_trajectories=n_trajectories,
-        max_events=max_events, **options,
+        model,
+        t_eval,
+        method=method,
+        params=params,
+        initial=initial,
+        t0=t0,
+        n_trajectories=n_trajectories,
+        max_events=max_events,
+        **options,
     )
     steps = int(max_steps) if max_steps is not None else 2**62
     keys = trajectory_keys(seed, n_trajectories, first_trajectory)

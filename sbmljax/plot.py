@@ -106,22 +106,46 @@ def plot_ensemble(
         for a, sid in zip(axes, names):
             j = traj.species.index(sid)
             for i in range(min(sample_paths, n)):
-                a.plot(t, traj.counts[i, :, j], color=COLORS["path"], lw=0.7, alpha=0.6, zorder=2,
-                       label="sample paths" if i == 0 else "_nolegend_")
+                a.plot(
+                    t,
+                    traj.counts[i, :, j],
+                    color=COLORS["path"],
+                    lw=0.7,
+                    alpha=0.6,
+                    zorder=2,
+                    label="sample paths" if i == 0 else "_nolegend_",
+                )
             if q is not None:
-                a.fill_between(t, q[0, :, j], q[1, :, j], color=COLORS["quantile"], lw=0, zorder=1,
-                               label=f"{lo:.0%}–{hi:.0%} quantiles")
+                a.fill_between(
+                    t,
+                    q[0, :, j],
+                    q[1, :, j],
+                    color=COLORS["quantile"],
+                    lw=0,
+                    zorder=1,
+                    label=f"{lo:.0%}–{hi:.0%} quantiles",
+                )
             if band_ok and "sd" in bands:
                 # Counts are non-negative; mean − SD below zero is drawn clipped rather than implying negatives.
                 low = np.maximum(mean[:, j] - sd[:, j], 0.0)
-                a.fill_between(t, low, mean[:, j] + sd[:, j], color=COLORS["sd"], alpha=0.55, lw=0, zorder=1.5,
-                               label="mean ± SD")
+                a.fill_between(
+                    t, low, mean[:, j] + sd[:, j], color=COLORS["sd"], alpha=0.55, lw=0, zorder=1.5, label="mean ± SD"
+                )
             a.plot(t, mean[:, j], color=COLORS["mean"], lw=2.0, zorder=3, label="mean" if n > 1 else "path")
             if sid in ode_series:
                 a.plot(*ode_series[sid], color=COLORS["ode"], lw=1.6, ls="--", zorder=4, label="ODE")
             if sid in data_series:
-                a.plot(*data_series[sid], ls="none", marker="o", ms=4.5, mfc=COLORS["data"], mec="white",
-                       mew=0.6, label="data", zorder=5)
+                a.plot(
+                    *data_series[sid],
+                    ls="none",
+                    marker="o",
+                    ms=4.5,
+                    mfc=COLORS["data"],
+                    mec="white",
+                    mew=0.6,
+                    label="data",
+                    zorder=5,
+                )
             a.set_xlabel(f"time ({time_units})" if time_units else "time")
             a.set_ylabel(f"{sid} (molecules)")
             if len(names) > 1 or (ax is not None and title is not None):
@@ -134,8 +158,7 @@ def plot_ensemble(
     return fig
 
 
-def plot_loss_history(history: Values | Mapping[str, Values], *, ax: Axes | None = None,
-                      log: bool = True) -> Figure:
+def plot_loss_history(history: Values | Mapping[str, Values], *, ax: Axes | None = None, log: bool = True) -> Figure:
     """Plot the loss per iteration, with a ± standard-error band when one is given.
 
     **Arguments:**
@@ -183,8 +206,12 @@ def plot_loss_history(history: Values | Mapping[str, Values], *, ax: Axes | None
     return fig
 
 
-def plot_parameter_traces(traces: Mapping[str, Values], *, true_values: Mapping[str, float] | None = None,
-                          ode_values: Mapping[str, float] | None = None) -> Figure:
+def plot_parameter_traces(
+    traces: Mapping[str, Values],
+    *,
+    true_values: Mapping[str, float] | None = None,
+    ode_values: Mapping[str, float] | None = None,
+) -> Figure:
     """Plot each parameter's value per iteration, with reference lines for the true and ODE-fit values.
 
     **Arguments:**
@@ -251,14 +278,35 @@ def plot_gradient_diagnostics(table) -> Figure:
                     continue
                 g, se = float(r["grad"].iloc[0]), float(r["stderr"].iloc[0])
                 # Estimators are named on the x axis, so only the reference marker needs a legend entry.
-                a.bar(x, g, 0.7, yerr=se if math.isfinite(se) else None, color=colors[e], capsize=4,
-                      error_kw={"lw": 1.2, "ecolor": "0.25"}, label="_nolegend_")
+                a.bar(
+                    x,
+                    g,
+                    0.7,
+                    yerr=se if math.isfinite(se) else None,
+                    color=colors[e],
+                    capsize=4,
+                    error_kw={"lw": 1.2, "ecolor": "0.25"},
+                    label="_nolegend_",
+                )
                 if has_ref and math.isfinite(float(r["reference"].iloc[0])):
-                    a.plot([x], [float(r["reference"].iloc[0])], ls="none", marker="D", ms=7, mfc="black", mec="white",
-                           label="reference", zorder=5)
+                    a.plot(
+                        [x],
+                        [float(r["reference"].iloc[0])],
+                        ls="none",
+                        marker="D",
+                        ms=7,
+                        mfc="black",
+                        mec="white",
+                        label="reference",
+                        zorder=5,
+                    )
             a.axhline(0.0, color="0.3", lw=0.8)
-            a.set_xticks(range(len(estimators)), estimators, rotation=30 if len(estimators) > 3 else 0, ha="right"
-                         if len(estimators) > 3 else "center")
+            a.set_xticks(
+                range(len(estimators)),
+                estimators,
+                rotation=30 if len(estimators) > 3 else 0,
+                ha="right" if len(estimators) > 3 else "center",
+            )
             a.set_title(f"∂loss/∂{p}")
             a.set_ylabel("gradient")
         legend_and_title(fig, axes, "Gradient estimates ± standard error", own_figure=True)

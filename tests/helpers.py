@@ -13,8 +13,16 @@ ALL_EXACT_METHODS = ["direct", "nrm"]
 """Every exact simulator's `method=` string (each must pass the SBML stochastic suite)."""
 
 
-def sbml_model(species: dict[str, float], params: dict[str, float], reactions: list[tuple[str, str, str]],
-               *, compartment_size: float = 1.0, hosu: bool = True, extra: str = "", level: int = 3) -> str:
+def sbml_model(
+    species: dict[str, float],
+    params: dict[str, float],
+    reactions: list[tuple[str, str, str]],
+    *,
+    compartment_size: float = 1.0,
+    hosu: bool = True,
+    extra: str = "",
+    level: int = 3,
+) -> str:
     """A small SBML L3V2 document: `reactions` are `(id, "A + B -> 2 C", rate law)`."""
     sp = "\n".join(
         f'<species id="{s}" compartment="c" initialAmount="{v}" hasOnlySubstanceUnits="{str(hosu).lower()}" '
@@ -49,7 +57,7 @@ def sbml_model(species: dict[str, float], params: dict[str, float], reactions: l
 <listOfSpecies>{sp}</listOfSpecies>
 {f"<listOfParameters>{ps}</listOfParameters>" if ps else ""}
 {extra}
-<listOfReactions>{''.join(rx)}</listOfReactions>
+<listOfReactions>{"".join(rx)}</listOfReactions>
 </model></sbml>"""
 
 

@@ -47,15 +47,23 @@ def table(tmp_path_factory) -> pd.DataFrame:
 def test_one_row_per_file_with_every_column(table) -> None:
     assert list(table.columns) == list(COLUMNS)
     assert list(table.index) == [
-        "BIOMD0000000005.xml", "BIOMD0000000009.xml", "BIOMD0000000012.xml", "BIOMD0000000035.xml",
-        "00001-sbml-l3v1.xml", "00028-sbml-l3v1.xml", "00040-sbml-l3v1.xml",
-        "empty.xml", "malformed.xml", "page.sbml",
+        "BIOMD0000000005.xml",
+        "BIOMD0000000009.xml",
+        "BIOMD0000000012.xml",
+        "BIOMD0000000035.xml",
+        "00001-sbml-l3v1.xml",
+        "00028-sbml-l3v1.xml",
+        "00040-sbml-l3v1.xml",
+        "empty.xml",
+        "malformed.xml",
+        "page.sbml",
     ]
     assert (table["seconds"] >= 0).all() and (table["reason"].str.len() > 0).all()
 
 
-@pytest.mark.parametrize("name", ["BIOMD0000000035.xml", "BIOMD0000000012.xml", "00001-sbml-l3v1.xml",
-                                  "00028-sbml-l3v1.xml"])
+@pytest.mark.parametrize(
+    "name", ["BIOMD0000000035.xml", "BIOMD0000000012.xml", "00001-sbml-l3v1.xml", "00028-sbml-l3v1.xml"]
+)
 def test_exact_models(table, name) -> None:
     row = table.loc[name]
     assert row.verdict == "exact" and row.loads and row.refused_constructs == ""
@@ -66,7 +74,12 @@ def test_exact_models(table, name) -> None:
 def test_biomodels_metadata(table) -> None:
     row = table.loc["BIOMD0000000035.xml"]
     assert (row.model_id, row.sbml, row.species, row.reactions, row.time_units) == (
-        "vilarOscillator", "L2V3", 10, 16, "hour")
+        "vilarOscillator",
+        "L2V3",
+        10,
+        16,
+        "hour",
+    )
     assert table.loc["BIOMD0000000012.xml", "max_initial_count"] == 20
 
 
@@ -181,15 +194,27 @@ def test_html_escapes_content() -> None:
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    return subprocess.run([sys.executable, "-m", "sbmljax", "check", *args], capture_output=True, text=True,
-                          env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "sbmljax", "check", *args], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 def test_cli_writes_table_and_html(tmp_path) -> None:
     bad = bad_folder(tmp_path)
     out, page = tmp_path / "res" / "checks.tsv", tmp_path / "res" / "summary.html"
-    r = run_cli(str(suite_case("00001")), str(bad), "--out", str(out), "--html", str(page), "--t-end", "10",
-                "--workers", "2", "--no-progress")
+    r = run_cli(
+        str(suite_case("00001")),
+        str(bad),
+        "--out",
+        str(out),
+        "--html",
+        str(page),
+        "--t-end",
+        "10",
+        "--workers",
+        "2",
+        "--no-progress",
+    )
     assert r.returncode == 0, r.stderr
     assert "checked 4 file(s): 1 exact, 0 tau_leap_only, 0 refused, 3 error" in r.stdout
     frame = pd.read_csv(out, sep="\t")

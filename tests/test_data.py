@@ -170,14 +170,18 @@ def test_boarding_school_petab_loads_and_lints_clean() -> None:
 def test_petab_missing_column_names_the_file(school) -> None:
     meas = school / "measurements.tsv"
     meas.write_text(meas.read_text().replace("measurement\t", "measurment\t", 1))
-    with pytest.raises(DataError, match=r"measurements\.tsv: the measurement table lacks required column\(s\) 'measurement'"):
+    with pytest.raises(
+        DataError, match=r"measurements\.tsv: the measurement table lacks required column\(s\) 'measurement'"
+    ):
         load_petab(school / "problem.yaml")
 
 
 def test_petab_non_numeric_cell_names_row_and_column(school) -> None:
     meas = school / "measurements.tsv"
     meas.write_text(meas.read_text().replace("\t225\t", "\tmany\t"))
-    with pytest.raises(DataError, match=r"measurements\.tsv: row 5 \(line 6\), column 'measurement': 'many' is not a number"):
+    with pytest.raises(
+        DataError, match=r"measurements\.tsv: row 5 \(line 6\), column 'measurement': 'many' is not a number"
+    ):
         load_petab(school / "problem.yaml")
 
 
@@ -204,7 +208,9 @@ def test_petab_missing_files(school) -> None:
     with pytest.raises(DataError, match="no such file"):
         load_petab(school / "nope.yaml")
     (school / "conditions.tsv").unlink()
-    with pytest.raises(DataError, match=r"conditions\.tsv: no such file \(the condition file listed in .*problem\.yaml\)"):
+    with pytest.raises(
+        DataError, match=r"conditions\.tsv: no such file \(the condition file listed in .*problem\.yaml\)"
+    ):
         load_petab(school / "problem.yaml")
 
 
@@ -216,7 +222,9 @@ def test_petab_conditions_and_noise_parameters(school) -> None:
     lines = [lines[0] + "\tnoiseParameters"] + [f"{line}\t{i}" for i, line in enumerate(lines[1:], start=1)]
     (school / "measurements.tsv").write_text("\n".join(lines) + "\n")
     par = school / "parameters.tsv"
-    par.write_text("\n".join(line for line in par.read_text().splitlines() if not line.startswith(("sigma", "gamma"))) + "\n")
+    par.write_text(
+        "\n".join(line for line in par.read_text().splitlines() if not line.startswith(("sigma", "gamma"))) + "\n"
+    )
     problem = load_petab(school / "problem.yaml")
     (d,) = problem.datasets
     assert dict(d.initial) == {"I": 5.0} and dict(d.params) == {"gamma": 0.4}
@@ -270,5 +278,7 @@ def test_petab_observable_parameters(school) -> None:
     counts = np.tile([700.0, 40.0, 23.0], (14, 1))
     np.testing.assert_allclose(np.asarray(observables(d, problem.model)(counts, {})), np.full((14, 1), 20.0))
     meas.write_text(meas.read_text().replace("\t0.5\n", "\t0.7\n", 1))
-    with pytest.raises(DataError, match=r"row \d+ \(line \d+\), column 'observableParameters'.*must be the same in every"):
+    with pytest.raises(
+        DataError, match=r"row \d+ \(line \d+\), column 'observableParameters'.*must be the same in every"
+    ):
         load_petab(school / "problem.yaml")

@@ -62,14 +62,18 @@ def _with(extra: str, law: str = "k*A") -> str:
 
 def test_rate_rule_is_refused_naming_variable() -> None:
     extra = '<listOfRules><rateRule variable="k"><math xmlns="http://www.w3.org/1998/Math/MathML"><cn>1</cn></math></rateRule></listOfRules>'
-    text = _with(extra).replace('<parameter id="k" value="1" constant="true"/>', '<parameter id="k" value="1" constant="false"/>')
+    text = _with(extra).replace(
+        '<parameter id="k" value="1" constant="true"/>', '<parameter id="k" value="1" constant="false"/>'
+    )
     with pytest.raises(UnsupportedSBMLFeatureError, match="rateRule 'k'"):
         run(text)
 
 
 def test_algebraic_rule_is_refused() -> None:
     extra = '<listOfRules><algebraicRule><math xmlns="http://www.w3.org/1998/Math/MathML"><apply><minus/><ci>k</ci><cn>1</cn></apply></math></algebraicRule></listOfRules>'
-    text = _with(extra).replace('<parameter id="k" value="1" constant="true"/>', '<parameter id="k" value="1" constant="false"/>')
+    text = _with(extra).replace(
+        '<parameter id="k" value="1" constant="true"/>', '<parameter id="k" value="1" constant="false"/>'
+    )
     with pytest.raises(UnsupportedSBMLFeatureError, match="algebraicRule"):
         run(text)
 
@@ -89,7 +93,11 @@ def test_delayed_event_is_refused() -> None:
         "<cn>5</cn></math></eventAssignment></listOfEventAssignments></event></listOfEvents>"
     )
     with pytest.raises(UnsupportedSBMLFeatureError, match="event 'e1'.*delay"):
-        run(sbml_model({"A": 10}, {"k": 1}, [("r", "A -> 0", "k*A")]).replace("</listOfReactions>", "</listOfReactions>" + ev))
+        run(
+            sbml_model({"A": 10}, {"k": 1}, [("r", "A -> 0", "k*A")]).replace(
+                "</listOfReactions>", "</listOfReactions>" + ev
+            )
+        )
 
 
 def test_unsplittable_reversible_reaction_is_refused() -> None:
@@ -160,7 +168,10 @@ def test_unknown_symbol_in_law_is_a_network_error() -> None:
 def test_negative_propensity_at_run_time_names_reaction_time_and_state() -> None:
     # A decays; the law of r, k*(A - 5), turns negative once A < 5.
     text = sbml_model({"A": 10, "B": 0}, {"k": 1}, [("d", "A -> 0", "k*A"), ("r", "0 -> B", "k*(A - 5)")])
-    with pytest.raises(SimulationError, match=r"reaction 'r' has a negative propensity \(-1\) at t=[\d.e-]+ in trajectory \d+.*state A=4"):
+    with pytest.raises(
+        SimulationError,
+        match=r"reaction 'r' has a negative propensity \(-1\) at t=[\d.e-]+ in trajectory \d+.*state A=4",
+    ):
         run(text)
 
 
@@ -183,7 +194,9 @@ def _cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
 
 def test_cli_error_is_one_line_without_traceback_and_leaves_no_file(tmp_path, models_dir) -> None:
     out = tmp_path / "out.csv"
-    r = _cli("simulate", str(models_dir / "sir.xml"), "--t-end", "10", "--seed", "0", "--out", str(out), "--param", "c9=1")
+    r = _cli(
+        "simulate", str(models_dir / "sir.xml"), "--t-end", "10", "--seed", "0", "--out", str(out), "--param", "c9=1"
+    )
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("sbmljax: error:") and "c9" in lines[0]
@@ -215,5 +228,7 @@ def test_cli_simulate_requires_seed(models_dir, tmp_path) -> None:
 def test_rate_law_that_does_not_vanish_is_caught_before_a_negative_count(method, options) -> None:
     # A is consumed at a constant rate k whatever its count: the law is wrong once A reaches 0.
     text = sbml_model({"A": 5}, {"k": 3.0}, [("drain", "A -> 0", "k")])
-    with pytest.raises(SimulationError, match=r"reaction 'drain' has propensity 3 > 0 but firing it would make A negative"):
+    with pytest.raises(
+        SimulationError, match=r"reaction 'drain' has propensity 3 > 0 but firing it would make A negative"
+    ):
         run(text, method=method, **options)

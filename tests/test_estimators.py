@@ -63,7 +63,9 @@ LOSSES = {"mean": lambda c, p: c[-1, 0], "square": lambda c, p: (c[-1, 0] - C) *
 
 @pytest.fixture(scope="module")
 def bd() -> sbmljax.Model:
-    return sbmljax.load_sbml(sbml_model({"X": int(X0)}, {"k1": K1, "k2": K2}, [("b", "0 -> X", "k1"), ("d", "X -> 0", "k2*X")]))
+    return sbmljax.load_sbml(
+        sbml_model({"X": int(X0)}, {"k1": K1, "k2": K2}, [("b", "0 -> X", "k1"), ("d", "X -> 0", "k2*X")])
+    )
 
 
 def run(model, loss, estimator, n, **options):
@@ -150,12 +152,20 @@ def test_linear_networks_match_ode_sensitivities(estimator, n) -> None:
     # Reversible isomerisation A <-> B.
     text = sbml_model({"A": 60, "B": 0}, {"kf": 0.4, "kr": 0.2}, [("iso", "A -> B", "kf*A - kr*B")])
     iso = sbmljax.load_sbml(text.replace('reversible="false"', 'reversible="true"'))
-    truth = _linear_expm_grad(np.array([0.4, 0.2]), lambda r: jnp.array([[-r[0], r[1]], [r[0], -r[1]]]), np.array([60.0, 0.0]), 1.5, 1)
-    r = sbmljax.value_and_grad(lambda c, p: c[-1, 1], iso, {"kf": 0.4, "kr": 0.2}, [0.0, 1.5], n_trajectories=n, seed=1, estimator=estimator)
+    truth = _linear_expm_grad(
+        np.array([0.4, 0.2]), lambda r: jnp.array([[-r[0], r[1]], [r[0], -r[1]]]), np.array([60.0, 0.0]), 1.5, 1
+    )
+    r = sbmljax.value_and_grad(
+        lambda c, p: c[-1, 1], iso, {"kf": 0.4, "kr": 0.2}, [0.0, 1.5], n_trajectories=n, seed=1, estimator=estimator
+    )
     se = np.array(list(r.stderr.values()))
     assert np.all(np.abs(r.as_array() - truth) < 3 * se + 2e-3 * np.abs(truth)), (r.grad, truth, se)
     # Chain A -> B -> C.
-    chain = sbmljax.load_sbml(sbml_model({"A": 50, "B": 0, "C": 0}, {"k1": 0.6, "k2": 0.3}, [("r1", "A -> B", "k1*A"), ("r2", "B -> C", "k2*B")]))
+    chain = sbmljax.load_sbml(
+        sbml_model(
+            {"A": 50, "B": 0, "C": 0}, {"k1": 0.6, "k2": 0.3}, [("r1", "A -> B", "k1*A"), ("r2", "B -> C", "k2*B")]
+        )
+    )
     truth = _linear_expm_grad(
         np.array([0.6, 0.3]),
         lambda r: jnp.array([[-r[0], 0, 0], [r[0], -r[1], 0], [0, r[1], 0.0]]),
@@ -163,7 +173,9 @@ def test_linear_networks_match_ode_sensitivities(estimator, n) -> None:
         2.0,
         1,
     )
-    r = sbmljax.value_and_grad(lambda c, p: c[-1, 1], chain, {"k1": 0.6, "k2": 0.3}, [0.0, 2.0], n_trajectories=n, seed=2, estimator=estimator)
+    r = sbmljax.value_and_grad(
+        lambda c, p: c[-1, 1], chain, {"k1": 0.6, "k2": 0.3}, [0.0, 2.0], n_trajectories=n, seed=2, estimator=estimator
+    )
     se = np.array(list(r.stderr.values()))
     assert np.all(np.abs(r.as_array() - truth) < 3 * se + 2e-3 * np.abs(truth)), (r.grad, truth, se)
 
@@ -180,7 +192,15 @@ def test_direct_dependence_on_parameters_is_included(bd, estimator, options) -> 
         return (p["s"] * c[-1, 0] - 30.0) ** 2 + p["k1"]
 
     r = sbmljax.value_and_grad(
-        loss, bd, {"k1": K1}, [0.0, T], n_trajectories=4000, seed=3, estimator=estimator, loss_params={"s": 2.0}, **options
+        loss,
+        bd,
+        {"k1": K1},
+        [0.0, T],
+        n_trajectories=4000,
+        seed=3,
+        estimator=estimator,
+        loss_params={"s": 2.0},
+        **options,
     )
     mean, var = bd_moments(K1, K2)
     # E = s²(var + mean²) − 60 s mean + 900 + k1
@@ -196,8 +216,15 @@ def test_nrm_pathwise_is_exact_for_event_time_losses() -> None:
     n0, k = 10, 0.7
     m = sbmljax.load_sbml(sbml_model({"A": n0}, {"k": k}, [("d", "A -> 0", "k*A")]))
     r = sbmljax.value_and_grad(
-        lambda path, p: path.times[-1], m, {"k": k}, [0.0, 1.0], n_trajectories=4000, seed=0,
-        estimator="nrm_pathwise", observable="events", n_events=n0,
+        lambda path, p: path.times[-1],
+        m,
+        {"k": k},
+        [0.0, 1.0],
+        n_trajectories=4000,
+        seed=0,
+        estimator="nrm_pathwise",
+        observable="events",
+        n_events=n0,
     )
     harmonic = sum(1 / i for i in range(1, n0 + 1))
     assert abs(r.grad["k"] + harmonic / k**2) < 3 * r.stderr["k"]
@@ -268,8 +295,15 @@ def test_sir_estimators_agree_with_high_precision_reference(models_dir, estimato
     target = jnp.asarray(setting["target"])
     model = sbmljax.load_sbml(models_dir / "sir.xml")
     r = sbmljax.value_and_grad(
-        lambda c, p: jnp.linalg.norm(c[-1] - target), model, setting["params"], [0.0, setting["t_end"]],
-        n_trajectories=4000, seed=7, estimator=estimator, initial=setting["initial"], **options,
+        lambda c, p: jnp.linalg.norm(c[-1] - target),
+        model,
+        setting["params"],
+        [0.0, setting["t_end"]],
+        n_trajectories=4000,
+        seed=7,
+        estimator=estimator,
+        initial=setting["initial"],
+        **options,
     )
     for k in setting["params"]:
         tol = 3 * np.hypot(r.stderr[k], ref["stderr"][k]) + rel_bias * abs(ref["grad"][k])

@@ -32,7 +32,9 @@ def test_birth_death_recovers_true_parameters_within_10_percent(models_dir, tmp_
     model = sbmljax.load_sbml(models_dir / "birth_death.xml")
     true = {"k1": 10.0, "k2": 0.1}
     data = _replicates(model, true, np.linspace(5, 50, 10), ["X"], tmp_path, range(100, 105))
-    result = sbmljax.fit(model, data, {"k1": 30.0, "k2": 0.3}, n_trajectories=64, seed=1, iterations=200, learning_rate=0.1)
+    result = sbmljax.fit(
+        model, data, {"k1": 30.0, "k2": 0.3}, n_trajectories=64, seed=1, iterations=200, learning_rate=0.1
+    )
     for k, v in true.items():
         assert abs(result.params[k] / v - 1) < 0.10, result.params
     assert result.history["loss"][-1] < result.history["loss"][0] / 3
@@ -50,20 +52,29 @@ def test_sir_recovers_true_parameters_within_20_percent(models_dir, tmp_path) ->
     model = sbmljax.load_sbml(models_dir / "sir.xml")
     true = {"c1": 1e-4, "c2": 0.01}
     data = _replicates(model, true, np.linspace(20, 200, 10), ["S", "I", "R"], tmp_path, range(200, 205))
-    result = sbmljax.fit(model, data, {"c1": 3e-4, "c2": 0.03}, n_trajectories=64, seed=1, iterations=200, learning_rate=0.1)
+    result = sbmljax.fit(
+        model, data, {"c1": 3e-4, "c2": 0.03}, n_trajectories=64, seed=1, iterations=200, learning_rate=0.1
+    )
     for k, v in true.items():
         assert abs(result.params[k] / v - 1) < 0.20, result.params
 
 
 def test_boarding_school_stochastic_and_ode_fits_agree_on_r0() -> None:
     result = sbmljax.fit(
-        REPO_DATA / "boarding_school" / "problem.yaml", loss="gaussian_nll", n_trajectories=128, seed=1,
-        iterations=200, learning_rate=0.1, ode_fit=True,
+        REPO_DATA / "boarding_school" / "problem.yaml",
+        loss="gaussian_nll",
+        n_trajectories=128,
+        seed=1,
+        iterations=200,
+        learning_rate=0.1,
+        ode_fit=True,
     )
     r0 = result.params["beta"] * 763 / result.params["gamma"]
     ode = result.ode_fit["params"]
     r0_ode = ode["beta"] * 763 / ode["gamma"]
-    print(f"stochastic R0={r0:.3f} (beta={result.params['beta']:.4g}, gamma={result.params['gamma']:.4g}); ODE R0={r0_ode:.3f}")
+    print(
+        f"stochastic R0={r0:.3f} (beta={result.params['beta']:.4g}, gamma={result.params['gamma']:.4g}); ODE R0={r0_ode:.3f}"
+    )
     assert 3.0 < r0_ode < 4.5
     assert abs(r0 / r0_ode - 1) < 0.20
 
@@ -133,13 +144,50 @@ def test_cli_fit_writes_json_and_errors_leave_no_file(models_dir, tmp_path) -> N
     data = tmp_path / "d.csv"
     data.write_text("time,X\n10,60\n20,85\n30,95\n")
     out = tmp_path / "fit.json"
-    r = _cli("fit", str(models_dir / "birth_death.xml"), str(data), "--free", "k1=20", "--seed", "0", "--out", str(out), "--iterations", "3", "--n", "8")
+    r = _cli(
+        "fit",
+        str(models_dir / "birth_death.xml"),
+        str(data),
+        "--free",
+        "k1=20",
+        "--seed",
+        "0",
+        "--out",
+        str(out),
+        "--iterations",
+        "3",
+        "--n",
+        "8",
+    )
     assert r.returncode == 0, r.stderr
     assert json.loads(out.read_text())["estimator"] == "score"
     for extra in (["--free", "nope=1"], ["--free", "k1=abc"]):
         out2 = tmp_path / "fail.json"
-        r = _cli("fit", str(models_dir / "birth_death.xml"), str(data), *extra, "--seed", "0", "--out", str(out2), "--iterations", "2")
+        r = _cli(
+            "fit",
+            str(models_dir / "birth_death.xml"),
+            str(data),
+            *extra,
+            "--seed",
+            "0",
+            "--out",
+            str(out2),
+            "--iterations",
+            "2",
+        )
         assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
         assert not out2.exists()
-    r = _cli("fit", "--petab", str(REPO_DATA / "boarding_school" / "problem.yaml"), "--seed", "0", "--out", str(tmp_path / "bs.json"), "--iterations", "2", "--n", "8")
+    r = _cli(
+        "fit",
+        "--petab",
+        str(REPO_DATA / "boarding_school" / "problem.yaml"),
+        "--seed",
+        "0",
+        "--out",
+        str(tmp_path / "bs.json"),
+        "--iterations",
+        "2",
+        "--n",
+        "8",
+    )
     assert r.returncode == 0, r.stderr

@@ -66,7 +66,9 @@ def test_boarding_school_influenza() -> None:
     assert fit.standard_errors["beta"] / beta < 0.05 and fit.standard_errors["gamma"] / gamma < 0.1
     # The fit does not depend on the start.
     again = fit_ode(problem, start={"beta": 6e-3, "gamma": 1.5})
-    assert again.params["beta"] == pytest.approx(beta, rel=1e-5) and again.params["gamma"] == pytest.approx(gamma, rel=1e-5)
+    assert again.params["beta"] == pytest.approx(beta, rel=1e-5) and again.params["gamma"] == pytest.approx(
+        gamma, rel=1e-5
+    )
 
 
 def test_refusals(tmp_path) -> None:
@@ -84,7 +86,9 @@ def test_refusals(tmp_path) -> None:
     model = problem.model
     p_known = problem_from_csv(model, _csv(tmp_path / "a.csv", "time,I\n1,3\n2,8\n"), ["beta"], noise_sd=2.0)
     p_unknown = problem_from_csv(model, _csv(tmp_path / "b.csv", "time,I\n1,3\n2,8\n"), ["beta"])
-    mixed = Problem(model, p_known.datasets + p_unknown.datasets, (EstimatedParameter("beta", 2e-3, 1e-5, 0.1, "log10"),))
+    mixed = Problem(
+        model, p_known.datasets + p_unknown.datasets, (EstimatedParameter("beta", 2e-3, 1e-5, 0.1, "log10"),)
+    )
     with pytest.raises(DataError, match="noise SDs for every observable or for none"):
         fit_ode(mixed)
 

@@ -66,14 +66,22 @@ def test_ensemble_one_axes_per_species_and_options(tmp_path, sir) -> None:
     assert [a.get_ylabel() for a in fig.axes] == ["S (molecules)", "I (molecules)", "R (molecules)"]
     for a in fig.axes:
         assert len(a.lines) == 3 and len(a.collections) == 2
+
     # ODE given as an object, for a subset of species; only the quantile band; data as a mapping.
     class Ode:
         times = np.linspace(0, 100, 5)
         values = np.ones((5, 2))
         species = ("I", "S")
 
-    fig = plot_ensemble(traj, species=["S", "I"], ode=Ode(), data={"I": ([10, 20], [5, 7])}, bands=("quantile",),
-                        sample_paths=0, title="custom")
+    fig = plot_ensemble(
+        traj,
+        species=["S", "I"],
+        ode=Ode(),
+        data={"I": ([10, 20], [5, 7])},
+        bands=("quantile",),
+        sample_paths=0,
+        title="custom",
+    )
     assert len(fig.axes) == 2 and fig.get_suptitle() == "custom"
     assert [len(a.lines) for a in fig.axes] == [2, 3]  # S: mean + ODE; I: mean + ODE + data
     assert [len(a.collections) for a in fig.axes] == [1, 1]
@@ -140,13 +148,15 @@ def test_parameter_traces(tmp_path) -> None:
 
 
 def test_gradient_diagnostics(tmp_path) -> None:
-    table = pd.DataFrame({
-        "estimator": ["score", "pathwise", "score", "pathwise"],
-        "parameter": ["k1", "k1", "k2", "k2"],
-        "grad": [1.2, 1.0, -40.0, -35.0],
-        "stderr": [0.3, 0.05, 8.0, 1.0],
-        "reference": [1.05, 1.05, -37.0, -37.0],
-    })
+    table = pd.DataFrame(
+        {
+            "estimator": ["score", "pathwise", "score", "pathwise"],
+            "parameter": ["k1", "k1", "k2", "k2"],
+            "grad": [1.2, 1.0, -40.0, -35.0],
+            "stderr": [0.3, 0.05, 8.0, 1.0],
+            "reference": [1.05, 1.05, -37.0, -37.0],
+        }
+    )
     fig = plot_gradient_diagnostics(table)
     assert len(fig.axes) == 2
     for a in fig.axes:
@@ -187,16 +197,54 @@ def test_cli_simulate_writes_plot(tmp_path) -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     out, png = tmp_path / "bd.csv", tmp_path / "bd.png"
     r = subprocess.run(
-        [sys.executable, "-m", "sbmljax", "simulate", str(REPO / "models" / "birth_death.xml"), "--n", "10",
-         "--t-end", "20", "--points", "11", "--seed", "0", "--out", str(out), "--plot", str(png)],
-        capture_output=True, text=True, env=env, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "sbmljax",
+            "simulate",
+            str(REPO / "models" / "birth_death.xml"),
+            "--n",
+            "10",
+            "--t-end",
+            "20",
+            "--points",
+            "11",
+            "--seed",
+            "0",
+            "--out",
+            str(out),
+            "--plot",
+            str(png),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert r.returncode == 0, r.stderr
     assert out.is_file() and is_png(png)
     r = subprocess.run(
-        [sys.executable, "-m", "sbmljax", "simulate", str(REPO / "models" / "birth_death.xml"), "--n", "2",
-         "--t-end", "5", "--seed", "0", "--out", str(tmp_path / "x.csv"), "--plot", str(tmp_path / "x.jpeg")],
-        capture_output=True, text=True, env=env, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "sbmljax",
+            "simulate",
+            str(REPO / "models" / "birth_death.xml"),
+            "--n",
+            "2",
+            "--t-end",
+            "5",
+            "--seed",
+            "0",
+            "--out",
+            str(tmp_path / "x.csv"),
+            "--plot",
+            str(tmp_path / "x.jpeg"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert r.returncode == 1 and r.stderr.startswith("sbmljax: error: ") and len(r.stderr.splitlines()) == 1
     assert not (tmp_path / "x.jpeg").exists() and not (tmp_path / "x.csv").exists()  # refused before simulating

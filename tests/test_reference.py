@@ -82,8 +82,14 @@ def test_units_dynamics_biomd9_match_compiled_propensities() -> None:
         rhs = jax.jit(lambda x: net.stoich.T @ net.propensities(x, p, jnp.asarray(0.0)))
         jac = jax.jit(jax.jacfwd(lambda x: net.stoich.T @ net.propensities(x, p, jnp.asarray(0.0))))
         sol = solve_ivp(
-            lambda _, x: np.asarray(rhs(jnp.asarray(x))), (0, 10), np.asarray(x0), t_eval=t, method="BDF",
-            jac=lambda _, x: np.asarray(jac(jnp.asarray(x))), rtol=1e-10, atol=1e-6,
+            lambda _, x: np.asarray(rhs(jnp.asarray(x))),
+            (0, 10),
+            np.asarray(x0),
+            t_eval=t,
+            method="BDF",
+            jac=lambda _, x: np.asarray(jac(jnp.asarray(x))),
+            rtol=1e-10,
+            atol=1e-6,
         )
     ours = ode(model, None, t)
     dynamic = [i for i, s in enumerate(model.species_ids) if s not in model.rule_targets()]
@@ -128,7 +134,8 @@ def test_local_parameter_override() -> None:
 def test_local_parameter_promotion_avoids_global_id_clash() -> None:
     # A global `r_k` already exists, so libsbml promotes the local `r.k` to another id; the map must follow.
     text = sbml_model({"A": 100}, {"r_k": 5.0}, [("r", "A -> 0", "k * A")]).replace(
-        "</kineticLaw>", '<listOfLocalParameters><localParameter id="k" value="0.1"/></listOfLocalParameters></kineticLaw>'
+        "</kineticLaw>",
+        '<listOfLocalParameters><localParameter id="k" value="0.1"/></listOfLocalParameters></kineticLaw>',
     )
     model = sbmljax.load_sbml(text)
     t = np.array([0.0, 2.0])
@@ -142,7 +149,9 @@ def test_initial_assignments_follow_parameters_without_leaking() -> None:
         '<listOfInitialAssignments><initialAssignment symbol="A"><math xmlns="http://www.w3.org/1998/Math/MathML">'
         "<apply><times/><ci>a0</ci><cn>2</cn></apply></math></initialAssignment></listOfInitialAssignments>"
     )
-    model = sbmljax.load_sbml(sbml_model({"A": 1, "B": 0}, {"k": 0.3, "a0": 10}, [("r", "A -> B", "k * A")], extra=extra))
+    model = sbmljax.load_sbml(
+        sbml_model({"A": 1, "B": 0}, {"k": 0.3, "a0": 10}, [("r", "A -> B", "k * A")], extra=extra)
+    )
     t = np.array([0.0, 1.0])
     for a0 in (10.0, 25.0, None, 7.0):
         params = None if a0 is None else {"a0": a0}

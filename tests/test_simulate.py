@@ -16,7 +16,9 @@ T = np.linspace(0.0, 20.0, 21)
 
 @pytest.fixture(scope="module")
 def bd() -> sbmljax.Model:
-    return sbmljax.load_sbml(sbml_model({"X": 20}, {"k1": 5.0, "k2": 0.5}, [("b", "0 -> X", "k1"), ("d", "X -> 0", "k2*X")]))
+    return sbmljax.load_sbml(
+        sbml_model({"X": 20}, {"k1": 5.0, "k2": 0.5}, [("b", "0 -> X", "k1"), ("d", "X -> 0", "k2*X")])
+    )
 
 
 @pytest.mark.parametrize("method", ALL_EXACT_METHODS)
@@ -66,7 +68,9 @@ def test_parameter_override_changes_dynamics(models_dir) -> None:
 def test_local_parameters_are_addressed_as_reaction_dot_param(data_dir) -> None:
     m = sbmljax.load_sbml(data_dir / "sbml-stochastic" / "00002" / "00002-sbml-l3v1.xml")
     assert "Death.Mu" in m.parameter_values()
-    traj = sbmljax.simulate(m, np.linspace(0, 10, 3), n_trajectories=30, seed=0, params={"Death.Mu": 0.0, "Birth.Lambda": 0.0})
+    traj = sbmljax.simulate(
+        m, np.linspace(0, 10, 3), n_trajectories=30, seed=0, params={"Death.Mu": 0.0, "Birth.Lambda": 0.0}
+    )
     assert np.all(traj["X"] == 100)
 
 

@@ -16,13 +16,19 @@ N = 2000
 @pytest.fixture(scope="module")
 def birth_death() -> sbmljax.Model:
     # Large enough (X ≈ 1000) that leaps, not the SSA fallback, do the work.
-    return sbmljax.load_sbml(sbml_model({"X": 0}, {"k1": 500.0, "k2": 0.5}, [("b", "0 -> X", "k1"), ("d", "X -> 0", "k2*X")]))
+    return sbmljax.load_sbml(
+        sbml_model({"X": 0}, {"k1": 500.0, "k2": 0.5}, [("b", "0 -> X", "k1"), ("d", "X -> 0", "k2*X")])
+    )
 
 
 @pytest.fixture(scope="module")
 def dimerisation() -> sbmljax.Model:
     return sbmljax.load_sbml(
-        sbml_model({"P": 2000, "P2": 0}, {"k1": 5e-5, "k2": 0.05}, [("f", "2 P -> P2", "k1*P*(P-1)/2"), ("r", "P2 -> 2 P", "k2*P2")])
+        sbml_model(
+            {"P": 2000, "P2": 0},
+            {"k1": 5e-5, "k2": 0.05},
+            [("f", "2 P -> P2", "k1*P*(P-1)/2"), ("r", "P2 -> 2 P", "k2*P2")],
+        )
     )
 
 

@@ -84,7 +84,9 @@ def test_micromolar_concentration_in_femtolitres() -> None:
 
 def test_substance_units_item_reads_numbers_as_counts() -> None:
     sp = '<species id="A" compartment="V" initialAmount="30" hasOnlySubstanceUnits="true" boundaryCondition="false" constant="false"/>'
-    m = sbmljax.load_sbml(doc(MMOL, sp, KA, model_attrs='substanceUnits="mmol" extentUnits="mmol"'), substance_units="item")
+    m = sbmljax.load_sbml(
+        doc(MMOL, sp, KA, model_attrs='substanceUnits="mmol" extentUnits="mmol"'), substance_units="item"
+    )
     x, _ = state_and_propensity(m)
     assert x[0] == 30
 

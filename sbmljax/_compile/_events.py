@@ -131,7 +131,12 @@ class CompiledEvents(eqx.Module):
     def values(self, net: CompiledNetwork, x, p, t) -> Float[Array, "events width"]:
         env = net.plan.env(x, p, t)
         rows = [
-            jnp.stack([jnp.asarray(evaluate(e, env, t), dtype=jnp.float64) if e is not None else jnp.asarray(0.0) for e in row])
+            jnp.stack(
+                [
+                    jnp.asarray(evaluate(e, env, t), dtype=jnp.float64) if e is not None else jnp.asarray(0.0)
+                    for e in row
+                ]
+            )
             for row in self.plan.exprs
         ]
         return jnp.stack(rows)
@@ -139,7 +144,10 @@ class CompiledEvents(eqx.Module):
     def priority(self, net: CompiledNetwork, x, p, t) -> Float[Array, " events"]:
         env = net.plan.env(x, p, t)
         return jnp.stack(
-            [jnp.asarray(evaluate(e, env, t), dtype=jnp.float64) if e is not None else jnp.asarray(0.0) for e in self.plan.priorities]
+            [
+                jnp.asarray(evaluate(e, env, t), dtype=jnp.float64) if e is not None else jnp.asarray(0.0)
+                for e in self.plan.priorities
+            ]
         )
 
     def next_time(self, net: CompiledNetwork, x, p, t) -> Float[Array, ""]:
@@ -161,7 +169,10 @@ class CompiledEvents(eqx.Module):
             j = jnp.argmax(prio)
             vals = jnp.where(self.uvftt[j], stored[j], self.values(net, x, p, t)[j])
             counts = vals / self.sp_scale[j]
-            bad = exact & jnp.any((self.sp_index[j] < x.shape[0]) & (jnp.abs(counts - jnp.round(counts)) > 1e-9 * jnp.maximum(1.0, jnp.abs(counts))))
+            bad = exact & jnp.any(
+                (self.sp_index[j] < x.shape[0])
+                & (jnp.abs(counts - jnp.round(counts)) > 1e-9 * jnp.maximum(1.0, jnp.abs(counts)))
+            )
             counts = jnp.where(exact, jnp.round(counts), counts)
             x = x.at[self.sp_index[j]].set(counts, mode="drop")
             p = p.at[self.p_index[j]].set(vals, mode="drop")
@@ -215,4 +226,3 @@ def _compile_events(net: CompiledNetwork) -> CompiledEvents:
         p_index=jnp.asarray(plan.p_index),
         plan=plan,
     )
-

@@ -141,7 +141,9 @@ class ReactionGraph(eqx.Module):
             out.append(c)
         return jnp.stack(out) * net.plan.model.extent_factor if out else jnp.zeros((0,))
 
-    def propensities_of(self, x: Float[Array, " species"], consts: Float[Array, " channels"], idx: Int[Array, " n"]) -> Float[Array, " n"]:
+    def propensities_of(
+        self, x: Float[Array, " species"], consts: Float[Array, " channels"], idx: Int[Array, " n"]
+    ) -> Float[Array, " n"]:
         """Product-form propensities of channels `idx` (indices `>= R` give padding values)."""
         i = jnp.minimum(idx, consts.shape[0] - 1)
         xs = x[self.fac_species[i]]

@@ -113,7 +113,9 @@ class _Plan:
         while pending:
             ready = [v for v, e in pending.items() if not (symbols(e) & (set(pending) - {v}))]
             if not ready:
-                raise NetworkError(f"{model.source}: initial assignments and rules form a cycle among {sorted(pending)}")
+                raise NetworkError(
+                    f"{model.source}: initial assignments and rules form a cycle among {sorted(pending)}"
+                )
             for v in ready:
                 order.append((v, pending.pop(v)))
         self.init_order = tuple(order)
@@ -233,7 +235,9 @@ class CompiledNetwork(eqx.Module):
         env.update(plan.compartment_sizes)
         for v, e in plan.init_order:
             env[v] = evaluate(e, env, t0)
-        x0 = jnp.asarray([jnp.asarray(env[s.id], dtype=float) / plan.species_scale[s.id] for s in model.species], dtype=float)
+        x0 = jnp.asarray(
+            [jnp.asarray(env[s.id], dtype=float) / plan.species_scale[s.id] for s in model.species], dtype=float
+        )
         extra = [jnp.asarray(env[n], dtype=float) for n in plan.ia_param_names]
         p = jnp.concatenate([p_free, jnp.stack(extra)]) if extra else p_free
         return x0, p
@@ -281,4 +285,3 @@ def compile_network(model: Model, *, exact: bool | None = None) -> CompiledNetwo
             more = f" (and {len(refusals) - 3} more)" if len(refusals) > 3 else ""
             raise UnsupportedSBMLFeatureError(f"{model.source}: {shown}{more}")
     return _compile_cached(model)
-

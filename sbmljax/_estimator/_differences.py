@@ -54,7 +54,12 @@ def difference_samples(
         if coupled:
             sim = SplitCoupledDirect(n_species=S, n_params=int(p_lo.shape[0]))
             sol = run_ensemble(
-                problem.prep, keys, x0=jnp.concatenate([x_lo, x_hi]), p=jnp.concatenate([p_lo, p_hi]), sim=sim, block=128
+                problem.prep,
+                keys,
+                x0=jnp.concatenate([x_lo, x_hi]),
+                p=jnp.concatenate([p_lo, p_hi]),
+                sim=sim,
+                block=128,
             )
             raise_failures(problem.prep, sol, 2**62)
             c_lo, c_hi = sol.counts[:, :, :S], sol.counts[:, :, S:]

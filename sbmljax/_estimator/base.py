@@ -61,7 +61,9 @@ class GradProblem(eqx.Module):
         p_free = self.p_free.at[jnp.asarray(self.model_index, dtype=jnp.int32)].set(theta_model)
         return self.net.initial_state(p_free, self.prep.t0)
 
-    def observe(self, counts: Float[Array, "times species"], p: Float[Array, " params"]) -> Float[Array, "times species"]:
+    def observe(
+        self, counts: Float[Array, "times species"], p: Float[Array, " params"]
+    ) -> Float[Array, "times species"]:
         """Recorded counts with species defined by assignment rules filled in."""
         if not self.net.plan.rule_species:
             return counts

@@ -38,4 +38,6 @@ class CoupledFiniteDifference(AbstractFiniteDifference):
 
     def check(self, problem: GradProblem) -> None:
         if problem.prep.model.events:
-            raise EstimatorError("the model has SBML events, which the split coupling does not support; use estimator='fd_crn' or 'score'")
+            raise EstimatorError(
+                "the model has SBML events, which the split coupling does not support; use estimator='fd_crn' or 'score'"
+            )

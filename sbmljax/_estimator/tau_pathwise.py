@@ -95,7 +95,9 @@ class TauPathwise(AbstractGradientEstimator):
 
     def check(self, problem: GradProblem) -> None:
         if problem.prep.model.events:
-            raise EstimatorError("the model has SBML events, which tau_pathwise does not support; use 'score' or 'fd_crn'")
+            raise EstimatorError(
+                "the model has SBML events, which tau_pathwise does not support; use 'score' or 'fd_crn'"
+            )
 
     def bias(self, problem: GradProblem) -> str:
         return f"tau-leaping with tau={self.tau} ({self.noise} increments): O(tau) discretisation bias, see docs"
@@ -138,7 +140,10 @@ class TauPathwise(AbstractGradientEstimator):
 
     def samples(self, problem: GradProblem, keys: PRNGKeyArray) -> tuple[np.ndarray, np.ndarray, int]:
         grid = step_grid(problem.prep.t0, problem.prep.t_eval, self.tau)
-        parts = [_tau_value_and_grad(self, problem, grid, keys[i : i + self.chunk]) for i in range(0, keys.shape[0], self.chunk)]
+        parts = [
+            _tau_value_and_grad(self, problem, grid, keys[i : i + self.chunk])
+            for i in range(0, keys.shape[0], self.chunk)
+        ]
         losses = np.concatenate([np.asarray(v) for v, _ in parts])
         grads = np.concatenate([np.asarray(g) for _, g in parts])
         return losses, grads, keys.shape[0]

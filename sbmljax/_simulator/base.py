@@ -65,7 +65,12 @@ class AbstractSimulator(eqx.Module):
 
     @abc.abstractmethod
     def init(
-        self, net: CompiledNetwork, t0: Float[Array, ""], x0: Float[Array, " species"], p: Float[Array, " params"], key: PRNGKeyArray
+        self,
+        net: CompiledNetwork,
+        t0: Float[Array, ""],
+        x0: Float[Array, " species"],
+        p: Float[Array, " params"],
+        key: PRNGKeyArray,
     ) -> PyTree:
         """The initial state: a `SimState`, or a module with its fields and more."""
 
@@ -74,7 +79,9 @@ class AbstractSimulator(eqx.Module):
         """Randomness for `n` steps, as a pytree with leading axis `n`."""
 
     @abc.abstractmethod
-    def step(self, net: CompiledNetwork, state: PyTree, p: Float[Array, " params"], rand: PyTree, t_stop: Float[Array, ""]) -> PyTree:
+    def step(
+        self, net: CompiledNetwork, state: PyTree, p: Float[Array, " params"], rand: PyTree, t_stop: Float[Array, ""]
+    ) -> PyTree:
         """Advance by at most one reaction (or one leap), never past `t_stop`."""
 
     @abc.abstractmethod

@@ -165,7 +165,9 @@ class NextReaction(AbstractSimulator):
             t=t,
             x=x,
             status=jnp.where(
-                negative, RESULTS.negative_count._value, jnp.where(fire & ~ok, RESULTS.bad_propensity._value, state.status)
+                negative,
+                RESULTS.negative_count._value,
+                jnp.where(fire & ~ok, RESULTS.bad_propensity._value, state.status),
             ),
             fired=jnp.where(fire, k, -1).astype(jnp.int32),
             count=fire.astype(jnp.int64),
@@ -197,7 +199,15 @@ class NextReaction(AbstractSimulator):
         return eqx.tree_at(
             lambda z: (z.T, z.s, z.a, z.tau, z.block_min, z.consts, z.status),
             state,
-            (T, jnp.full_like(T, state.t), a, tau, _block_minima(tau, state.block_min.shape[0]), graph.constants(net, p), status),
+            (
+                T,
+                jnp.full_like(T, state.t),
+                a,
+                tau,
+                _block_minima(tau, state.block_min.shape[0]),
+                graph.constants(net, p),
+                status,
+            ),
         )
 
 

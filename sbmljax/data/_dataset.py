@@ -57,7 +57,9 @@ class Dataset:
         obs = tuple(self.observables)
         where = self.source or self.name
         if values.shape != (times.size, len(obs)):
-            raise DataError(f"{where}: values have shape {values.shape}, expected (times, observables) = {(times.size, len(obs))}")
+            raise DataError(
+                f"{where}: values have shape {values.shape}, expected (times, observables) = {(times.size, len(obs))}"
+            )
         if not np.all(np.isfinite(times)) or np.any(times < 0):
             raise DataError(f"{where}: times must be finite and ≥ 0")
         if np.any(np.diff(times) <= 0):
@@ -163,7 +165,9 @@ class Dataset:
             seen.add(col)
             if col != "time" and col not in declared and col not in model.species_ids:
                 known = ", ".join(declared) or ", ".join(model.species_ids)
-                raise DataError(f"{path}: column '{col}' is not a species of model '{model.id}' or a declared observable (known: {known})")
+                raise DataError(
+                    f"{path}: column '{col}' is not a species of model '{model.id}' or a declared observable (known: {known})"
+                )
         if len(rows) < 2:
             raise DataError(f"{path}: no data rows")
         table = np.full((len(rows) - 1, len(header)), np.nan)
@@ -177,7 +181,9 @@ class Dataset:
                 try:
                     v = float(text)
                 except ValueError:
-                    raise DataError(f"{path}: row {r} (line {r + 1}), column '{header[c]}': {text!r} is not a number") from None
+                    raise DataError(
+                        f"{path}: row {r} (line {r + 1}), column '{header[c]}': {text!r} is not a number"
+                    ) from None
                 if not math.isfinite(v):
                     raise DataError(f"{path}: row {r} (line {r + 1}), column '{header[c]}': {text!r} is not finite")
                 table[r - 1, c] = v
@@ -194,6 +200,11 @@ class Dataset:
         cols = [c for c in range(len(header)) if c != ti]
         obs = tuple(declared.get(header[c]) or species_observable(header[c], noise_sd) for c in cols)
         return cls(
-            name=name or path.stem, times=times, observables=obs, values=table[:, cols],
-            initial=dict(initial or {}), params=dict(params or {}), source=str(path),
+            name=name or path.stem,
+            times=times,
+            observables=obs,
+            values=table[:, cols],
+            initial=dict(initial or {}),
+            params=dict(params or {}),
+            source=str(path),
         )

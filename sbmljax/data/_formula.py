@@ -74,9 +74,7 @@ class Observable:
             raise DataError(f"observable '{self.id}': give both noise_formula and its parsed noise, or neither")
 
     @classmethod
-    def parse(
-        cls, id: str, formula: str, noise_formula: str | float | None = None, *, where: str = ""
-    ) -> Observable:
+    def parse(cls, id: str, formula: str, noise_formula: str | float | None = None, *, where: str = "") -> Observable:
         """An observable from formula text (`noise_formula` may be a number, text or `None`).
 
         **Arguments:**

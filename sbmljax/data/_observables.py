@@ -38,8 +38,13 @@ def check_symbols(dataset: Dataset, model: Model, extra: frozenset[str] = frozen
     """
     rule_params = model.rule_targets() - set(model.species_ids)
     known = (
-        set(model.species_ids) | {c.id for c in model.compartments} | set(model.parameter_values())
-        | set(dataset.params) | set(extra) | set(_placeholders(dataset)) | {"time"}
+        set(model.species_ids)
+        | {c.id for c in model.compartments}
+        | set(model.parameter_values())
+        | set(dataset.params)
+        | set(extra)
+        | set(_placeholders(dataset))
+        | {"time"}
     )
     for o in dataset.observables:
         for sym in sorted(o.symbols()):

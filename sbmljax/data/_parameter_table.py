@@ -34,15 +34,31 @@ def write_parameter_table(problem: Problem, fitted: Mapping[str, float], path: s
             raise ParameterError(f"{problem.source}: '{name}' is not an estimated parameter ({', '.join(by_id)})")
         v, p = float(value), by_id[name]
         if not math.isfinite(v) or not p.lower <= v <= p.upper:
-            raise ParameterError(f"{problem.source}: fitted '{name}' = {v:g} is not finite or outside [{p.lower:g}, {p.upper:g}]")
+            raise ParameterError(
+                f"{problem.source}: fitted '{name}' = {v:g} is not finite or outside [{p.lower:g}, {p.upper:g}]"
+            )
     if problem.parameter_table is not None:
         table = problem.parameter_table.copy()
     else:
         rows = [
-            {"parameterId": p.id, "parameterScale": p.scale, "lowerBound": p.lower, "upperBound": p.upper, "nominalValue": p.nominal, "estimate": 1}
+            {
+                "parameterId": p.id,
+                "parameterScale": p.scale,
+                "lowerBound": p.lower,
+                "upperBound": p.upper,
+                "nominalValue": p.nominal,
+                "estimate": 1,
+            }
             for p in problem.estimated
         ] + [
-            {"parameterId": k, "parameterScale": "lin", "lowerBound": v, "upperBound": v, "nominalValue": v, "estimate": 0}
+            {
+                "parameterId": k,
+                "parameterScale": "lin",
+                "lowerBound": v,
+                "upperBound": v,
+                "nominalValue": v,
+                "estimate": 0,
+            }
             for k, v in problem.fixed.items()
         ]
         table = pd.DataFrame(rows).set_index("parameterId")

@@ -27,7 +27,13 @@ from ._formula import Observable
 from ._petab_tables import Table, check_measurements, check_observables, check_parameters, read_table
 from ._problem import EstimatedParameter, Problem
 
-_LINT_TABLES = {"model": "sbml", "condition": "condition", "observable": "observable", "measurement": "measurement", "parameter": "parameter"}
+_LINT_TABLES = {
+    "model": "sbml",
+    "condition": "condition",
+    "observable": "observable",
+    "measurement": "measurement",
+    "parameter": "parameter",
+}
 
 
 @contextlib.contextmanager
@@ -92,7 +98,9 @@ def _files(yaml_path: Path) -> dict[str, list[Path]]:
     if not isinstance(config, dict):
         raise DataError(f"{yaml_path}: not a valid PEtab problem file: expected a mapping at the top level")
     if str(config.get("format_version", "")).split(".")[0] != "1":
-        raise DataError(f"{yaml_path}: format_version {config.get('format_version')!r}: only PEtab v1 problems are supported")
+        raise DataError(
+            f"{yaml_path}: format_version {config.get('format_version')!r}: only PEtab v1 problems are supported"
+        )
     problems = config.get("problems") or []
     if len(problems) != 1 or not isinstance(problems[0], dict) or len(problems[0].get("sbml_files") or []) != 1:
         raise DataError(f"{yaml_path}: exactly one problem with one SBML file is supported")
@@ -143,7 +151,10 @@ def _substitutions(meas: list[Table], observables: dict[str, Observable], column
             o = observables.get(oid)
             if o is not None and mapping:
                 observables[oid] = Observable(
-                    o.id, o.formula, substitute(o.expr, mapping), o.noise_formula,
+                    o.id,
+                    o.formula,
+                    substitute(o.expr, mapping),
+                    o.noise_formula,
                     substitute(o.noise, mapping) if o.noise is not None else None,
                 )
             continue
@@ -181,18 +192,24 @@ def _conditions(tables: list[Table], model) -> dict[str, tuple[dict[str, float],
                 try:
                     v = float(t.cell(r, col))
                 except ValueError:
-                    raise DataError(f"{t.where(r, col)}: {t.cell(r, col)!r}: only numeric condition values are supported") from None
+                    raise DataError(
+                        f"{t.where(r, col)}: {t.cell(r, col)!r}: only numeric condition values are supported"
+                    ) from None
                 if col in species:
                     s = species[col]
                     # PEtab's species value is SBML's: an amount (hasOnlySubstanceUnits) or a concentration.
                     volume = 1.0 if s.has_only_substance_units else sizes.get(s.compartment)
                     if volume is None:
-                        raise DataError(f"{t.where(r, col)}: compartment '{s.compartment}' of species '{col}' has no size")
+                        raise DataError(
+                            f"{t.where(r, col)}: compartment '{s.compartment}' of species '{col}' has no size"
+                        )
                     initial[col] = v * volume * s.count_factor
                 elif col in params:
                     values[col] = v
                 else:
-                    raise DataError(f"{t.where(r, col)}: '{col}' is not a species or settable parameter of model '{model.id}'")
+                    raise DataError(
+                        f"{t.where(r, col)}: '{col}' is not a species or settable parameter of model '{model.id}'"
+                    )
             out[t.cell(r, "conditionId")] = (initial, values)
     return out
 
@@ -253,7 +270,10 @@ def load_petab(problem_yaml: str | os.PathLike) -> Problem:
     if not yaml_path.is_file():
         raise DataError(f"{yaml_path}: no such file")
     files = _files(yaml_path)
-    tables = {kind: [read_table(p, kind, yaml_path) for p in files[kind]] for kind in ("measurement", "observable", "parameter", "condition")}
+    tables = {
+        kind: [read_table(p, kind, yaml_path) for p in files[kind]]
+        for kind in ("measurement", "observable", "parameter", "condition")
+    }
     for t in tables["measurement"]:
         check_measurements(t)
     for t in tables["observable"]:
@@ -271,7 +291,12 @@ def load_petab(problem_yaml: str | os.PathLike) -> Problem:
     for t in tables["observable"]:
         for r in range(1, len(t.rows) + 1):
             oid = t.cell(r, "observableId")
-            observables[oid] = Observable.parse(oid, t.cell(r, "observableFormula"), t.cell(r, "noiseFormula"), where=f"{t.path}: row {r} (line {r + 1})")
+            observables[oid] = Observable.parse(
+                oid,
+                t.cell(r, "observableFormula"),
+                t.cell(r, "noiseFormula"),
+                where=f"{t.path}: row {r} (line {r + 1})",
+            )
     _substitutions(tables["measurement"], observables, "observableParameters", "observableParameter", False)
     noise_rows = _substitutions(tables["measurement"], observables, "noiseParameters", "noiseParameter", True)
     datasets = _datasets(tables["measurement"], observables, _conditions(tables["condition"], model), noise_rows)
@@ -282,9 +307,19 @@ def load_petab(problem_yaml: str | os.PathLike) -> Problem:
             pid, nominal = t.cell(r, "parameterId"), t.number(r, "nominalValue", allow_empty=True)
             if t.cell(r, "estimate") == "1":
                 try:
-                    estimated.append(EstimatedParameter(pid, nominal, t.number(r, "lowerBound"), t.number(r, "upperBound"), t.cell(r, "parameterScale")))
+                    estimated.append(
+                        EstimatedParameter(
+                            pid,
+                            nominal,
+                            t.number(r, "lowerBound"),
+                            t.number(r, "upperBound"),
+                            t.cell(r, "parameterScale"),
+                        )
+                    )
                 except ParameterError as e:
                     raise DataError(f"{t.path}: row {r} (line {r + 1}): {e}") from None
             else:
                 fixed[pid] = nominal
-    return Problem(model, tuple(datasets), tuple(estimated), fixed, str(yaml_path), petab_problem.parameter_df, tuple(notes))
+    return Problem(
+        model, tuple(datasets), tuple(estimated), fixed, str(yaml_path), petab_problem.parameter_df, tuple(notes)
+    )

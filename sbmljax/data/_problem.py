@@ -49,7 +49,9 @@ class EstimatedParameter:
         if math.isnan(lo) or math.isnan(hi) or not lo < hi:
             raise ParameterError(f"parameter '{self.id}': bounds [{lo:g}, {hi:g}] must be numbers with lower < upper")
         if self.scale != "lin" and lo <= 0:
-            raise ParameterError(f"parameter '{self.id}': a {self.scale} scale needs a positive lower bound, got {lo:g}")
+            raise ParameterError(
+                f"parameter '{self.id}': a {self.scale} scale needs a positive lower bound, got {lo:g}"
+            )
         if not math.isnan(nom) and not lo <= nom <= hi:
             raise ParameterError(f"parameter '{self.id}': nominal value {nom:g} is outside its bounds [{lo:g}, {hi:g}]")
         object.__setattr__(self, "lower", lo)
@@ -113,7 +115,9 @@ class Problem:
         derived = self.model.rule_targets() | {v for v, _ in self.model.initial_assignments}
         for name in set(ids) | set(self.fixed):
             if name in derived:
-                raise ParameterError(f"{where}: parameter '{name}' is computed by a rule or initial assignment of the model; it cannot be set")
+                raise ParameterError(
+                    f"{where}: parameter '{name}' is computed by a rule or initial assignment of the model; it cannot be set"
+                )
         read = set().union(*(o.symbols() for d in self.datasets for o in d.observables))
         for name in ids:
             if name not in model_params and name not in read:

@@ -68,16 +68,22 @@ def _start(problem: Problem, start: Mapping[str, float] | None, notes: list[str]
     start = dict(start or {})
     unknown = set(start) - set(problem.estimated_ids)
     if unknown:
-        raise ParameterError(f"{problem.source}: start values for {sorted(unknown)}, which are not estimated ({', '.join(problem.estimated_ids)})")
+        raise ParameterError(
+            f"{problem.source}: start values for {sorted(unknown)}, which are not estimated ({', '.join(problem.estimated_ids)})"
+        )
     out = {}
     for p in problem.estimated:
         v = float(start.get(p.id, p.nominal))
         if math.isnan(v):
             mid = 0.5 * (p.to_scale(p.lower) + p.to_scale(p.upper))
-            notes.append(f"'{p.id}' has no nominal value; started at the middle of its bounds on its scale ({p.from_scale(mid):g})")
+            notes.append(
+                f"'{p.id}' has no nominal value; started at the middle of its bounds on its scale ({p.from_scale(mid):g})"
+            )
             v = p.from_scale(mid)
         if not p.lower <= v <= p.upper:
-            raise ParameterError(f"{problem.source}: start value {v:g} of '{p.id}' is outside its bounds [{p.lower:g}, {p.upper:g}]")
+            raise ParameterError(
+                f"{problem.source}: start value {v:g} of '{p.id}' is outside its bounds [{p.lower:g}, {p.upper:g}]"
+            )
         out[p.id] = v
     return out
 
@@ -85,7 +91,9 @@ def _start(problem: Problem, start: Mapping[str, float] | None, notes: list[str]
 def _noise_known(problem: Problem) -> bool:
     known = {o.noise is not None for d in problem.datasets for o in d.observables}
     if len(known) > 1:
-        raise DataError(f"{problem.source}: give noise SDs for every observable or for none (then one common variance is estimated)")
+        raise DataError(
+            f"{problem.source}: give noise SDs for every observable or for none (then one common variance is estimated)"
+        )
     estimated = set(problem.estimated_ids)
     for d in problem.datasets:
         for o in d.observables:
@@ -163,7 +171,9 @@ def fit_ode(problem: Problem, *, start: Mapping[str, float] | None = None, rtol:
             cols.append((residuals(up) - residuals(down)) / (up[j] - down[j]))
         return np.stack(cols, axis=1)
 
-    res = least_squares(residuals, s0, jac=jacobian, bounds=(lo, hi), method="trf", x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-10)
+    res = least_squares(
+        residuals, s0, jac=jacobian, bounds=(lo, hi), method="trf", x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-10
+    )
     s_hat = res.x
     r = residuals(s_hat)
     J = jacobian(s_hat)
@@ -179,7 +189,9 @@ def fit_ode(problem: Problem, *, start: Mapping[str, float] | None = None, rtol:
     se_s = np.sqrt(np.diag(cov))
     for j, p in enumerate(est):
         if min(s_hat[j] - lo[j], hi[j] - s_hat[j]) <= 1e-8 * max(1.0, abs(s_hat[j])):
-            notes.append(f"'{p.id}' ended at a bound ({p.from_scale(s_hat[j]):g}); its standard error is not meaningful")
+            notes.append(
+                f"'{p.id}' ended at a bound ({p.from_scale(s_hat[j]):g}); its standard error is not meaningful"
+            )
     if not known:
         notes.append("noise SDs unknown: unit weights, covariance scaled by the residual variance 2·cost/(n − P)")
     return OdeFit(

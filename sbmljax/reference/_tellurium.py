@@ -90,7 +90,9 @@ def _initial_amounts(model: Model, initial: Mapping[str, float] | None) -> dict[
         if sid not in model.species_ids:
             raise InitialStateError(f"{model.source}: initial count given for unknown species '{sid}'")
         if sid in rule_targets:
-            raise InitialStateError(f"{model.source}: species '{sid}' is set by an assignment rule; it has no initial count")
+            raise InitialStateError(
+                f"{model.source}: species '{sid}' is set by an assignment rule; it has no initial count"
+            )
         v = float(count)
         if not math.isfinite(v) or v < 0:
             raise InitialStateError(f"{model.source}: initial count of species '{sid}' must be finite and ≥ 0, got {v}")
@@ -142,7 +144,9 @@ def ode(
     t = _check_time_grid(t_eval, float(t0))
     p = _parameters(model, params)
     values = _solve_counts(model, p, _initial_amounts(model, initial), t, float(t0), rtol, atol)
-    return OdeSolution(times=t, values=values, species=model.species_ids, model_id=model.id, time_units=model.time_units)
+    return OdeSolution(
+        times=t, values=values, species=model.species_ids, model_id=model.id, time_units=model.time_units
+    )
 
 
 @x64

@@ -63,7 +63,11 @@ for _name in (
 ).split():
     _SIMPLE[getattr(libsbml, f"AST_FUNCTION_{_name.upper()}")] = _name
 
-_DISTRIB = {getattr(libsbml, n): n[len("AST_DISTRIB_FUNCTION_") :].lower() for n in dir(libsbml) if n.startswith("AST_DISTRIB_FUNCTION_")}
+_DISTRIB = {
+    getattr(libsbml, n): n[len("AST_DISTRIB_FUNCTION_") :].lower()
+    for n in dir(libsbml)
+    if n.startswith("AST_DISTRIB_FUNCTION_")
+}
 
 FunctionDefinitions = Mapping[str, tuple[tuple[str, ...], Expr]]
 

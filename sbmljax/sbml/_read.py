@@ -32,7 +32,9 @@ def _errors(doc: libsbml.SBMLDocument, label: str, min_severity: int, tolerated:
         e = doc.getError(i)
         if e.getSeverity() >= min_severity:
             if tolerated is not None and e.getErrorId() in TOLERATED:
-                tolerated.append(f"line {e.getLine()}: {TOLERATED[e.getErrorId()]} (libsbml {e.getErrorId()}; tolerated)")
+                tolerated.append(
+                    f"line {e.getLine()}: {TOLERATED[e.getErrorId()]} (libsbml {e.getErrorId()}; tolerated)"
+                )
                 continue
             msg = " ".join(e.getMessage().split())
             out.append(f"{label}:{e.getLine()}: {msg}")

@@ -196,7 +196,13 @@ class _Builder:
             locals_ = kl.getListOfLocalParameters() if self.m.getLevel() >= 3 else kl.getListOfParameters()
             for p in locals_:
                 out.append(
-                    Parameter(f"{r.getId()}.{p.getId()}", p.getName() or p.getId(), _num(p.isSetValue(), p.getValue()), True, r.getId())
+                    Parameter(
+                        f"{r.getId()}.{p.getId()}",
+                        p.getName() or p.getId(),
+                        _num(p.isSetValue(), p.getValue()),
+                        True,
+                        r.getId(),
+                    )
                 )
         return out
 
@@ -254,7 +260,9 @@ class _Builder:
                 terms = []
                 for sr in lst:
                     if sr.getSpecies() not in species_ids:
-                        raise NetworkError(f"{self.label}: reaction '{rid}' refers to unknown species '{sr.getSpecies()}'")
+                        raise NetworkError(
+                            f"{self.label}: reaction '{rid}' refers to unknown species '{sr.getSpecies()}'"
+                        )
                     if self.m.getLevel() < 3 and sr.isSetStoichiometryMath():
                         self.refuse(f"reaction '{rid}' {role} '{sr.getSpecies()}'", "stoichiometry_math")
                         stoich = 1.0
@@ -263,10 +271,17 @@ class _Builder:
                         if stoich is None or math.isnan(stoich):
                             self.refuse(f"reaction '{rid}' {role} '{sr.getSpecies()}'", "unset_stoichiometry")
                             stoich = 1.0
-                    if self.m.getLevel() >= 3 and sr.isSetId() and (
-                        self.m.getRule(sr.getId()) is not None or self.m.getInitialAssignment(sr.getId()) is not None
-                        or any(
-                            ea.getVariable() == sr.getId() for ev in self.m.getListOfEvents() for ea in ev.getListOfEventAssignments()
+                    if (
+                        self.m.getLevel() >= 3
+                        and sr.isSetId()
+                        and (
+                            self.m.getRule(sr.getId()) is not None
+                            or self.m.getInitialAssignment(sr.getId()) is not None
+                            or any(
+                                ea.getVariable() == sr.getId()
+                                for ev in self.m.getListOfEvents()
+                                for ea in ev.getListOfEventAssignments()
+                            )
                         )
                     ):
                         self.refuse(f"speciesReference '{sr.getId()}'", "variable_stoichiometry")
@@ -290,7 +305,9 @@ class _Builder:
                     self.refuse(f"reaction '{rid}'", "reversible", law=to_string(rate))
                 else:
                     forward, backward = split
-            out.append(Reaction(rid, r.getName() or rid, refs[0], refs[1], modifiers, rate, reversible, forward, backward))
+            out.append(
+                Reaction(rid, r.getName() or rid, refs[0], refs[1], modifiers, rate, reversible, forward, backward)
+            )
         return out
 
     def events(self) -> list[Event]:
@@ -345,7 +362,9 @@ class _Builder:
                     raise NetworkError(f"{self.label}: event '{ev.id}' assigns unknown symbol '{a.variable}'")
         for p in parameters:
             if p.value is None and p.id not in {v for v, _ in rules} | {v for v, _ in initial}:
-                raise NetworkError(f"{self.label}: parameter '{p.id}' has no value and no rule or initial assignment sets it")
+                raise NetworkError(
+                    f"{self.label}: parameter '{p.id}' has no value and no rule or initial assignment sets it"
+                )
 
 
 def build_model(

@@ -17,7 +17,12 @@ import jax.numpy as jnp
 import sbmljax
 
 HERE = Path(__file__).parent
-SETTING = {"initial": {"S": 980, "I": 20, "R": 0}, "t_end": 60.0, "params": {"c1": 1e-4, "c2": 0.01}, "target": [1.0, 200.0, 700.0]}
+SETTING = {
+    "initial": {"S": 980, "I": 20, "R": 0},
+    "t_end": 60.0,
+    "params": {"c1": 1e-4, "c2": 0.01},
+    "target": [1.0, 200.0, 700.0],
+}
 
 
 def loss(counts, params):
@@ -29,8 +34,15 @@ def main() -> None:
     out = {"setting": SETTING, "n": 200_000, "estimates": {}}
     for name, opts, seed in (("cfd", {"h": 0.05}, 11), ("score", {}, 12)):
         r = sbmljax.value_and_grad(
-            loss, model, SETTING["params"], [0.0, SETTING["t_end"]], n_trajectories=out["n"], seed=seed,
-            estimator=name, initial=SETTING["initial"], **opts,
+            loss,
+            model,
+            SETTING["params"],
+            [0.0, SETTING["t_end"]],
+            n_trajectories=out["n"],
+            seed=seed,
+            estimator=name,
+            initial=SETTING["initial"],
+            **opts,
         )
         out["estimates"][name] = {"value": r.value, "grad": r.grad, "stderr": r.stderr, "bias": r.bias}
     grad, se = {}, {}
