@@ -11,6 +11,7 @@ import dataclasses
 import math
 import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import equinox as eqx
 import jax
@@ -280,9 +281,12 @@ def run_ensemble(
     t_eval = jnp.asarray(prep.t_eval)
     t0 = jnp.asarray(prep.t0)
 
-    # Dispatch every chunk before reading any back: JAX runs them asynchronously, overlapping on the cores.
-    pending = [
-        _chunk(
+    def run_chunk(i: int) -> Solution:
+        with jax.enable_x64(True):  # a thread-local switch: worker threads must set it themselves
+            return _run_chunk(i)
+
+    def _run_chunk(i: int) -> Solution:
+        sol = _chunk(
             prep.net,
             sim,
             prep.events,
@@ -295,14 +299,36 @@ def run_ensemble(
             max_steps,
             accumulator,
         )
-        for i in range(0, keys.shape[0], chunk)
-    ]
+        return jax.tree.map(np.asarray, sol)
+
+    starts = list(range(0, keys.shape[0], chunk))
+    bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        pending = list(tqdm(pending, desc="simulating", unit="chunk"))
-    parts = [jax.tree.map(np.asarray, sol) for sol in pending]
+        bar = tqdm(total=len(starts), desc="simulating", unit="chunk")
+    # The first chunk alone (it compiles), then the rest on a thread per core: XLA releases the GIL while it
+    # runs, so chunks execute in parallel on the cores this process may use.
+    parts = [run_chunk(starts[0])]
+    if bar is not None:
+        bar.update()
+    if len(starts) > 1:
+        with ThreadPoolExecutor(max_workers=ensemble_workers(len(starts) - 1)) as pool:
+            for part in pool.map(run_chunk, starts[1:]):
+                parts.append(part)
+                if bar is not None:
+                    bar.update()
+    if bar is not None:
+        bar.close()
     return jax.tree.map(lambda *xs: np.concatenate(xs)[:n], *parts)
+
+
+def ensemble_workers(n_chunks: int) -> int:
+    """Threads running chunks at once: one per CPU core this process may use (one chunk at a time on an
+    accelerator, which parallelises inside a chunk)."""
+    if jax.default_backend() != "cpu":
+        return 1
+    return max(1, min(n_chunks, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
 def raise_failures(prep: Prepared, sol: Solution, max_steps: int) -> None:
