@@ -150,7 +150,7 @@ def expected_outputs(datasets=("boarding_school", "bd_synthetic")) -> list[str]:
             f"results/fit/{d}/fit.json",
             f"results/fit/{d}/parameters.tsv",
             f"results/gradient_diagnostics/{d}/gradients.tsv",
-            *(f"results/report/{d}/{f}.png" for f in ("fit", "loss", "parameters", "gradients")),
+            *(f"results/report/{d}/{f}.png" for f in ("fit", "means", "loss", "parameters", "gradients")),
             f"results/report/{d}/estimates.tsv",
             f"logs/fit/{d}.log",
             f"benchmarks/workflow/fit/{d}.tsv",

@@ -45,6 +45,13 @@ rule report_dataset:
             subcategory="{dataset}",
             labels={"dataset": "{dataset}", "figure": "data vs fit"},
         ),
+        means=report(
+            "results/report/{dataset}/means.png",
+            caption="../report/means.rst",
+            category="Datasets",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "mean vs ODE at both fits"},
+        ),
         loss=report(
             "results/report/{dataset}/loss.png",
             caption="../report/loss.rst",
