@@ -156,7 +156,7 @@ def _classify(model: Model, row: dict, settings: CheckSettings, report: Report) 
             return _verdict(row, "refused", _refusal_reason(refused), [u.element for u in refused + exact_only])
         raise
     # The same rule as `prepare`: an event trigger reading a time-dependent assignment rule is refused.
-    time_rules = frozenset(v for v, dep in net.plan._rule_time.items() if dep)
+    time_rules = net.time_dependent_rules
     refused += event_refusals(model, time_rules)
     x0, p = net.initial_state(net.p_default, 0.0)
     x0 = np.asarray(x0, dtype=np.float64)

@@ -161,7 +161,7 @@ def prepare(
             f"{model.source}: the propensity of reaction(s) {', '.join(repr(n) for n in names)} depends on time; "
             f"{c.why()} ({c.fix})"
         )
-    time_rules = frozenset(v for v, dep in net.plan._rule_time.items() if dep)
+    time_rules = net.time_dependent_rules
     refusals = event_refusals(model, time_rules)
     if refusals:
         raise UnsupportedSBMLFeatureError(f"{model.source}: " + "; ".join(u.message() for u in refusals))

@@ -198,6 +198,11 @@ class CompiledNetwork(eqx.Module):
         return self.plan.free_names
 
     @property
+    def time_dependent_rules(self) -> frozenset[str]:
+        """Symbols set by assignment rules whose value depends on time (directly or through other rules)."""
+        return frozenset(v for v, dep in self.plan._rule_time.items() if dep)
+
+    @property
     def time_dependent(self) -> bool:
         """Whether some propensity depends on time (exact methods then refuse the model)."""
         return any(self.plan.time_dependent)
