@@ -33,13 +33,28 @@ def _rhs(net: CompiledNetwork, p, t, y):
     return jnp.concatenate([net.stoich.T @ a, jnp.sum(a)[None]])
 
 
+_CACHE: dict[tuple, float] = {}
+_CACHE_SIZE = 64
+
+
 def expected_events(net: CompiledNetwork, x0, p, t0: float, t1: float, *, seconds: float = 5.0) -> float:
     """Estimate `∫_{t0}^{t1} a₀(x(s)) ds` along the mean-field ODE (events per trajectory).
 
     Integrates with LSODA (stiff or not), giving up after `seconds` of wall time; the estimate then covers the
     part integrated so far, extrapolated linearly to `t1`. Propensities that are negative or NaN count as zero
-    here (the simulation itself reports them).
+    here (the simulation itself reports them). Remembered per model, state, parameters and span: a model
+    checked and then simulated (`sbmljax check`, a fit's repeated set-up) integrates once.
     """
+    # The plan itself (hashed by identity) in the key: held here, it cannot be freed and its id reused.
+    key = (net.plan, np.asarray(x0).tobytes(), np.asarray(p).tobytes(), float(t0), float(t1), seconds)
+    if key not in _CACHE:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = _integrate(net, x0, p, t0, t1, seconds)
+    return _CACHE[key]
+
+
+def _integrate(net: CompiledNetwork, x0, p, t0: float, t1: float, seconds: float) -> float:
     from scipy.integrate import solve_ivp
 
     p = jnp.asarray(p)
