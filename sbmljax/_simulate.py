@@ -328,7 +328,9 @@ def ensemble_workers(n_chunks: int) -> int:
     accelerator, which parallelises inside a chunk)."""
     if jax.default_backend() != "cpu":
         return 1
-    return max(1, min(n_chunks, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    return max(
+        1, min(n_chunks, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    )
 
 
 def raise_failures(prep: Prepared, sol: Solution, max_steps: int) -> None:

@@ -233,7 +233,8 @@ def test_levels(models_dir) -> None:
     for path in ("sir.xml", "BIOMD0000000012.xml"):  # L3V2 and L2V1
         sbmljax.load_sbml(models_dir / path)
     m = sbmljax.load_sbml(L1)
-    assert (m.level, m.version) == (2, 4)
+    assert (m.level, m.version) == (1, 2)  # what the file declares, though it is read through L2V4
+    assert any("Level 1 Version 2 was converted" in n for n in m.notes)
     assert np.all(sbmljax.simulate(m, T, seed=0).counts[0, :, 0] == 10)
     assert simulate(document(level=(3, 1), reactions=L3V1_REACTION)).counts.shape == (2, 2, 1)
 

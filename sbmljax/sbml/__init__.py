@@ -38,8 +38,8 @@ def load_sbml(source: str | os.PathLike, *, substance_units: SubstancePolicy = "
     """
     if substance_units not in ("auto", "item", "mole"):
         raise ConfigError(f"substance_units must be 'auto', 'item' or 'mole', not {substance_units!r}")
-    doc, label, text, notes = read_document(source)
-    return build_model(doc, label, text, substance_units, notes)
+    doc, label, text, notes, declared = read_document(source)
+    return build_model(doc, label, text, substance_units, notes, declared)
 
 
 __all__ = ["load_sbml"]

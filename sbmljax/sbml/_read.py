@@ -47,15 +47,18 @@ def _raise(problems: list[str], what: str) -> None:
     raise SBMLReadError(f"{what}: {shown}{more}")
 
 
-def read_document(source: str | os.PathLike) -> tuple[libsbml.SBMLDocument, str, str, list[str]]:
+def read_document(
+    source: str | os.PathLike,
+) -> tuple[libsbml.SBMLDocument, str, str, list[str], tuple[int, int]]:
     """Parse and check an SBML file or XML string.
 
     **Arguments:**
 
     - `source`: a path, or a string holding the XML itself (recognised by a leading `<`).
 
-    **Returns:** `(document, label, text, notes)`: the libsbml document (converted to L2V4 if it was Level 1), a
-    label for messages (the path, or `<string>`), the XML text, and tolerated consistency findings.
+    **Returns:** `(document, label, text, notes, (level, version))`: the libsbml document (converted to L2V4 if it
+    was Level 1), a label for messages (the path, or `<string>`), the XML text, tolerated consistency findings,
+    and the level and version the file itself declares (reports show that, not the converted one).
 
     **Raises:** `SBMLReadError` for a missing or empty file, malformed XML, a document without a model, or
     consistency errors.
@@ -77,6 +80,7 @@ def read_document(source: str | os.PathLike) -> tuple[libsbml.SBMLDocument, str,
     model = doc.getModel()
     if model is None:
         raise SBMLReadError(f"{label}: the document has no <model> element (is this SBML?)")
+    declared = (int(doc.getLevel()), int(doc.getVersion()))
     if doc.getLevel() == 1:
         # Level 1 has no csymbols or units worth keeping; libsbml converts it losslessly.
         if not doc.setLevelAndVersion(2, 4, False):
@@ -89,7 +93,9 @@ def read_document(source: str | os.PathLike) -> tuple[libsbml.SBMLDocument, str,
     problems = _errors(doc, label, libsbml.LIBSBML_SEV_ERROR, notes)
     if problems:
         _raise(problems, f"{label}: SBML consistency errors")
-    return doc, label, text, notes
+    if declared[0] == 1:
+        notes.append(f"SBML Level 1 Version {declared[1]} was converted to Level 2 Version 4 before import")
+    return doc, label, text, notes, declared
 
 
 def required_packages(doc: libsbml.SBMLDocument) -> list[str]:

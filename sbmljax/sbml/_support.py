@@ -98,7 +98,8 @@ _TABLE: tuple[Construct, ...] = (
         reason="",
         note=(
             "Read and validated by python-libsbml; XML and consistency errors are raised as `SBMLReadError` "
-            "with line numbers. Level 1 documents are converted to Level 2 Version 4 first."
+            "with line numbers. Level 1 documents are converted to Level 2 Version 4 first; the model still reports "
+            "the level the file declares and records the conversion in `notes`."
         ),
     ),
     Construct(

@@ -60,6 +60,7 @@ class _Builder:
         self.policy = policy
         self.unsupported: list[Unsupported] = []
         self.notes: list[str] = []
+        self.declared: tuple[int, int] | None = None  # the file's own (level, version), if converted
         self.functions: dict[str, tuple[tuple[str, ...], Expr]] = {}
         self.refused_references: set[str] = set()  # speciesReference ids whose stoichiometry a rule/event sets
 
@@ -126,8 +127,8 @@ class _Builder:
         return Model(
             id=m.getId() or "model",
             name=m.getName() or m.getId() or "model",
-            level=self.doc.getLevel(),
-            version=self.doc.getVersion(),
+            level=self.declared[0] if self.declared else self.doc.getLevel(),
+            version=self.declared[1] if self.declared else self.doc.getVersion(),
             source=self.label,
             compartments=tuple(compartments),
             species=tuple(species),
@@ -368,11 +369,21 @@ class _Builder:
 
 
 def build_model(
-    doc: libsbml.SBMLDocument, label: str, text: str, policy: _units.SubstancePolicy, notes: list[str] | None = None
+    doc: libsbml.SBMLDocument,
+    label: str,
+    text: str,
+    policy: _units.SubstancePolicy,
+    notes: list[str] | None = None,
+    declared: tuple[int, int] | None = None,
 ) -> Model:
-    """Build the IR from a checked document (see `sbmljax.load_sbml`); `notes` are kept on the model."""
+    """Build the IR from a checked document (see `sbmljax.load_sbml`).
+
+    `notes` are kept on the model; `declared` is the file's own (level, version), which the model reports even
+    when the document was converted (Level 1 is read through Level 2 Version 4).
+    """
     if policy not in ("auto", "item", "mole"):
         raise ConfigError(f"substance_units must be 'auto', 'item' or 'mole', not {policy!r}")
     builder = _Builder(doc, label, text, policy)
     builder.notes.extend(notes or [])
+    builder.declared = declared
     return builder.build()
