@@ -14,6 +14,7 @@ from jax.ad_checkpoint import checkpoint_name
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._compile._network import CompiledNetwork
+from .._poisson import poisson
 from ..errors import ConfigError, EstimatorError
 from .base import AbstractGradientEstimator, GradProblem
 
@@ -119,7 +120,7 @@ class TauPathwise(AbstractGradientEstimator):
             a = jnp.maximum(net.propensities(x, p, t), 0.0)
             lam = a * dt
             if self.noise == "poisson":
-                draw = jax.random.poisson(k, jax.lax.stop_gradient(lam)).astype(lam.dtype)
+                draw = poisson(k, jax.lax.stop_gradient(lam)).astype(lam.dtype)
                 K = lam + jax.lax.stop_gradient(checkpoint_name(draw, "draws") - lam)
             else:
                 z = checkpoint_name(jax.random.normal(k, lam.shape, dtype=lam.dtype), "draws")
