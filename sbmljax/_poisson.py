@@ -107,7 +107,7 @@ class _Ptrs(NamedTuple):
 
 
 def poisson(key: PRNGKeyArray, lam: Float[Array, "..."], u: Float[Array, "..."] | None = None) -> Float[Array, "..."]:
-    """Draw `Poisson(lam)` elementwise, exactly; `lam` must be finite and non-negative (0 gives 0).
+    """Draw `Poisson(lam)` elementwise, exactly, for `lam ≥ 0` (0 gives 0; NaN or infinite `lam` gives NaN).
 
     `u` (optional, uniform on [0, 1), shaped like `lam`) is the inversion uniform, for a caller that draws its
     uniforms in one call; `key` then only feeds the rejection branch, which draws nothing unless some `lam ≥ 10`.
@@ -118,8 +118,9 @@ def poisson(key: PRNGKeyArray, lam: Float[Array, "..."], u: Float[Array, "..."] 
     if u is None:
         key, sub = jax.random.split(key)
         u = jax.random.uniform(sub, lam.shape, dtype=jnp.float64)
-    small = lam < _SMALL
-    k_small = _inversion(u, jnp.where(small, lam, 0.0))
+    finite = jnp.isfinite(lam)
+    small = (lam < _SMALL) | ~finite  # a NaN or infinite λ must not keep the rejection loop running forever
+    k_small = _inversion(u, jnp.where(small & finite, lam, 0.0))
     # Any valid λ for the unused elements; their result is discarded.
     ptrs = _Ptrs.of(jnp.where(small, 1.0e5, lam))
 
@@ -139,4 +140,4 @@ def poisson(key: PRNGKeyArray, lam: Float[Array, "..."], u: Float[Array, "..."] 
     # Elements with λ < 10 start accepted, so without a large λ the loop runs no iteration and draws nothing.
     init = (jnp.zeros_like(lam), small, jnp.asarray(0, jnp.uint32))
     k_big, _, _ = jax.lax.while_loop(cond, body, init)
-    return jnp.where(small, k_small, k_big)
+    return jnp.where(finite, jnp.where(small, k_small, k_big), jnp.nan)

@@ -144,3 +144,14 @@ def test_poisson_sampler_uses_a_supplied_uniform() -> None:
     a = np.asarray(poisson(jax.random.key(0), jnp.full(50, 3.0), u))
     b = np.asarray(poisson(jax.random.key(1), jnp.full(50, 3.0), u))
     assert np.array_equal(a, b) and np.all(np.diff(a) >= 0) and a[0] == 0
+
+
+def test_poisson_sampler_returns_nan_for_a_non_finite_rate() -> None:
+    """A NaN or infinite rate gives NaN (never a rejection loop that cannot end), the others are unaffected."""
+    import jax
+    import jax.numpy as jnp
+
+    from sbmljax._poisson import poisson
+
+    x = np.asarray(poisson(jax.random.key(0), jnp.array([np.nan, np.inf, 0.0, 50.0])))
+    assert np.isnan(x[0]) and np.isnan(x[1]) and x[2] == 0 and 20 < x[3] < 90
