@@ -10,9 +10,8 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._compile._network import CompiledNetwork
-from .._results import RESULTS
 from .base import AbstractSimulator, SimState, initial_sim_state
-from .direct import propensities_ok, select_channel
+from .direct import direct_step, propensities_ok
 
 
 class SplitCoupledDirect(AbstractSimulator):
@@ -51,25 +50,16 @@ class SplitCoupledDirect(AbstractSimulator):
         ok = propensities_ok(ax) & propensities_ok(ay)
         both = jnp.minimum(ax, ay)
         a = jnp.concatenate([both, ax - both, ay - both])
-        k, a0 = select_channel(a, rand[1])
-        t_next = state.t - jnp.log1p(-rand[0]) / a0
-        fire = ok & (t_next <= t_stop)
         R = ax.shape[0]
-        which, r = k // R, k % R
-        change = net.stoich[r]
-        dx = jnp.where(fire & (which != 2), 1.0, 0.0) * change
-        dy = jnp.where(fire & (which != 1), 1.0, 0.0) * change
-        x_new = state.x + jnp.concatenate([dx, dy])
-        negative = fire & jnp.any(x_new < 0)  # a rate law that does not vanish with its reactant
-        fire = fire & ~negative
-        status = jnp.where(ok, state.status, RESULTS.bad_propensity._value)
-        return SimState(
-            t=jnp.where(ok & ~negative, jnp.where(fire, t_next, t_stop), state.t),
-            x=jnp.where(fire, x_new, state.x),
-            status=jnp.where(negative, RESULTS.negative_count._value, status),
-            fired=jnp.where(fire, k, -1).astype(jnp.int32),
-            count=fire.astype(jnp.int64),
-        )
+
+        def apply(k):
+            # Channel k is shared (both processes move), x's own or y's own part of reaction k mod R.
+            which, change = k // R, net.stoich[k % R]
+            dx = jnp.where(which != 2, 1.0, 0.0) * change
+            dy = jnp.where(which != 1, 1.0, 0.0) * change
+            return state.x + jnp.concatenate([dx, dy])
+
+        return direct_step(state, a, ok, rand, t_stop, apply)
 
     def reset(self, net: CompiledNetwork, state: SimState, p) -> SimState:
         del net, p

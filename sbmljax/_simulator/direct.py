@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import ClassVar
 
 import jax
@@ -54,6 +55,38 @@ def propensities_ok(a: Float[Array, " channels"]) -> jax.Array:
     return jnp.all((a >= 0) & jnp.isfinite(a))
 
 
+def direct_step(
+    state: SimState,
+    a: Float[Array, " channels"],
+    ok: jax.Array,
+    rand: Float[Array, "2"],
+    t_stop: Float[Array, ""],
+    apply: Callable[[jax.Array], Float[Array, " species"]],
+) -> SimState:
+    """One step of the direct method (Gillespie 1977) over channels with propensities `a`.
+
+    Draws the waiting time from `rand[0]` and the channel `k` from `rand[1]`; `apply(k)` is the state after
+    `k` fires. Reaching `t_stop` first changes nothing but the clock. `ok` says the propensities are valid;
+    a firing that would make a count negative stops the trajectory instead (a rate law that stays positive
+    when its reactant runs out). Shared by `GillespieDirect` and the split-coupled pair of the CFD estimator.
+    """
+    k, a0 = select_channel(a, rand[1])
+    tau = -jnp.log1p(-rand[0]) / a0  # a0 == 0 gives inf: an absorbing state waits for t_stop
+    t_next = state.t + tau
+    fire = ok & (t_next <= t_stop) & jnp.isfinite(t_next)
+    x_new = apply(k)
+    negative = fire & jnp.any(x_new < 0)
+    fire = fire & ~negative
+    status = jnp.where(ok, state.status, RESULTS.bad_propensity._value)
+    return SimState(
+        t=jnp.where(ok & ~negative, jnp.where(fire, t_next, t_stop), state.t),
+        x=jnp.where(fire, x_new, state.x),
+        status=jnp.where(negative, RESULTS.negative_count._value, status),
+        fired=jnp.where(fire, k, -1).astype(jnp.int32),
+        count=fire.astype(jnp.int64),
+    )
+
+
 class GillespieDirect(AbstractSimulator):
     """Exact stochastic simulation by Gillespie's direct method.
 
@@ -81,21 +114,7 @@ class GillespieDirect(AbstractSimulator):
 
     def step(self, net: CompiledNetwork, state: SimState, p, rand, t_stop) -> SimState:
         a = net.propensities(state.x, p, state.t)
-        k, a0 = select_channel(a, rand[1])
-        ok = propensities_ok(a)
-        tau = -jnp.log1p(-rand[0]) / a0  # a0 == 0 gives inf: an absorbing state waits for t_stop
-        t_next = state.t + tau
-        fire = ok & (t_next <= t_stop) & jnp.isfinite(t_next)
-        x_new = state.x + net.stoich[k]
-        # A rate law that stays positive when a reactant runs out would drive its count below zero.
-        negative = fire & jnp.any(x_new < 0)
-        fire = fire & ~negative
-        x = jnp.where(fire, x_new, state.x)
-        t = jnp.where(ok & ~negative, jnp.where(fire, t_next, t_stop), state.t)
-        status = jnp.where(ok, state.status, RESULTS.bad_propensity._value)
-        status = jnp.where(negative, RESULTS.negative_count._value, status)
-        fired = jnp.where(fire, k, -1).astype(jnp.int32)
-        return SimState(t=t, x=x, status=status, fired=fired, count=fire.astype(jnp.int64))
+        return direct_step(state, a, propensities_ok(a), rand, t_stop, lambda k: state.x + net.stoich[k])
 
     def reset(self, net: CompiledNetwork, state: SimState, p) -> SimState:
         del net, p
