@@ -35,7 +35,8 @@ def _pair_names(before: libsbml.ASTNode, after: libsbml.ASTNode, local: set[str]
     # The conversion only renames identifiers, so the two trees have the same shape: walking them in
     # parallel tells exactly which new id replaced each local one, whatever suffix libsbml chose to
     # avoid a clash with an existing global id.
-    if before.getType() == libsbml.AST_NAME and before.getName() in local:
+    # isName() and the definition URL, not getType(): see sbmljax.sbml._mathml on the SWIG enum problem.
+    if before.isName() and not before.getDefinitionURLString() and before.getName() in local:
         out[before.getName()] = after.getName()
     for i in range(min(before.getNumChildren(), after.getNumChildren())):
         _pair_names(before.getChild(i), after.getChild(i), local, out)
