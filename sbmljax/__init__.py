@@ -2,7 +2,7 @@
 
 Data flows import → model → propensities → simulator → estimator → fit → report:
 
-- `load_sbml` reads SBML into a `Model`;
+- `load_sbml` reads SBML (a file, text or a tellurium model) into a `Model`, `load_antimony` Antimony text;
 - `simulate` runs ensembles with an exact or approximate simulator;
 - `check_models` scans SBML files and folders for what can be simulated, and how (`sbmljax check`);
 - `sbmljax.plot` draws ensembles, fits and gradient diagnostics (matplotlib, no display needed);
@@ -59,6 +59,7 @@ from ._simulator import (
 from ._simulator.nrm import EventPath as EventPath
 from ._trajectory import Trajectories as Trajectories
 from .data import Dataset as Dataset
+from .sbml import load_antimony as load_antimony
 from .sbml import load_sbml as load_sbml
 
 __version__ = "0.1.0"

@@ -100,13 +100,6 @@ def test_delayed_event_is_refused() -> None:
         )
 
 
-def test_unsplittable_reversible_reaction_is_refused() -> None:
-    text = sbml_model({"A": 10, "B": 0}, {"k": 1}, [("r", "A -> B", "k*(A - B)^2 - 1")])
-    text = text.replace('reversible="false"', 'reversible="true"')
-    with pytest.raises(UnsupportedSBMLFeatureError, match="reaction 'r'.*forward − backward"):
-        run(text)
-
-
 def test_missing_kinetic_law_is_refused() -> None:
     text = _with("")
     start, end = text.index("<kineticLaw>"), text.index("</kineticLaw>") + len("</kineticLaw>")

@@ -49,12 +49,14 @@ def _raise(problems: list[str], what: str) -> None:
 
 def read_document(
     source: str | os.PathLike,
+    label: str | None = None,
 ) -> tuple[libsbml.SBMLDocument, str, str, list[str], tuple[int, int]]:
     """Parse and check an SBML file or XML string.
 
     **Arguments:**
 
     - `source`: a path, or a string holding the XML itself (recognised by a leading `<`).
+    - `label`: what messages call an XML string (default `<string>`).
 
     **Returns:** `(document, label, text, notes, (level, version))`: the libsbml document (converted to L2V4 if it
     was Level 1), a label for messages (the path, or `<string>`), the XML text, tolerated consistency findings,
@@ -64,7 +66,7 @@ def read_document(
     consistency errors.
     """
     if isinstance(source, str) and source.lstrip().startswith("<"):
-        text, label = source, "<string>"
+        text, label = source, label or "<string>"
     else:
         path = Path(source)
         label = str(path)

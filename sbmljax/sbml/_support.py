@@ -525,18 +525,19 @@ _TABLE: tuple[Construct, ...] = (
     Construct(
         key="reversible",
         category="Reactions",
-        name="Reversible reactions",
-        status="partial",
+        name='Reversible reactions (`reversible="true"`)',
+        status="supported",
         scope="stochastic",
-        reason=(
-            "reversible, and its rate law {law} is not of the form forward − backward with non-negative "
-            "terms, so it cannot be split into two propensities"
-        ),
+        reason="",
         note=(
-            "Split into a forward and a backward channel when the law is `forward − backward` with "
-            "non-negative terms (e.g. `kf*A - kr*B`); otherwise refused."
+            "Split into a forward and a backward channel only when the law is a net rate: a difference "
+            "`forward − backward` of non-negative terms, possibly under common non-negative factors or divisors "
+            "(`compartment*(kf*A*B - kr*C)`, `(kf*A - kr*B)/V`), whose forward term reads a reactant (if the "
+            "reaction has any) and whose backward term reads a product. Any other law (`kd*P*(P-1)/2`, Hill and "
+            "Michaelis–Menten forms, `piecewise`, `k1*A - k2` without products) is the forward propensity as "
+            "written, as libRoadRunner and GillesPy2 simulate it, with a note on the model; a law that turns "
+            "negative at run time stops the simulation naming the reaction, the time and the state."
         ),
-        error=_UNSUPPORTED,
     ),
     Construct(
         key="time_dependent_propensity",
@@ -597,6 +598,20 @@ _TABLE: tuple[Construct, ...] = (
         scope="stochastic",
         reason="stoichiometry is not set",
         note="",
+        error=_UNSUPPORTED,
+    ),
+    Construct(
+        key="non_integer_stoichiometry",
+        category="Reactions",
+        name="Non-integer stoichiometry (e.g. `1.5 X`)",
+        status="refused",
+        scope="stochastic",
+        reason=(
+            "stoichiometry {stoichiometry:g} is not an integer; exact methods and tau-leaping count molecules, so "
+            "a firing must change each count by a whole number"
+        ),
+        note="Only a method whose state for that species is continuous could honour it; none here does yet.",
+        fix="scale the reaction to integer stoichiometries, and its rate law with it",
         error=_UNSUPPORTED,
     ),
     # -- Events ----------------------------------------------------------------------------------------------

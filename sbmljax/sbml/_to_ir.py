@@ -25,7 +25,7 @@ from ..errors import ConfigError, NetworkError
 from . import _units
 from ._mathml import UnsupportedMath, convert, convert_function_definition
 from ._read import required_packages
-from ._reversible import is_nonnegative_product, split_net_rate
+from ._reversible import NOT_A_DIFFERENCE, read_reversible
 from ._support import CONSTRUCTS
 
 
@@ -252,6 +252,7 @@ class _Builder:
 
     def reactions(self, species_ids: set[str]) -> list[Reaction]:
         out = []
+        as_written: list[str] = []  # reversible-flagged laws that are no difference at all
         for r in self.m.getListOfReactions():
             rid = r.getId()
             if r.isSetFast() and r.getFast():
@@ -287,6 +288,13 @@ class _Builder:
                     ):
                         self.refuse(f"speciesReference '{sr.getId()}'", "variable_stoichiometry")
                         self.refused_references.add(sr.getId())
+                    if not float(stoich).is_integer():
+                        c = CONSTRUCTS["non_integer_stoichiometry"]
+                        self.refuse(
+                            f"reaction '{rid}' {role} '{sr.getSpecies()}'",
+                            c.key,
+                            f"{c.why(stoichiometry=stoich)} ({c.fix})",
+                        )
                     terms.append((sr.getSpecies(), float(stoich)))
                 refs.append(tuple(terms))
             modifiers = tuple(mr.getSpecies() for mr in r.getListOfModifiers())
@@ -300,14 +308,24 @@ class _Builder:
                 rate = self.math(kl.getMath(), f"reaction '{rid}' kineticLaw", rename) or Num(0.0)
             reversible = bool(r.getReversible())
             forward, backward = rate, None
-            if reversible and not is_nonnegative_product(rate):
-                split = split_net_rate(rate)
-                if split is None:
-                    self.refuse(f"reaction '{rid}'", "reversible", law=to_string(rate))
-                else:
-                    forward, backward = split
+            if reversible:
+                reading = read_reversible(rate, {s for s, _ in refs[0]}, {s for s, _ in refs[1]})
+                forward, backward = reading.forward, reading.backward
+                if backward is None and reading.why == NOT_A_DIFFERENCE:
+                    as_written.append(rid)
+                elif backward is None:
+                    self.notes.append(
+                        f"reaction '{rid}' is flagged reversible, but its law {to_string(rate)} is not a net rate of "
+                        f"this reaction ({reading.why}): it is simulated as written, as one forward propensity"
+                    )
             out.append(
                 Reaction(rid, r.getName() or rid, refs[0], refs[1], modifiers, rate, reversible, forward, backward)
+            )
+        if as_written:
+            shown = ", ".join(f"'{rid}'" for rid in as_written[:10]) + (" …" if len(as_written) > 10 else "")
+            self.notes.append(
+                f"{len(as_written)} reaction(s) flagged reversible have laws that are not a difference forward − "
+                f"backward, so each is simulated as written, as one forward propensity: {shown}"
             )
         return out
 
