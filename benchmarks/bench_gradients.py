@@ -100,7 +100,7 @@ def main() -> None:
                         loss, model, params, t_eval, estimator=est, n_trajectories=args.n, initial=initial
                     )
                     grid = step_grid(prob.prep.t0, prob.prep.t_eval, est.tau)
-                    keys = sbmljax._simulate.trajectory_keys(3, args.n)
+                    keys = sbmljax._ensemble.trajectory_keys(3, args.n)
 
                     @jax.jit
                     def forward(keys, prob=prob, grid=grid, est=est):

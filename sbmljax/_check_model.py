@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from ._ensemble import DEFAULT_MAX_EVENTS
 from ._model import Model, Unsupported
-from ._simulate import DEFAULT_MAX_EVENTS
 from .errors import (
     InfeasibleSimulationError,
     InitialStateError,
@@ -191,7 +191,7 @@ def _classify(model: Model, row: dict, settings: CheckSettings, report: Report) 
 def _prepare_and_confirm(
     model: Model, row: dict, settings: CheckSettings, report: Report, events: float, budget: str
 ) -> dict:
-    from ._simulate import prepare
+    from ._ensemble import prepare
 
     src = model.source
     t_eval = np.array([0.0, settings.t_end])
@@ -217,8 +217,8 @@ def _confirm(prep, row: dict, settings: CheckSettings) -> dict:
     """One real trajectory with the exact SSA, up to `confirm_steps` steps."""
     import jax.numpy as jnp
 
+    from ._ensemble import raise_failures, run_ensemble, trajectory_keys
     from ._results import RESULTS
-    from ._simulate import raise_failures, run_ensemble, trajectory_keys
 
     sol = run_ensemble(prep, trajectory_keys(0, 1), max_steps=settings.confirm_steps, chunk=1)
     status, t, fired = int(sol.status[0]), float(sol.t[0]), int(sol.events[0])

@@ -15,11 +15,11 @@ import numpy as np
 import optax
 
 from ._config import x64
+from ._ensemble import UNLIMITED_STEPS, as_model, parameter_vector, raise_failures, run_ensemble, trajectory_keys
 from ._estimator import AbstractGradientEstimator
 from ._grad import build_problem, make_estimator
 from ._loss import AbstractLoss, DataTerm, data_term, make_loss, pilot_moments
 from ._model import Model
-from ._simulate import _as_model, parameter_vector, raise_failures, run_ensemble, trajectory_keys
 from ._trajectory import atomic_write_text
 from .data import Dataset, EstimatedParameter, Problem, load_petab
 from .errors import ConfigError, FitError, ParameterError
@@ -148,7 +148,7 @@ def as_problem(
                 )
             starts[name] = float(spec[0] if isinstance(spec, (tuple, list)) else spec)
     else:
-        m = _as_model(model)
+        m = as_model(model)
         if not datasets:
             raise ConfigError("no datasets: pass CSV paths or sbmljax.Dataset objects")
         if not free_params:
@@ -255,7 +255,7 @@ def _step(
         sol = run_ensemble(
             gp.prep, trajectory_keys(_seed(seed, it, d, 1), n), x0=x0, p=p, block=gp.prep.sim.default_block
         )
-        raise_failures(gp.prep, sol, 2**62)
+        raise_failures(gp.prep, sol, UNLIMITED_STEPS)
         counts = np.asarray(jax_observe(gp, sol.counts, p))
         moments = pilot_moments(term.data, counts, params_now)
         gp = gp.at(theta, p_free, loss.trajectory_loss(term.data, moments))

@@ -11,10 +11,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._config import x64
+from ._ensemble import as_model, parameter_vector, prepare, trajectory_keys
 from ._estimator import ESTIMATORS, AbstractGradientEstimator, GradProblem, GradResult
 from ._model import Model
 from ._registry import instantiate
-from ._simulate import _as_model, parameter_vector, prepare, trajectory_keys
 from .errors import ConfigError, EstimatorError, ParameterError
 
 
@@ -43,18 +43,16 @@ def build_problem(
         raise ConfigError("loss_fn must be a function (counts, params) -> scalar")
     if not params and not loss_params:
         raise ParameterError("params is empty: name at least one parameter to differentiate")
-    method, sim_options = estimator.simulator()
     kwargs = {} if max_events is None else {"max_events": max_events}
     all_params = {**(fixed or {}), **params}
     prep = prepare(
         model,
         t_eval,
-        method=method,
+        method=estimator.simulator(),
         params=all_params,
         initial=initial,
         t0=t0,
         n_trajectories=n_trajectories,
-        **sim_options,
         **kwargs,
     )
     free = prep.net.free_names
@@ -131,7 +129,7 @@ def value_and_grad(
     est = make_estimator(estimator, **options)
     problem = build_problem(
         loss_fn,
-        _as_model(model),
+        as_model(model),
         params,
         t_eval,
         estimator=est,

@@ -21,6 +21,9 @@ from ._compile._network import CompiledNetwork
 from ._results import RESULTS
 from ._simulator.base import AbstractSimulator
 
+UNLIMITED_STEPS = 2**62
+"""The per-trajectory step limit that means "none" (it fits the loops' int64 step counter)."""
+
 
 class AbstractAccumulator(eqx.Module):
     """Something computed along a path, step by step, without storing the path."""
@@ -84,7 +87,7 @@ def solve(
     t0: Float[Array, ""] | float = 0.0,
     events: CompiledEvents | None = None,
     block: int = 128,
-    max_steps: int = 2**62,
+    max_steps: int = UNLIMITED_STEPS,
     accumulator: AbstractAccumulator | None = None,
 ) -> Solution:
     """Simulate one trajectory from `(t0, x0)` and record the counts at each time of `t_eval`.

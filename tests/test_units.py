@@ -121,7 +121,7 @@ def test_converted_counts_are_rounded_with_a_note(data_dir) -> None:
     x, _ = state_and_propensity(m)
     e1 = m.species_ids.index("E1")
     assert x[e1] == pytest.approx(3e-5 * 4e-12 * 1e-6 * AVOGADRO, rel=1e-12)  # 72.26… molecules
-    from sbmljax._simulate import prepare
+    from sbmljax._ensemble import prepare
 
     prep = prepare(m, [0.0, 1e-3], n_trajectories=1)  # short span: feasible
     assert float(prep.x0[e1]) == 72.0

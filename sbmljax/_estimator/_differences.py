@@ -9,7 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import PRNGKeyArray
 
-from .._simulate import raise_failures, run_ensemble
+from .._ensemble import UNLIMITED_STEPS, raise_failures, run_ensemble
+from .._simulator import AbstractSimulator
 from .._simulator.coupled import SplitCoupledDirect
 from .._simulator.direct import GillespieDirect
 from ..errors import ConfigError
@@ -59,16 +60,16 @@ def difference_samples(
                 x0=jnp.concatenate([x_lo, x_hi]),
                 p=jnp.concatenate([p_lo, p_hi]),
                 sim=sim,
-                block=128,
+                block=sim.default_block,
             )
-            raise_failures(problem.prep, sol, 2**62)
+            raise_failures(problem.prep, sol, UNLIMITED_STEPS)
             c_lo, c_hi = sol.counts[:, :, :S], sol.counts[:, :, S:]
         else:
-            sim = GillespieDirect()
-            sol_lo = run_ensemble(problem.prep, keys, x0=x_lo, p=p_lo, sim=sim, block=128)
-            sol_hi = run_ensemble(problem.prep, keys, x0=x_hi, p=p_hi, sim=sim, block=128)
-            raise_failures(problem.prep, sol_lo, 2**62)
-            raise_failures(problem.prep, sol_hi, 2**62)
+            sim = problem.prep.sim
+            sol_lo = run_ensemble(problem.prep, keys, x0=x_lo, p=p_lo, sim=sim, block=sim.default_block)
+            sol_hi = run_ensemble(problem.prep, keys, x0=x_hi, p=p_hi, sim=sim, block=sim.default_block)
+            raise_failures(problem.prep, sol_lo, UNLIMITED_STEPS)
+            raise_failures(problem.prep, sol_hi, UNLIMITED_STEPS)
             c_lo, c_hi = sol_lo.counts, sol_hi.counts
         sims += 2 * n
         l_lo, d_lo = _losses(problem, c_lo, p_lo, lo)
@@ -78,8 +79,9 @@ def difference_samples(
         direct += (d_lo + d_hi) / 2
     if m == 0:  # only loss parameters: simulate at θ once
         x0, p = problem.initial(jnp.asarray(theta[:0]))
-        sol = run_ensemble(problem.prep, keys, x0=x0, p=p, sim=GillespieDirect(), block=128)
-        raise_failures(problem.prep, sol, 2**62)
+        sim = problem.prep.sim
+        sol = run_ensemble(problem.prep, keys, x0=x0, p=p, sim=sim, block=sim.default_block)
+        raise_failures(problem.prep, sol, UNLIMITED_STEPS)
         sims += n
         values, direct = _losses(problem, sol.counts, p, theta)
     else:
@@ -101,8 +103,8 @@ class AbstractFiniteDifference(AbstractGradientEstimator):
         if not 0 < self.h < 1:
             raise ConfigError(f"h (relative step) must be in (0, 1), got {self.h}")
 
-    def simulator(self) -> tuple[str, dict]:
-        return "direct", {}
+    def simulator(self) -> AbstractSimulator:
+        return GillespieDirect()
 
     def bias(self, problem: GradProblem) -> str:
         kind = "O(h^2), centered" if self.centered else "O(h), forward"

@@ -20,7 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._simulate import Prepared
+from .._ensemble import Prepared
+from .._simulator import AbstractSimulator
 from ..errors import EstimatorError
 
 LossFn = Callable[[Float[Array, "times species"], Mapping[str, Float[Array, ""]]], Float[Array, ""]]
@@ -137,8 +138,9 @@ class AbstractGradientEstimator(eqx.Module):
         """Per-sample losses `(N,)`, gradient samples `(N, P)`, and the number of paths simulated."""
 
     @abc.abstractmethod
-    def simulator(self) -> tuple[str, dict]:
-        """The simulation method (and its options) whose checks the problem must pass."""
+    def simulator(self) -> AbstractSimulator:
+        """The simulator whose checks the problem must pass (and that simulates it, unless the estimator
+        couples two copies)."""
 
     @abc.abstractmethod
     def bias(self, problem: GradProblem) -> str:

@@ -11,8 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import PRNGKeyArray
 
+from .._ensemble import UNLIMITED_STEPS, raise_failures
 from .._results import RESULTS
-from .._simulate import raise_failures
+from .._simulator import AbstractSimulator
 from .._simulator.nrm import NextReaction, event_path
 from .._solve import solve
 from ..errors import ConfigError, EstimatorError
@@ -57,8 +58,8 @@ class NRMPathwise(AbstractGradientEstimator):
         if self.observable == "events" and (self.n_events is None or self.n_events < 1):
             raise ConfigError("observable='events' needs n_events= (how many events the loss reads)")
 
-    def simulator(self) -> tuple[str, dict]:
-        return "nrm", {}
+    def simulator(self) -> AbstractSimulator:
+        return NextReaction()
 
     def check(self, problem: GradProblem) -> None:
         if self.observable == "events" and problem.prep.model.events:
@@ -84,7 +85,7 @@ class NRMPathwise(AbstractGradientEstimator):
         grads, losses, sols = _counts_value_and_jac(problem, keys)
         sols = jax.tree.map(np.asarray, sols)
         if np.any(sols.status != RESULTS.successful._value):
-            raise_failures(problem.prep, sols, 2**62)
+            raise_failures(problem.prep, sols, UNLIMITED_STEPS)
         return np.asarray(losses), np.asarray(grads), keys.shape[0]
 
 

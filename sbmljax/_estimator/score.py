@@ -10,7 +10,8 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._compile._network import CompiledNetwork
-from .._simulate import raise_failures, run_ensemble
+from .._ensemble import UNLIMITED_STEPS, raise_failures, run_ensemble
+from .._simulator import AbstractSimulator
 from .._simulator.direct import GillespieDirect
 from .._solve import AbstractAccumulator
 from ..errors import EstimatorError
@@ -78,8 +79,8 @@ class ScoreFunction(AbstractGradientEstimator):
                 "differentiate the (discrete) initial state — use estimator='cfd' or 'tau_pathwise'"
             )
 
-    def simulator(self) -> tuple[str, dict]:
-        return "direct", {}
+    def simulator(self) -> AbstractSimulator:
+        return GillespieDirect()
 
     def bias(self, problem: GradProblem) -> str:
         return "none (unbiased)"
@@ -90,9 +91,9 @@ class ScoreFunction(AbstractGradientEstimator):
         x0, p = problem.initial(theta[:m])
         dp = jax.jacfwd(lambda th: problem.initial(th)[1])(theta[:m]).T if m else jnp.zeros((0, p.shape[0]))
         acc = _PathScore(dp=jnp.asarray(dp), net=problem.net)
-        sim = GillespieDirect()
+        sim = problem.prep.sim
         sol = run_ensemble(problem.prep, keys, x0=x0, p=p, sim=sim, accumulator=acc, block=sim.default_block)
-        raise_failures(problem.prep, sol, 2**62)
+        raise_failures(problem.prep, sol, UNLIMITED_STEPS)
         losses, direct = losses_and_direct(problem, jnp.asarray(sol.counts), p, theta)
         losses, direct, score = np.asarray(losses), np.asarray(direct), np.asarray(sol.extra)
         n = losses.shape[0]

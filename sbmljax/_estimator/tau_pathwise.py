@@ -15,6 +15,8 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._compile._network import CompiledNetwork
 from .._poisson import poisson
+from .._simulator import AbstractSimulator
+from .._simulator.tau_leap import TauLeaping
 from ..errors import ConfigError, EstimatorError
 from .base import AbstractGradientEstimator, GradProblem
 
@@ -91,8 +93,8 @@ class TauPathwise(AbstractGradientEstimator):
         if self.checkpoint < 1:
             raise ConfigError(f"checkpoint must be at least 1, got {self.checkpoint}")
 
-    def simulator(self) -> tuple[str, dict]:
-        return "tau_leap", {"tau": self.tau}
+    def simulator(self) -> AbstractSimulator:
+        return TauLeaping(tau=self.tau)
 
     def check(self, problem: GradProblem) -> None:
         if problem.prep.model.events:

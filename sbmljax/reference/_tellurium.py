@@ -22,8 +22,8 @@ import numpy as np
 
 from .._compile._network import compile_network
 from .._config import x64
+from .._ensemble import as_model, check_time_grid, parameter_vector
 from .._model import Model
-from .._simulate import _as_model, _check_time_grid, parameter_vector
 from ..errors import InitialStateError, ParameterError
 from ._runner import runner_for
 
@@ -140,8 +140,8 @@ def ode(
     **Reference:** libRoadRunner: Welsh et al., Bioinformatics 39:btac770 (2023); CVODE: Hindmarsh et al.,
     ACM TOMS 31:363 (2005); ODE limit of the jump process: T. G. Kurtz, J. Chem. Phys. 57:2976 (1972).
     """
-    model = _as_model(model)
-    t = _check_time_grid(t_eval, float(t0))
+    model = as_model(model)
+    t = check_time_grid(t_eval, float(t0))
     p = _parameters(model, params)
     values = _solve_counts(model, p, _initial_amounts(model, initial), t, float(t0), rtol, atol)
     return OdeSolution(
@@ -179,8 +179,8 @@ def ode_sensitivities(
 
     **Raises:** as `ode`; `ParameterError` for an unknown or derived name in `wrt`.
     """
-    model = _as_model(model)
-    t = _check_time_grid(t_eval, float(t0))
+    model = as_model(model)
+    t = check_time_grid(t_eval, float(t0))
     p = _parameters(model, params)
     for name in wrt:
         if name not in p:

@@ -1,0 +1,404 @@
+"""The ensemble layer: check a simulation request, run one trajectory per key in vmapped chunks, report failures.
+
+`simulate` (in `_simulate.py`), the gradient estimators, `fit`, the model checker and the ODE reference all
+build on this small surface:
+
+- `prepare(model, t_eval, method=…, params=…, initial=…)` → `Prepared`: every check that can be made before
+  running (supported constructs, parameter names, initial counts, feasibility), and the compiled network,
+  events, simulator, initial state and parameters;
+- `run_ensemble(prep, keys, …)` → the batched `Solution` (numpy arrays), one trajectory per key;
+- `raise_failures(prep, sol, max_steps)`: one clear `SimulationError` for the first failed trajectory;
+- `trajectory_keys(seed, n, first)`: trajectory `i`'s key is `fold_in(key(seed), i)` whatever the batching;
+- `as_model`, `parameter_vector`, `check_time_grid`, `format_state`, and the limits `MAX_EXACT_COUNT`,
+  `DEFAULT_MAX_EVENTS`, `UNLIMITED_STEPS`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._compile._events import CompiledEvents, compile_events, event_refusals
+from ._compile._network import CompiledNetwork, compile_network
+from ._config import default_chunk
+from ._feasibility import expected_events
+from ._model import Model
+from ._results import RESULTS
+from ._simulator import AbstractSimulator, make_simulator
+from ._solve import UNLIMITED_STEPS, Solution, solve
+from .errors import (
+    ConfigError,
+    InfeasibleSimulationError,
+    InitialStateError,
+    ParameterError,
+    SimulationError,
+    UnsupportedSBMLFeatureError,
+)
+from .sbml._support import CONSTRUCTS
+
+MAX_EXACT_COUNT = 2.0**53
+"""Counts above this are not exactly representable in float64; exact simulation refuses them."""
+
+DEFAULT_MAX_EVENTS = 2e10
+"""Default budget of estimated reaction events for one exact-simulation call (about 15 minutes)."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Prepared:
+    """A checked simulation request: compiled model, events, simulator, initial state, parameters.
+
+    Equal (and equally hashed) to another request that jitted code would trace identically: same compiled
+    model and events, same simulator, same output times and start. So estimator code that takes it as a
+    static argument compiles once per model and time grid, not once per call. The hash ignores `x0` and
+    `p`: jitted code must take them as traced arguments (every estimator passes its own to
+    `run_ensemble`), never read them from a static `Prepared`."""
+
+    model: Model
+    net: CompiledNetwork
+    events: CompiledEvents | None
+    sim: AbstractSimulator
+    t_eval: np.ndarray
+    t0: float
+    x0: jax.Array
+    p: jax.Array
+    notes: tuple[str, ...]
+
+    def _trace_key(self) -> tuple:
+        events = None if self.events is None else id(self.events.plan)
+        return (id(self.net.plan), events, self.sim, self.t_eval.tobytes(), self.t0)
+
+    def __hash__(self) -> int:
+        return hash(self._trace_key())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Prepared) and self._trace_key() == other._trace_key()
+
+
+def as_model(model) -> Model:
+    """`model` itself, or the model loaded from a path."""
+    if isinstance(model, Model):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        from .sbml import load_sbml
+
+        return load_sbml(model)
+    raise TypeError(f"expected an sbmljax.Model (from load_sbml) or a path, got {type(model).__name__}")
+
+
+def parameter_vector(net: CompiledNetwork, params: Mapping[str, float] | None) -> jax.Array:
+    """The free-parameter vector with `params` overriding the model's values.
+
+    **Raises:** `ParameterError` for an unknown name, a parameter set by a rule or initial assignment, or a
+    non-finite value.
+    """
+    model = net.plan.model
+    p = np.asarray(net.p_default, dtype=np.float64).copy()
+    index = {n: i for i, n in enumerate(net.free_names)}
+    derived = {v for v, _ in model.assignment_rules} | {v for v, _ in model.initial_assignments}
+    for name, value in (params or {}).items():
+        if name not in index:
+            if name in derived:
+                raise ParameterError(
+                    f"{model.source}: parameter '{name}' is computed by an assignment rule or initial assignment; "
+                    "set the parameters it is computed from instead"
+                )
+            if name in model.species_ids:
+                raise ParameterError(
+                    f"{model.source}: '{name}' is a species, not a parameter; set its initial count with initial="
+                )
+            known = ", ".join(net.free_names) if len(net.free_names) <= 20 else ", ".join(net.free_names[:20]) + ", …"
+            raise ParameterError(
+                f"{model.source}: unknown parameter '{name}'; the model's parameters are: {known or '(none)'}"
+            )
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise ParameterError(f"{model.source}: parameter '{name}' = {value!r} is not a number") from None
+        if not math.isfinite(v):
+            raise ParameterError(f"{model.source}: parameter '{name}' = {v} is not finite")
+        p[index[name]] = v
+    return jnp.asarray(p)
+
+
+def check_time_grid(t_eval, t0: float) -> np.ndarray:
+    """`t_eval` as a float64 vector, checked: non-empty, finite, non-decreasing, not before `t0`."""
+    t = np.asarray(t_eval, dtype=np.float64).reshape(-1)
+    if t.size == 0:
+        raise ConfigError("t_eval is empty; give at least one output time")
+    if not np.all(np.isfinite(t)):
+        raise ConfigError("t_eval contains non-finite times")
+    if np.any(np.diff(t) < 0):
+        raise ConfigError("t_eval must be non-decreasing")
+    if t[0] < t0:
+        raise ConfigError(f"t_eval starts at {t[0]:g}, before the start time t0={t0:g}")
+    return t
+
+
+def format_state(species: Sequence[str], x) -> str:
+    """`A=1, B=2, …` (the first 8 species) for error messages."""
+    x = np.asarray(x)
+    items = [f"{s}={v:g}" for s, v in zip(species, x)]
+    return ", ".join(items[:8]) + (", …" if len(items) > 8 else "")
+
+
+def prepare(
+    model: Model,
+    t_eval,
+    *,
+    method: str | AbstractSimulator = "direct",
+    params: Mapping[str, float] | None = None,
+    initial: Mapping[str, float] | None = None,
+    t0: float = 0.0,
+    n_trajectories: int = 1,
+    max_events: float = DEFAULT_MAX_EVENTS,
+    **options,
+) -> Prepared:
+    """Check a simulation request and build what the loop needs (shared by `simulate` and the estimators)."""
+    model = as_model(model)
+    sim = make_simulator(method, **options)
+    t_eval = check_time_grid(t_eval, t0)
+    net = compile_network(model, exact=sim.exact)
+    if sim.exact and net.time_dependent:
+        names = sorted({net.channel_of_reaction(k) for k, dep in enumerate(net.plan.time_dependent) if dep})
+        c = CONSTRUCTS["time_dependent_propensity"]
+        raise UnsupportedSBMLFeatureError(
+            f"{model.source}: the propensity of reaction(s) {', '.join(repr(n) for n in names)} depends on time; "
+            f"{c.why()} ({c.fix})"
+        )
+    time_rules = net.time_dependent_rules
+    refusals = event_refusals(model, time_rules)
+    if refusals:
+        raise UnsupportedSBMLFeatureError(f"{model.source}: " + "; ".join(u.message() for u in refusals))
+    events = compile_events(net)
+    p_free = parameter_vector(net, params)
+    x0, p = net.initial_state(p_free, t0)
+    x0 = np.array(x0, dtype=np.float64)
+    notes: list[str] = []
+    for sid, value in (initial or {}).items():
+        if sid not in net.plan.species_index:
+            raise InitialStateError(f"{model.source}: initial count given for unknown species '{sid}'")
+        x0[net.plan.species_index[sid]] = float(value)
+    rule_species = set(net.plan.rule_species)
+    for s, v in zip(model.species, x0):
+        if s.id in rule_species:
+            continue
+        if not math.isfinite(v):
+            raise InitialStateError(f"{model.source}: species '{s.id}' has a non-finite initial value ({v})")
+        if v < 0:
+            raise InitialStateError(f"{model.source}: species '{s.id}' {CONSTRUCTS['negative_counts'].why()} ({v:g})")
+        if sim.exact and v > MAX_EXACT_COUNT:
+            c = CONSTRUCTS["huge_counts"]
+            raise InfeasibleSimulationError(
+                f"{model.source}: species '{s.id}' starts with {v:.3g} molecules ({s.substance_units}); {c.why()}. "
+                f"{c.fix}"
+            )
+        if v != round(v):  # every simulator here fires whole reactions
+            if s.count_factor != 1.0:
+                notes.append(
+                    f"initial count of '{s.id}' rounded from {v:.6g} to {round(v)} molecules (unit conversion)"
+                )
+                x0[net.plan.species_index[s.id]] = round(v)
+            else:
+                c = CONSTRUCTS["non_integer_counts"]
+                raise InitialStateError(
+                    f"{model.source}: species '{s.id}' starts with {v:g} molecules, not an integer; {c.why()} ({c.fix})"
+                )
+    x0j = jnp.asarray(x0)
+    if sim.exact and model.reactions:
+        a = np.asarray(_initial_propensities(net, x0j, p, jnp.asarray(t0, dtype=jnp.float64)))
+        bad = [(k, v) for k, v in enumerate(a) if not (v >= 0 and math.isfinite(v))]
+        if bad:
+            k, v = bad[0]
+            raise SimulationError(
+                f"{model.source}: reaction '{net.channel_of_reaction(k)}' has propensity {v:g} at t={t0:g} in the "
+                f"initial state ({format_state(model.species_ids, x0)})"
+            )
+        per_traj = max(
+            float(a.sum()) * float(t_eval[-1] - t0),
+            expected_events(net, x0j, p, float(t0), float(t_eval[-1])),
+        )
+        total = per_traj * n_trajectories
+        if total > max_events:
+            c = CONSTRUCTS["event_budget"]
+            raise InfeasibleSimulationError(
+                f"{model.source}: exact simulation would take about {per_traj:.2g} reaction events per trajectory "
+                f"(mean-field estimate over t={t0:g}..{t_eval[-1]:g} {model.time_units}) × {n_trajectories} "
+                f"trajectories, {c.why(max_events=max_events)}. {c.fix}"
+            )
+    return Prepared(model, net, events, sim, t_eval, float(t0), x0j, p, tuple(notes))
+
+
+@eqx.filter_jit
+def _initial_propensities(net: CompiledNetwork, x, p, t) -> jax.Array:
+    # Compiled: evaluated op by op, a law of a few hundred terms took longer than simulating one trajectory.
+    return net.propensities(x, p, t)
+
+
+@eqx.filter_jit
+def _chunk(net, sim, events, t_eval, x0, p, keys, t0, block: int, max_steps: int, accumulator) -> Solution:
+    # x0 and p are shared by all trajectories or given per trajectory (a leading batch axis).
+    in_axes = (0, 0 if x0.ndim == 2 else None, 0 if p.ndim == 2 else None)
+
+    def one(key, x0_, p_):
+        return solve(
+            net,
+            sim,
+            t_eval,
+            x0_,
+            p_,
+            key,
+            t0=t0,
+            events=events,
+            block=block,
+            max_steps=max_steps,
+            accumulator=accumulator,
+        )
+
+    return jax.vmap(one, in_axes=in_axes)(keys, x0, p)
+
+
+def run_ensemble(
+    prep: Prepared,
+    keys: jax.Array,
+    *,
+    x0: jax.Array | None = None,
+    p: jax.Array | None = None,
+    sim: AbstractSimulator | None = None,
+    accumulator=None,
+    block: int = 128,
+    max_steps: int = UNLIMITED_STEPS,
+    chunk: int | None = None,
+    progress: bool = False,
+) -> Solution:
+    """Run one trajectory per key, in vmapped chunks; returns the batched `Solution` as numpy arrays.
+
+    `x0`, `p` (default: the prepared ones) may carry a leading axis of one row per key; `sim` overrides the
+    prepared simulator (the coupled-pair estimators run a coupled simulator on the prepared network);
+    `accumulator` is passed to `solve`.
+    """
+    n = keys.shape[0]
+    chunk = chunk or default_chunk()
+    chunk = max(1, min(chunk, n))
+    x0 = prep.x0 if x0 is None else jnp.asarray(x0)
+    p = prep.p if p is None else jnp.asarray(p)
+    sim = prep.sim if sim is None else sim
+
+    def pad(a, batched: bool):
+        extra = (-n) % chunk
+        return jnp.concatenate([a, jnp.repeat(a[-1:], extra, axis=0)]) if batched and extra else a
+
+    keys, x0_b, p_b = pad(keys, True), pad(x0, x0.ndim == 2), pad(p, p.ndim == 2)
+    t_eval = jnp.asarray(prep.t_eval)
+    t0 = jnp.asarray(prep.t0)
+
+    def run_chunk(i: int) -> Solution:
+        with jax.enable_x64(True):  # a thread-local switch: worker threads must set it themselves
+            return _run_chunk(i)
+
+    def _run_chunk(i: int) -> Solution:
+        sol = _chunk(
+            prep.net,
+            sim,
+            prep.events,
+            t_eval,
+            x0_b[i : i + chunk] if x0.ndim == 2 else x0_b,
+            p_b[i : i + chunk] if p.ndim == 2 else p_b,
+            keys[i : i + chunk],
+            t0,
+            block,
+            max_steps,
+            accumulator,
+        )
+        return jax.tree.map(np.asarray, sol)
+
+    starts = list(range(0, keys.shape[0], chunk))
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(starts), desc="simulating", unit="chunk")
+    # The first chunk alone (it compiles), then the rest on a thread per core: XLA releases the GIL while it
+    # runs, so chunks execute in parallel on the cores this process may use.
+    parts = [run_chunk(starts[0])]
+    if bar is not None:
+        bar.update()
+    if len(starts) > 1:
+        with ThreadPoolExecutor(max_workers=ensemble_workers(len(starts) - 1)) as pool:
+            for part in pool.map(run_chunk, starts[1:]):
+                parts.append(part)
+                if bar is not None:
+                    bar.update()
+    if bar is not None:
+        bar.close()
+    return jax.tree.map(lambda *xs: np.concatenate(xs)[:n], *parts)
+
+
+def ensemble_workers(n_chunks: int) -> int:
+    """Threads running chunks at once: one per CPU core this process may use (one chunk at a time on an
+    accelerator, which parallelises inside a chunk)."""
+    if jax.default_backend() != "cpu":
+        return 1
+    return max(
+        1, min(n_chunks, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    )
+
+
+def raise_failures(prep: Prepared, sol: Solution, max_steps: int) -> None:
+    """Raise one `SimulationError` describing the first failed trajectory, if any failed."""
+    status = np.asarray(sol.status)
+    failed = np.nonzero(status != RESULTS.successful._value)[0]
+    if failed.size == 0:
+        return
+    i = int(failed[0])
+    code = int(status[i])
+    t, x, p = float(sol.t[i]), np.asarray(sol.x[i]), jnp.asarray(sol.p[i])
+    model, net = prep.model, prep.net
+    where = f"in trajectory {i} ({failed.size} of {status.size} failed)"
+    state = format_state(model.species_ids, x)
+    if code == RESULTS.bad_propensity._value:
+        a = np.asarray(net.propensities(jnp.asarray(x), p, jnp.asarray(t)))
+        k = int(np.argmax(~((a >= 0) & np.isfinite(a))))
+        kind = "NaN" if np.isnan(a[k]) else ("infinite" if np.isinf(a[k]) else "negative")
+        raise SimulationError(
+            f"{model.source}: reaction '{net.channel_of_reaction(k)}' has a {kind} propensity ({a[k]:g}) at "
+            f"t={t:g} {where}, state {state}"
+        )
+    if code == RESULTS.negative_count._value:
+        S = len(model.species_ids)
+        for half in range(max(1, x.shape[0] // S)):  # a coupled pair carries two states
+            xs = x[half * S : (half + 1) * S]
+            ps = p[half * (p.shape[0] // max(1, x.shape[0] // S)) :][: len(net.param_names)]
+            a = np.asarray(net.propensities(jnp.asarray(xs), ps, jnp.asarray(t)))
+            for k in np.nonzero(a > 0)[0]:
+                after = xs + np.asarray(net.stoich[k])
+                if np.any(after < 0):
+                    low = ", ".join(sid for sid, v in zip(model.species_ids, after) if v < 0)
+                    raise SimulationError(
+                        f"{model.source}: reaction '{net.channel_of_reaction(int(k))}' has propensity {a[k]:g} > 0 but "
+                        f"firing it would make {low} negative (after t={t:g} {where}, state "
+                        f"{format_state(model.species_ids, xs)}): its rate law does not vanish when a reactant runs out"
+                    )
+    if code == RESULTS.max_steps_reached._value:
+        raise SimulationError(
+            f"{model.source}: {where} took {max_steps} steps and reached only t={t:g} of {prep.t_eval[-1]:g}; "
+            "raise max_steps or use method='tau_leap'"
+        )
+    text = dict(enumerate(RESULTS._index_to_message)).get(code, "unknown failure")
+    raise SimulationError(f"{model.source}: {text} at t={t:g} {where}, state {state}")
+
+
+# Compiled once per ensemble size: run op by op, the vmapped fold_in was a third of a one-trajectory call.
+_fold_keys = jax.jit(jax.vmap(jax.random.fold_in, in_axes=(None, 0)))
+
+
+def trajectory_keys(seed: int, n: int, first: int = 0) -> jax.Array:
+    """Keys of trajectories `first … first+n−1`: `fold_in(key(seed), i)`, independent of the ensemble size."""
+    return _fold_keys(jax.random.key(int(seed)), jnp.arange(first, first + n, dtype=jnp.uint32))
