@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._check_model import COLUMNS, VERDICTS, CheckSettings
-from ._cli import command
+from ._cli import add_substance_units_argument, command
 from ._trajectory import atomic_write_text
 from .errors import ConfigError
+from .sbml._units import check_policy
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -114,8 +115,7 @@ def check_models(
         raise ConfigError(f"workers must be at least 1, got {workers}")
     if not (max_events > 0) or confirm_steps < 0:
         raise ConfigError("max_events must be positive and confirm_steps non-negative")
-    if substance_units not in ("auto", "item", "mole"):
-        raise ConfigError(f"substance_units must be 'auto', 'item' or 'mole', got {substance_units!r}")
+    check_policy(substance_units)
     files = find_sbml_files(paths)
     settings = CheckSettings(float(t_end), float(max_events), int(confirm_steps), substance_units)
     with tqdm(total=len(files), desc="checking", unit="model", disable=not progress) as bar:
@@ -200,12 +200,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
         default=CheckSettings.confirm_steps,
         help=f"steps of the one-trajectory confirmation run; 0 skips it (default {CheckSettings.confirm_steps})",
     )
-    p.add_argument(
-        "--substance-units",
-        choices=["auto", "item", "mole"],
-        default="auto",
-        help="how amounts become molecule counts (default: auto, the model's declared units)",
-    )
+    add_substance_units_argument(p)
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
 
 

@@ -41,14 +41,21 @@ def parse_assignments(items: Sequence[str] | None, what: str) -> dict[str, float
     return out
 
 
-def _add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="SBML file")
+def add_substance_units_argument(p: argparse.ArgumentParser) -> None:
+    """`--substance-units`, for every command that loads models."""
+    from .sbml._units import SUBSTANCE_POLICIES
+
     p.add_argument(
         "--substance-units",
-        choices=["auto", "item", "mole"],
+        choices=list(SUBSTANCE_POLICIES),
         default="auto",
         help="how amounts become molecule counts (default: auto, the model's declared units)",
     )
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="SBML file")
+    add_substance_units_argument(p)
 
 
 def _configure_info(p: argparse.ArgumentParser) -> None:
@@ -140,17 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load_optional_commands() -> None:
-    """Import modules that register more subcommands (fit, check, report) when they exist."""
+    """Import the modules that register more subcommands (fit, check)."""
     import importlib
 
-    for module in ("sbmljax._fit_cli", "sbmljax._check", "sbmljax.report._cli"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            # Absent is fine (the module, or a package above it, e.g. no `sbmljax.report` at all); a module
-            # that exists but fails to import is an error.
-            if not (e.name == module or module.startswith(f"{e.name}.")):
-                raise
+    for module in ("sbmljax._fit_cli", "sbmljax._check"):
+        importlib.import_module(module)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import jax.numpy as jnp
 import jax.scipy.special as jsp
@@ -296,3 +296,28 @@ def times(*factors: Expr) -> Expr:
     if not flat:
         return Num(1.0)
     return flat[0] if len(flat) == 1 else Call("times", tuple(flat))
+
+
+class DependencyCycle(ValueError):
+    """Assignments that read each other in a cycle; `names` lists the variables left unordered."""
+
+    def __init__(self, names: list[str]):
+        self.names = names
+        super().__init__(", ".join(names))
+
+
+def dependency_order(assignments: Sequence[tuple[str, Expr]]) -> tuple[tuple[str, Expr], ...]:
+    """Order `(variable, expression)` pairs so that each comes after those it reads (Kahn's algorithm,
+    keeping the given order among those ready at once).
+
+    **Raises:** `DependencyCycle` naming the variables of a cycle (an algebraic loop).
+    """
+    pending = dict(assignments)
+    order: list[tuple[str, Expr]] = []
+    while pending:
+        ready = [v for v, e in pending.items() if not (symbols(e) & (set(pending) - {v}))]
+        if not ready:
+            raise DependencyCycle(sorted(pending))
+        for v in ready:
+            order.append((v, pending.pop(v)))
+    return tuple(order)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._plot_util import COLORS, STYLE, Values, legend_and_title, new_figure, series_from_data, series_from_ode
-from ._trajectory import Trajectories
+from ._trajectory import Trajectories, atomic_write
 from .errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -327,17 +326,9 @@ def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: int = 150) -> None
     **Raises:** `ConfigError` for another extension; `OSError` if the file cannot be written (no partial
     file is left behind).
     """
-    path = Path(path)
-    fmt = figure_format(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fmt = figure_format(Path(path))
     try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format=fmt, dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=dpi), binary=True)
     finally:
         # Release the figure: pyplot keeps a reference to figures it manages (ours are not managed by it).
         if "matplotlib.pyplot" in sys.modules:

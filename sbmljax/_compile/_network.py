@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from .._expr import Expr, evaluate, symbols, uses_time
+from .._expr import DependencyCycle, Expr, dependency_order, evaluate, symbols, uses_time
 from .._model import Model
 from ..errors import NetworkError, UnsupportedSBMLFeatureError
 
@@ -109,16 +109,10 @@ class _Plan:
 
         # Initial values: initial assignments and assignment rules together, in dependency order.
         init = list(model.initial_assignments) + [(v, e) for v, e in model.assignment_rules]
-        pending, order = dict(init), []
-        while pending:
-            ready = [v for v, e in pending.items() if not (symbols(e) & (set(pending) - {v}))]
-            if not ready:
-                raise NetworkError(
-                    f"{model.source}: initial assignments and rules form a cycle among {sorted(pending)}"
-                )
-            for v in ready:
-                order.append((v, pending.pop(v)))
-        self.init_order = tuple(order)
+        try:
+            self.init_order = dependency_order(init)
+        except DependencyCycle as e:
+            raise NetworkError(f"{model.source}: initial assignments and rules form a cycle among {e.names}") from None
         defined = {v for v, _ in init}
         used: set[str] = set()
         for e in list(self.channel_laws) + [e for _, e in init] + [ev.trigger for ev in model.events]:

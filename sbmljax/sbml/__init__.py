@@ -9,6 +9,7 @@ import libsbml
 from .._config import x64
 from .._model import Model
 from ..errors import ConfigError, SBMLReadError
+from . import _units
 from ._read import read_document
 from ._to_ir import build_model
 from ._units import SubstancePolicy
@@ -60,8 +61,7 @@ def load_sbml(source: str | os.PathLike | object, *, substance_units: SubstanceP
 
 
 def _load(source: str | os.PathLike, label: str | None, substance_units: SubstancePolicy) -> Model:
-    if substance_units not in ("auto", "item", "mole"):
-        raise ConfigError(f"substance_units must be 'auto', 'item' or 'mole', not {substance_units!r}")
+    _units.check_policy(substance_units)  # before reading: a bad option is reported before a bad file
     doc, read_label, text, notes, declared = read_document(source, label)
     return build_model(doc, read_label, text, substance_units, notes, declared)
 

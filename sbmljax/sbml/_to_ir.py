@@ -10,7 +10,7 @@ import math
 
 import libsbml
 
-from .._expr import Expr, Num, evaluate, symbols, to_string
+from .._expr import DependencyCycle, Expr, Num, dependency_order, evaluate, symbols, to_string
 from .._model import (
     Compartment,
     Event,
@@ -21,7 +21,7 @@ from .._model import (
     Species,
     Unsupported,
 )
-from ..errors import ConfigError, NetworkError
+from ..errors import NetworkError
 from . import _units
 from ._mathml import UnsupportedMath, convert, convert_function_definition
 from ._read import required_packages
@@ -37,18 +37,11 @@ def _num(getter_isset: bool, value: float) -> float | None:
 
 def _topological(assignments: list[tuple[str, Expr]], what: str, label: str) -> tuple[tuple[str, Expr], ...]:
     """Order assignments so each comes after those it reads; a cycle is an algebraic loop."""
-    pending = dict(assignments)
-    order: list[tuple[str, Expr]] = []
-    done: set[str] = set()
-    while pending:
-        ready = [v for v, e in pending.items() if not (symbols(e) & (set(pending) - {v}))]
-        if not ready:
-            cycle = ", ".join(sorted(pending))
-            raise NetworkError(f"{label}: {what} {CONSTRUCTS['algebraic_loop'].why()} among {cycle}")
-        for v in sorted(ready, key=list(pending).index):
-            order.append((v, pending.pop(v)))
-            done.add(v)
-    return tuple(order)
+    try:
+        return dependency_order(assignments)
+    except DependencyCycle as e:
+        cycle = ", ".join(e.names)
+        raise NetworkError(f"{label}: {what} {CONSTRUCTS['algebraic_loop'].why()} among {cycle}") from None
 
 
 class _Builder:
@@ -399,9 +392,7 @@ def build_model(
     `notes` are kept on the model; `declared` is the file's own (level, version), which the model reports even
     when the document was converted (Level 1 is read through Level 2 Version 4).
     """
-    if policy not in ("auto", "item", "mole"):
-        raise ConfigError(f"substance_units must be 'auto', 'item' or 'mole', not {policy!r}")
-    builder = _Builder(doc, label, text, policy)
+    builder = _Builder(doc, label, text, _units.check_policy(policy))
     builder.notes.extend(notes or [])
     builder.declared = declared
     return builder.build()

@@ -24,9 +24,19 @@ from typing import Literal
 import libsbml
 
 from .._expr import AVOGADRO
+from ..errors import ConfigError
 from ._support import CONSTRUCTS
 
 SubstancePolicy = Literal["auto", "item", "mole"]
+SUBSTANCE_POLICIES: tuple[str, ...] = ("auto", "item", "mole")
+"""The values of `substance_units=` (and `--substance-units`), in the order the docs give them."""
+
+
+def check_policy(policy: object) -> SubstancePolicy:
+    """`policy` if it is one of `SUBSTANCE_POLICIES`. **Raises:** `ConfigError` otherwise."""
+    if policy not in SUBSTANCE_POLICIES:
+        raise ConfigError(f"substance_units must be 'auto', 'item' or 'mole', not {policy!r}")
+    return policy  # type: ignore[return-value]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,67 @@
+"""Shared pieces that several modules rely on: dependency ordering, atomic writes, the event estimate's
+budget, and the `--substance-units` option."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sbmljax
+from sbmljax import _feasibility
+from sbmljax._cli import build_parser
+from sbmljax._ensemble import prepare
+from sbmljax._expr import DependencyCycle, Num, Sym, dependency_order, times
+from sbmljax._trajectory import atomic_write, atomic_write_text
+from sbmljax.errors import ConfigError
+from sbmljax.sbml._units import SUBSTANCE_POLICIES
+
+
+def test_dependency_order_and_cycles() -> None:
+    a = ("a", times(Sym("b"), Sym("c")))
+    b = ("b", Sym("c"))
+    c = ("c", Num(2.0))
+    d = ("d", Num(1.0))
+    assert dependency_order([a, d, b, c]) == (d, c, b, a)  # ready ones keep the given order
+    with pytest.raises(DependencyCycle) as info:
+        dependency_order([("x", Sym("y")), ("y", Sym("x")), d])
+    assert info.value.names == ["x", "y"]
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path) -> None:
+    target = tmp_path / "sub" / "out.bin"
+
+    def fail(f):
+        f.write(b"half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, fail, binary=True)
+    assert not target.exists() and list(target.parent.iterdir()) == []
+    atomic_write_text(target, "whole\n")
+    assert target.read_text() == "whole\n"
+
+
+def test_event_estimate_budget_is_a_count_not_seconds(models_dir) -> None:
+    prep = prepare(sbmljax.load_sbml(models_dir / "BIOMD0000000035.xml"), np.linspace(0, 100, 3))
+    full = _feasibility.expected_events(prep.net, prep.x0, prep.p, 0.0, 100.0)
+    estimates = []
+    for _ in range(2):
+        _feasibility._CACHE.clear()
+        estimates.append(_feasibility.expected_events(prep.net, prep.x0, prep.p, 0.0, 100.0, max_evaluations=50))
+    assert estimates[0] == estimates[1] > 0  # cut short after 50 evaluations, the same on any machine
+    assert estimates[0] != full
+
+
+def test_substance_units_option_is_one_definition() -> None:
+    parser = build_parser()
+    for command in (["info", "m.xml"], ["check", "m.xml", "--out", "o.tsv"]):
+        for policy in SUBSTANCE_POLICIES:
+            assert parser.parse_args([*command, "--substance-units", policy]).substance_units == policy
+        with pytest.raises(SystemExit):
+            parser.parse_args([*command, "--substance-units", "gram"])
+    for call in (
+        lambda: sbmljax.load_sbml("models/sir.xml", substance_units="gram"),
+        lambda: sbmljax.check_models(["models"], substance_units="gram"),
+    ):
+        with pytest.raises(ConfigError, match="substance_units must be 'auto', 'item' or 'mole', not 'gram'"):
+            call()
