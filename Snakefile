@@ -24,6 +24,6 @@ include: "workflow/rules/check.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_outputs(),
-    default_target: True

@@ -8,9 +8,17 @@ import math
 import numpy as np
 
 import sbmljax
+from sbmljax._simulator import SIMULATORS
 
-ALL_EXACT_METHODS = ["direct", "nrm"]
-"""Every exact simulator's `method=` string (each must pass the SBML stochastic suite)."""
+METHOD_OPTIONS: dict[str, dict] = {"tau_leap": {"epsilon": 0.03}}
+"""Options the tests run a method with, where it needs some (a new simulator that needs options fails
+loudly in every test that runs all methods until it is given them here)."""
+
+ALL_EXACT_METHODS = [name for name, cls in SIMULATORS.items() if cls.exact]
+"""Every exact simulator's `method=` string, from the registry (each must pass the SBML stochastic suite)."""
+
+ALL_METHODS = [(name, METHOD_OPTIONS.get(name, {})) for name in SIMULATORS]
+"""`(method, options)` for every registered simulator, so that a new one is tested wherever this is used."""
 
 
 def sbml_model(

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import sbml_model
+from helpers import ALL_METHODS, sbml_model
 
 import sbmljax
 from sbmljax.errors import (
@@ -217,7 +217,7 @@ def test_cli_simulate_requires_seed(models_dir, tmp_path) -> None:
     assert r.returncode == 2 and "--seed" in r.stderr
 
 
-@pytest.mark.parametrize("method,options", [("direct", {}), ("nrm", {}), ("tau_leap", {"epsilon": 0.03})])
+@pytest.mark.parametrize("method,options", ALL_METHODS, ids=[m for m, _ in ALL_METHODS])
 def test_rate_law_that_does_not_vanish_is_caught_before_a_negative_count(method, options) -> None:
     # A is consumed at a constant rate k whatever its count: the law is wrong once A reaches 0.
     text = sbml_model({"A": 5}, {"k": 3.0}, [("drain", "A -> 0", "k")])

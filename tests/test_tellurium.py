@@ -13,7 +13,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from helpers import sbml_model
+from helpers import ALL_METHODS, sbml_model
 
 import sbmljax
 from sbmljax import reference
@@ -162,7 +162,7 @@ def test_reversible_law_turning_negative_is_caught_at_run_time() -> None:
 NON_INTEGER = sbml_model({"X": 100}, {"k": 0.1}, [("r", "1.5 X -> 0", "k*X")])
 
 
-@pytest.mark.parametrize("method,options", [("direct", {}), ("nrm", {}), ("tau_leap", {"epsilon": 0.03})])
+@pytest.mark.parametrize("method,options", ALL_METHODS, ids=[m for m, _ in ALL_METHODS])
 def test_non_integer_stoichiometry_is_refused(method: str, options: dict) -> None:
     m = sbmljax.load_sbml(NON_INTEGER)
     with pytest.raises(UnsupportedSBMLFeatureError, match=r"reaction 'r' reactant 'X': stoichiometry 1.5 is not an"):
@@ -265,9 +265,6 @@ def two_sample_verdict(x: np.ndarray, y: np.ndarray) -> tuple[int, list[str]]:
     return out, details
 
 
-METHODS = [("direct", {}), ("nrm", {}), ("tau_leap", {"epsilon": 0.03})]
-
-
 @pytest.fixture(scope="module")
 def references() -> dict[str, tuple[sbmljax.Model, np.ndarray, np.ndarray]]:
     out = {}
@@ -281,7 +278,7 @@ def references() -> dict[str, tuple[sbmljax.Model, np.ndarray, np.ndarray]]:
     return out
 
 
-@pytest.mark.parametrize("method,options", METHODS, ids=[m for m, _ in METHODS])
+@pytest.mark.parametrize("method,options", ALL_METHODS, ids=[m for m, _ in ALL_METHODS])
 @pytest.mark.parametrize("name", ["as_written", "net_rate"])
 def test_antimony_models_match_roadrunner_gillespie(references, name: str, method: str, options: dict) -> None:
     model, times, reference = references[name]

@@ -13,19 +13,19 @@ rule check:
             labels={"figure": "sbmljax check (table)"},
         ),
         html="results/check/checks.html",
-    params:
-        t_end=lookup(dpath="check/t_end", within=config),
-        timeout=lookup(dpath="check/timeout", within=config),
     log:
         "logs/check/check.log",
     benchmark:
         "benchmarks/workflow/check/check.tsv"
+    conda:
+        "../envs/sbmljax.yaml"
     threads: lookup(dpath="check/workers", within=config)
     resources:
         mem_mb=lambda wildcards, threads: 2000 * threads,
         runtime=120,
         cpus_per_task=lambda wildcards, threads: threads,
-    conda:
-        "../envs/sbmljax.yaml"
+    params:
+        t_end=lookup(dpath="check/t_end", within=config),
+        timeout=lookup(dpath="check/timeout", within=config),
     script:
         "../scripts/check.py"

@@ -28,12 +28,18 @@ def schema_errors(instance, schema_file, where, key_word=""):
         schema = yaml.safe_load(f)
     lines = []
     validator = jsonschema.Draft202012Validator(schema)
-    for e in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.path))):
+    for e in sorted(
+        validator.iter_errors(instance), key=lambda e: list(map(str, e.path))
+    ):
         key = ".".join(str(k) for k in e.path)
         if e.validator == "required":
             missing = re.match(r"^'(.+)' is a required property$", e.message)
             kind = e.instance.get("kind") if isinstance(e.instance, dict) else None
-            key = ".".join([key, missing.group(1)] if key else [missing.group(1)]) if missing else key
+            key = (
+                ".".join([key, missing.group(1)] if key else [missing.group(1)])
+                if missing
+                else key
+            )
             message = "missing (required" + (f" for kind {kind!r})" if kind else ")")
         elif e.validator == "not" and "required" in (e.validator_value or {}):
             kind = e.instance.get("kind") if isinstance(e.instance, dict) else None
@@ -41,7 +47,9 @@ def schema_errors(instance, schema_file, where, key_word=""):
         else:
             message = e.message
         if key_word:
-            lines.append(f"{where}, {key_word}{key}: {message}" if key else f"{where}: {message}")
+            lines.append(
+                f"{where}, {key_word}{key}: {message}" if key else f"{where}: {message}"
+            )
         else:
             lines.append(f"{where}: {key}: {message}" if key else f"{where}: {message}")
     return lines
@@ -194,7 +202,11 @@ def _dataset_specs(frame):
             "data": data,
             "free_parameters": free,
             "noise_sd": noise,
-            "loss": row.get("loss") if isinstance(row.get("loss"), str) and row.get("loss") else None,
+            "loss": (
+                row.get("loss")
+                if isinstance(row.get("loss"), str) and row.get("loss")
+                else None
+            ),
             "inputs": inputs,
         }
     return specs
@@ -260,7 +272,9 @@ def all_outputs():
         "results/report/{model}/ensemble_{method}.png", model=MODELS, method=METHODS
     )
     out += expand("results/fit/{dataset}/fit.json", dataset=DATASETS)
-    out += expand("results/gradient_diagnostics/{dataset}/gradients.tsv", dataset=DATASETS)
+    out += expand(
+        "results/gradient_diagnostics/{dataset}/gradients.tsv", dataset=DATASETS
+    )
     out += expand(
         "results/report/{dataset}/{figure}.png",
         dataset=DATASETS,

@@ -4,21 +4,21 @@ rule fit:
     output:
         json="results/fit/{dataset}/fit.json",
         parameters="results/fit/{dataset}/parameters.tsv",
-    params:
-        spec=lookup(dpath="{dataset}", within=DATASET_SPECS),
-        fit=lookup(dpath="fit", within=config),
-        estimators=lookup(dpath="estimators", within=config),
     log:
         "logs/fit/{dataset}.log",
     benchmark:
         "benchmarks/workflow/fit/{dataset}.tsv"
+    conda:
+        "../envs/sbmljax.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
         cpus_per_task=1,
-    conda:
-        "../envs/sbmljax.yaml"
+    params:
+        spec=lookup(dpath="{dataset}", within=DATASET_SPECS),
+        fit=lookup(dpath="fit", within=config),
+        estimators=lookup(dpath="estimators", within=config),
     script:
         "../scripts/fit.py"
 
@@ -29,20 +29,20 @@ rule gradient_diagnostics:
         data=dataset_inputs,
     output:
         table="results/gradient_diagnostics/{dataset}/gradients.tsv",
-    params:
-        spec=lookup(dpath="{dataset}", within=DATASET_SPECS),
-        config=lookup(dpath="gradient_diagnostics", within=config),
-        estimators=lookup(dpath="estimators", within=config),
     log:
         "logs/gradient_diagnostics/{dataset}.log",
     benchmark:
         "benchmarks/workflow/gradient_diagnostics/{dataset}.tsv"
+    conda:
+        "../envs/sbmljax.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
         cpus_per_task=1,
-    conda:
-        "../envs/sbmljax.yaml"
+    params:
+        spec=lookup(dpath="{dataset}", within=DATASET_SPECS),
+        config=lookup(dpath="gradient_diagnostics", within=config),
+        estimators=lookup(dpath="estimators", within=config),
     script:
         "../scripts/gradient_diagnostics.py"

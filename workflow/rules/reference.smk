@@ -4,20 +4,20 @@ rule reference_ode:
         summary="results/import/{model}/summary.json",
     output:
         ode="results/reference_ode/{model}/ode.csv",
-    params:
-        t_end=lookup(dpath="models/{model}/t_end", within=config),
-        points=lookup(dpath="models/{model}/points", within=config),
-        substance_units=lookup(dpath="models/{model}/substance_units", within=config),
     log:
         "logs/reference_ode/{model}.log",
     benchmark:
         "benchmarks/workflow/reference_ode/{model}.tsv"
+    conda:
+        "../envs/sbmljax.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
         cpus_per_task=1,
-    conda:
-        "../envs/sbmljax.yaml"
+    params:
+        t_end=lookup(dpath="models/{model}/t_end", within=config),
+        points=lookup(dpath="models/{model}/points", within=config),
+        substance_units=lookup(dpath="models/{model}/substance_units", within=config),
     script:
         "../scripts/reference_ode.py"

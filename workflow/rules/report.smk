@@ -13,21 +13,21 @@ rule report_model:
             subcategory="{model}",
             labels={"model": "{model}", "figure": "ensemble ({method}) vs ODE"},
         ),
-    params:
-        species=lookup(dpath="models/{model}/plot_species", within=config, default=None),
-        sample_paths=lookup(dpath="report/sample_paths", within=config),
-        quantiles=lookup(dpath="report/quantiles", within=config),
     log:
         "logs/report_model/{model}/{method}.log",
     benchmark:
         "benchmarks/workflow/report_model/{model}/{method}.tsv"
+    conda:
+        "../envs/sbmljax.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
         cpus_per_task=1,
-    conda:
-        "../envs/sbmljax.yaml"
+    params:
+        species=lookup(dpath="models/{model}/plot_species", within=config, default=None),
+        sample_paths=lookup(dpath="report/sample_paths", within=config),
+        quantiles=lookup(dpath="report/quantiles", within=config),
     script:
         "../scripts/report_model.py"
 
@@ -80,19 +80,19 @@ rule report_dataset:
             subcategory="{dataset}",
             labels={"dataset": "{dataset}", "figure": "estimates (table)"},
         ),
-    params:
-        spec=lookup(dpath="{dataset}", within=DATASET_SPECS),
-        config=lookup(dpath="report", within=config),
     log:
         "logs/report_dataset/{dataset}.log",
     benchmark:
         "benchmarks/workflow/report_dataset/{dataset}.tsv"
+    conda:
+        "../envs/sbmljax.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=20,
         cpus_per_task=1,
-    conda:
-        "../envs/sbmljax.yaml"
+    params:
+        spec=lookup(dpath="{dataset}", within=DATASET_SPECS),
+        config=lookup(dpath="report", within=config),
     script:
         "../scripts/report_dataset.py"

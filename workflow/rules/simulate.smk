@@ -8,6 +8,17 @@ rule simulate_chunk:
         summary="results/import/{model}/summary.json",
     output:
         counts=temp("results/simulate/{model}/{method}/chunk{chunk}.npz"),
+    log:
+        "logs/simulate_chunk/{model}/{method}/chunk{chunk}.log",
+    benchmark:
+        "benchmarks/workflow/simulate_chunk/{model}/{method}/chunk{chunk}.tsv"
+    conda:
+        "../envs/sbmljax.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        cpus_per_task=1,
     params:
         t_end=lookup(dpath="models/{model}/t_end", within=config),
         points=lookup(dpath="models/{model}/points", within=config),
@@ -16,17 +27,6 @@ rule simulate_chunk:
         chunks=lookup(dpath="simulate/chunks", within=config),
         seed=lookup(dpath="simulate/seed", within=config),
         tau_leap=lookup(dpath="simulate/tau_leap", within=config),
-    log:
-        "logs/simulate_chunk/{model}/{method}/chunk{chunk}.log",
-    benchmark:
-        "benchmarks/workflow/simulate_chunk/{model}/{method}/chunk{chunk}.tsv"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=60,
-        cpus_per_task=1,
-    conda:
-        "../envs/sbmljax.yaml"
     script:
         "../scripts/simulate_chunk.py"
 
@@ -40,19 +40,19 @@ rule merge_simulations:
         stats="results/simulate/{model}/{method}/stats.csv",
         samples="results/simulate/{model}/{method}/samples.csv",
         ensemble="results/simulate/{model}/{method}/ensemble.npz",
-    params:
-        sample_paths=lookup(dpath="simulate/sample_paths", within=config),
-        quantiles=[0.05, 0.25, 0.5, 0.75, 0.95],
     log:
         "logs/merge_simulations/{model}/{method}.log",
     benchmark:
         "benchmarks/workflow/merge_simulations/{model}/{method}.tsv"
+    conda:
+        "../envs/sbmljax.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=10,
         cpus_per_task=1,
-    conda:
-        "../envs/sbmljax.yaml"
+    params:
+        sample_paths=lookup(dpath="simulate/sample_paths", within=config),
+        quantiles=[0.05, 0.25, 0.5, 0.75, 0.95],
     script:
         "../scripts/merge_simulations.py"
