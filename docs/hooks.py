@@ -2,7 +2,7 @@
 
 Markers (an HTML comment alone on a line):
 
-- `<!-- sbmljax:support-matrix -->` → the SBML support matrix, rendered from `sbmljax.sbml._support`
+- `<!-- sbmljax:support-matrix -->` → the SBML support matrix, rendered from `sbmljax._support`
   (the table the importer takes its refusal messages from), so the page cannot drift from the code;
 - `<!-- sbmljax:include PATH -->` → the file `docs/PATH` (e.g. `_generated/simulators.md`, written by
   `benchmarks/docs_tables.py`). A missing file is an error, not an empty section.
@@ -22,7 +22,7 @@ MARKER = re.compile(r"^<!-- sbmljax:(?P<what>[\w-]+)(?: (?P<arg>\S+))? -->$", re
 def _support_matrix() -> str:
     if str(REPO) not in sys.path[:1]:
         sys.path.insert(0, str(REPO))  # this checkout's sbmljax, not another installed copy
-    import sbmljax.sbml._support as support
+    import sbmljax._support as support
 
     if Path(support.__file__).resolve().parents[2] != REPO:
         raise RuntimeError(f"the docs of {REPO} would show the support table of another sbmljax: {support.__file__}")

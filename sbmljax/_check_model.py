@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ._checks import Finding, initial_counts, time_dependent_propensities
 from ._ensemble import DEFAULT_MAX_EVENTS
 from ._model import Model, Unsupported
 from .errors import (
@@ -34,7 +34,6 @@ from .errors import (
     SimulationError,
     UnsupportedSBMLFeatureError,
 )
-from .sbml._support import CONSTRUCTS
 
 VERDICTS = ("exact", "tau_leap_only", "refused", "error")
 COLUMNS = (
@@ -163,19 +162,10 @@ def _classify(model: Model, row: dict, settings: CheckSettings, report: Report) 
     finite = x0[np.isfinite(x0)]
     row["max_initial_count"] = float(finite.max()) if finite.size else math.nan
     refused += _initial_value_refusals(model, net, x0)
-    refused += _near_integer_counts(model, net, x0)
     if refused:
         return _verdict(row, "refused", _refusal_reason(refused), [u.element for u in refused + exact_only])
 
-    timed = dict.fromkeys(net.channel_of_reaction(k) for k, dep in enumerate(net.plan.time_dependent) if dep)
-    for rid in timed:  # a split reversible reaction has two channels but is one construct
-        exact_only.append(
-            Unsupported(
-                f"reaction '{rid}' kineticLaw",
-                f"its propensity depends on time; {CONSTRUCTS['time_dependent_propensity'].why()}",
-                "exact",
-            )
-        )
+    exact_only += [_unsupported(f) for f in time_dependent_propensities(net)]
     events = _estimate_events(net, x0, p, settings.t_end)
     row["estimated_events"] = events
     budget = (
@@ -202,9 +192,7 @@ def _prepare_and_confirm(
         return _verdict(row, "tau_leap_only", one_line(e, src))
     except (UnsupportedSBMLFeatureError, InitialStateError, ParameterError, SimulationError) as e:
         # What the structural checks above did not anticipate; prepare is the authority.
-        what = _PREPARE_REFUSALS[type(e)]
-        rid = re.search(r"reaction '([^']+)'", str(e)) if isinstance(e, SimulationError) else None
-        return _verdict(row, "refused", one_line(e, src), [f"reaction '{rid[1]}' kineticLaw" if rid else what])
+        return _verdict(row, "refused", one_line(e, src), [e.element or _PREPARE_REFUSALS[type(e)]])
     if events > settings.max_events:
         return _verdict(row, "tau_leap_only", budget + "; use tau-leaping or a shorter horizon")
     if settings.confirm_steps <= 0:
@@ -215,7 +203,6 @@ def _prepare_and_confirm(
 
 def _confirm(prep, row: dict, settings: CheckSettings) -> dict:
     """One real trajectory with the exact SSA, up to `confirm_steps` steps."""
-    import jax.numpy as jnp
 
     from ._ensemble import raise_failures, run_ensemble, trajectory_keys
     from ._results import RESULTS
@@ -233,38 +220,33 @@ def _confirm(prep, row: dict, settings: CheckSettings) -> dict:
         )
     try:
         raise_failures(prep, sol, settings.confirm_steps)
-        message = "the confirmation run failed"  # pragma: no cover (raise_failures raises for every failure)
+        raise SimulationError("the confirmation run failed")  # pragma: no cover (raise_failures always raises)
     except SimulationError as e:
-        message = one_line(e, prep.model.source)
+        message, element = one_line(e, prep.model.source), e.element
     if status == RESULTS.non_integer_count._value:
         return _verdict(row, "tau_leap_only", message, ["event assignment (non-integer count)"])
-    constructs = ["run-time failure"]
-    if status == RESULTS.bad_propensity._value:
-        net = prep.net
-        a = np.asarray(net.propensities(jnp.asarray(sol.x[0]), jnp.asarray(sol.p[0]), jnp.asarray(t)))
-        k = int(np.argmax(~((a >= 0) & np.isfinite(a))))
-        constructs = [f"reaction '{net.channel_of_reaction(k)}' kineticLaw"]
-    return _verdict(row, "refused", message, constructs)
+    return _verdict(row, "refused", message, [element or "run-time failure"])
 
 
-def _dynamic_species(model: Model, net) -> list[tuple[int, Any]]:
-    """(index, species) of species whose initial value is a count to check (not set by an assignment rule)."""
-    rule = set(net.plan.rule_species)
-    return [(i, s) for i, s in enumerate(model.species) if s.id not in rule]
+def _unsupported(f: Finding) -> Unsupported:
+    return Unsupported(f.element, f.text, f.scope)
 
 
 def _initial_value_refusals(model: Model, net, x0: np.ndarray) -> list[Unsupported]:
-    """Initial values no simulator can start from: non-finite, negative, or not molecule counts at all."""
-    out: list[Unsupported] = []
+    """Initial values no simulator can start from (`_checks.initial_counts`, the rule `prepare` applies),
+    with non-integer values far from any integer reported together as not molecule counts at all."""
+    findings, _ = initial_counts(model, net, x0.copy(), exact=False)
     not_counts: list[tuple[str, float]] = []
-    for i, s in _dynamic_species(model, net):
-        v = float(x0[i])
-        if not math.isfinite(v):
-            out.append(Unsupported(f"species '{s.id}' initial value", f"it is not finite ({v})"))
-        elif v < 0:
-            out.append(Unsupported(f"species '{s.id}' initial value", f"a negative count ({v:g})"))
-        elif s.count_factor == 1.0 and abs(v - round(v)) > NOT_COUNTS_TOLERANCE * max(v, 1.0):
-            not_counts.append((s.id, v))
+    out: list[Unsupported] = []  # non-finite and negative values first, near-integer counts last
+    near: list[Unsupported] = []
+    for f in findings:
+        v = float(x0[net.plan.species_index[f.species]]) if f.species else math.nan
+        if f.construct != "non_integer_counts":
+            out.append(_unsupported(f))
+        elif abs(v - round(v)) > NOT_COUNTS_TOLERANCE * max(v, 1.0):
+            not_counts.append((f.species, v))
+        else:
+            near.append(_unsupported(f))
     if not_counts:
         more = f" and {len(not_counts) - 3} more" if len(not_counts) > 3 else ""
         names = ", ".join(f"'{sid}'" for sid, _ in not_counts[:3]) + more
@@ -277,23 +259,7 @@ def _initial_value_refusals(model: Model, net, x0: np.ndarray) -> list[Unsupport
                 "(declare substance units and a compartment volume)",
             )
         )
-    return out
-
-
-def _near_integer_counts(model: Model, net, x0: np.ndarray) -> list[Unsupported]:
-    """Non-integer counts that rounding would change by little: every simulator refuses them (round them with
-    `initial=`)."""
-    out = []
-    for i, s in _dynamic_species(model, net):
-        v = float(x0[i])
-        if s.count_factor == 1.0 and math.isfinite(v) and v >= 0 and v != round(v):
-            out.append(
-                Unsupported(
-                    f"species '{s.id}' initial value (not an integer)",
-                    f"it is {v:g} molecules; {CONSTRUCTS['non_integer_counts'].why()} (round it with initial=)",
-                )
-            )
-    return out
+    return out + near
 
 
 def _estimate_events(net, x0: np.ndarray, p, t_end: float) -> float:

@@ -4,13 +4,13 @@
 build on this small surface:
 
 - `prepare(model, t_eval, method=…, params=…, initial=…)` → `Prepared`: every check that can be made before
-  running (supported constructs, parameter names, initial counts, feasibility), and the compiled network,
-  events, simulator, initial state and parameters;
+  running (the checks of `sbmljax._checks`, raised as exceptions with fields; parameter names;
+  feasibility), and the compiled network, events, simulator, initial state and parameters;
 - `run_ensemble(prep, keys, …)` → the batched `Solution` (numpy arrays), one trajectory per key;
-- `raise_failures(prep, sol, max_steps)`: one clear `SimulationError` for the first failed trajectory;
+- `raise_failures(prep, sol, max_steps)`: one `SimulationError` (with `reaction`, `time`, `state`) for the
+  first failed trajectory;
 - `trajectory_keys(seed, n, first)`: trajectory `i`'s key is `fold_in(key(seed), i)` whatever the batching;
-- `as_model`, `parameter_vector`, `check_time_grid`, `format_state`, and the limits `MAX_EXACT_COUNT`,
-  `DEFAULT_MAX_EVENTS`, `UNLIMITED_STEPS`.
+- `as_model`, `parameter_vector`, `check_time_grid`, and the limits `DEFAULT_MAX_EVENTS`, `UNLIMITED_STEPS`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 import equinox as eqx
@@ -26,6 +26,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._checks import (
+    bad_propensities,
+    format_state,
+    initial_counts,
+    join_time_dependent,
+    time_dependent_propensities,
+)
 from ._compile._events import CompiledEvents, compile_events, event_refusals
 from ._compile._network import CompiledNetwork, compile_network
 from ._config import default_chunk
@@ -34,6 +41,7 @@ from ._model import Model
 from ._results import RESULTS
 from ._simulator import AbstractSimulator, make_simulator
 from ._solve import UNLIMITED_STEPS, Solution, solve
+from ._support import CONSTRUCTS
 from .errors import (
     ConfigError,
     InfeasibleSimulationError,
@@ -42,10 +50,6 @@ from .errors import (
     SimulationError,
     UnsupportedSBMLFeatureError,
 )
-from .sbml._support import CONSTRUCTS
-
-MAX_EXACT_COUNT = 2.0**53
-"""Counts above this are not exactly representable in float64; exact simulation refuses them."""
 
 DEFAULT_MAX_EVENTS = 2e10
 """Default budget of estimated reaction events for one exact-simulation call (about 15 minutes)."""
@@ -142,13 +146,6 @@ def check_time_grid(t_eval, t0: float) -> np.ndarray:
     return t
 
 
-def format_state(species: Sequence[str], x) -> str:
-    """`A=1, B=2, …` (the first 8 species) for error messages."""
-    x = np.asarray(x)
-    items = [f"{s}={v:g}" for s, v in zip(species, x)]
-    return ", ".join(items[:8]) + (", …" if len(items) > 8 else "")
-
-
 def prepare(
     model: Model,
     t_eval,
@@ -167,12 +164,7 @@ def prepare(
     t_eval = check_time_grid(t_eval, t0)
     net = compile_network(model, exact=sim.exact)
     if sim.exact and net.time_dependent:
-        names = sorted({net.channel_of_reaction(k) for k, dep in enumerate(net.plan.time_dependent) if dep})
-        c = CONSTRUCTS["time_dependent_propensity"]
-        raise UnsupportedSBMLFeatureError(
-            f"{model.source}: the propensity of reaction(s) {', '.join(repr(n) for n in names)} depends on time; "
-            f"{c.why()} ({c.fix})"
-        )
+        raise join_time_dependent(time_dependent_propensities(net)).exception(model.source)
     time_rules = net.time_dependent_rules
     refusals = event_refusals(model, time_rules)
     if refusals:
@@ -181,46 +173,19 @@ def prepare(
     p_free = parameter_vector(net, params)
     x0, p = net.initial_state(p_free, t0)
     x0 = np.array(x0, dtype=np.float64)
-    notes: list[str] = []
     for sid, value in (initial or {}).items():
         if sid not in net.plan.species_index:
             raise InitialStateError(f"{model.source}: initial count given for unknown species '{sid}'")
         x0[net.plan.species_index[sid]] = float(value)
-    rule_species = set(net.plan.rule_species)
-    for s, v in zip(model.species, x0):
-        if s.id in rule_species:
-            continue
-        if not math.isfinite(v):
-            raise InitialStateError(f"{model.source}: species '{s.id}' has a non-finite initial value ({v})")
-        if v < 0:
-            raise InitialStateError(f"{model.source}: species '{s.id}' {CONSTRUCTS['negative_counts'].why()} ({v:g})")
-        if sim.exact and v > MAX_EXACT_COUNT:
-            c = CONSTRUCTS["huge_counts"]
-            raise InfeasibleSimulationError(
-                f"{model.source}: species '{s.id}' starts with {v:.3g} molecules ({s.substance_units}); {c.why()}. "
-                f"{c.fix}"
-            )
-        if v != round(v):  # every simulator here fires whole reactions
-            if s.count_factor != 1.0:
-                notes.append(
-                    f"initial count of '{s.id}' rounded from {v:.6g} to {round(v)} molecules (unit conversion)"
-                )
-                x0[net.plan.species_index[s.id]] = round(v)
-            else:
-                c = CONSTRUCTS["non_integer_counts"]
-                raise InitialStateError(
-                    f"{model.source}: species '{s.id}' starts with {v:g} molecules, not an integer; {c.why()} ({c.fix})"
-                )
+    findings, notes = initial_counts(model, net, x0, exact=sim.exact)
+    if findings:
+        raise findings[0].exception(model.source)
     x0j = jnp.asarray(x0)
     if sim.exact and model.reactions:
         a = np.asarray(_initial_propensities(net, x0j, p, jnp.asarray(t0, dtype=jnp.float64)))
-        bad = [(k, v) for k, v in enumerate(a) if not (v >= 0 and math.isfinite(v))]
+        bad = bad_propensities(model, net, a, x0, float(t0))
         if bad:
-            k, v = bad[0]
-            raise SimulationError(
-                f"{model.source}: reaction '{net.channel_of_reaction(k)}' has propensity {v:g} at t={t0:g} in the "
-                f"initial state ({format_state(model.species_ids, x0)})"
-            )
+            raise bad[0].exception(model.source)
         per_traj = max(
             float(a.sum()) * float(t_eval[-1] - t0),
             expected_events(net, x0j, p, float(t0), float(t_eval[-1])),
@@ -363,13 +328,17 @@ def raise_failures(prep: Prepared, sol: Solution, max_steps: int) -> None:
     model, net = prep.model, prep.net
     where = f"in trajectory {i} ({failed.size} of {status.size} failed)"
     state = format_state(model.species_ids, x)
+    fields = {"time": t, "state": dict(zip(model.species_ids, (float(v) for v in x)))}
     if code == RESULTS.bad_propensity._value:
         a = np.asarray(net.propensities(jnp.asarray(x), p, jnp.asarray(t)))
         k = int(np.argmax(~((a >= 0) & np.isfinite(a))))
         kind = "NaN" if np.isnan(a[k]) else ("infinite" if np.isinf(a[k]) else "negative")
+        rid = net.channel_of_reaction(k)
         raise SimulationError(
-            f"{model.source}: reaction '{net.channel_of_reaction(k)}' has a {kind} propensity ({a[k]:g}) at "
-            f"t={t:g} {where}, state {state}"
+            f"{model.source}: reaction '{rid}' has a {kind} propensity ({a[k]:g}) at t={t:g} {where}, state {state}",
+            reaction=rid,
+            element=f"reaction '{rid}' kineticLaw",
+            **fields,
         )
     if code == RESULTS.negative_count._value:
         S = len(model.species_ids)
@@ -381,18 +350,24 @@ def raise_failures(prep: Prepared, sol: Solution, max_steps: int) -> None:
                 after = xs + np.asarray(net.stoich[k])
                 if np.any(after < 0):
                     low = ", ".join(sid for sid, v in zip(model.species_ids, after) if v < 0)
+                    rid = net.channel_of_reaction(int(k))
                     raise SimulationError(
-                        f"{model.source}: reaction '{net.channel_of_reaction(int(k))}' has propensity {a[k]:g} > 0 but "
+                        f"{model.source}: reaction '{rid}' has propensity {a[k]:g} > 0 but "
                         f"firing it would make {low} negative (after t={t:g} {where}, state "
-                        f"{format_state(model.species_ids, xs)}): its rate law does not vanish when a reactant runs out"
+                        f"{format_state(model.species_ids, xs)}): its rate law does not vanish when a reactant runs out",
+                        reaction=rid,
+                        element=f"reaction '{rid}' kineticLaw",
+                        time=t,
+                        state=dict(zip(model.species_ids, (float(v) for v in xs))),
                     )
     if code == RESULTS.max_steps_reached._value:
         raise SimulationError(
             f"{model.source}: {where} took {max_steps} steps and reached only t={t:g} of {prep.t_eval[-1]:g}; "
-            "raise max_steps or use method='tau_leap'"
+            "raise max_steps or use method='tau_leap'",
+            **fields,
         )
     text = dict(enumerate(RESULTS._index_to_message)).get(code, "unknown failure")
-    raise SimulationError(f"{model.source}: {text} at t={t:g} {where}, state {state}")
+    raise SimulationError(f"{model.source}: {text} at t={t:g} {where}, state {state}", **fields)
 
 
 # Compiled once per ensemble size: run op by op, the vmapped fold_in was a third of a one-trajectory call.

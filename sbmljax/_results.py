@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import equinox as eqx
 
+from ._support import CONSTRUCTS
+
 
 class RESULTS(eqx.Enumeration):
     """Outcome of a trajectory; a non-successful one stops it and is raised after the run with details."""
@@ -13,4 +15,5 @@ class RESULTS(eqx.Enumeration):
     max_steps_reached = "the step limit was reached before the last output time"
     negative_count = "a molecule count became negative"
     event_cascade = "events kept triggering each other at one instant"
-    non_integer_count = "an event assigned a non-integer molecule count (exact methods need integers)"
+    # A construct of the support table refused at run time: its message is the table's reason.
+    non_integer_count = CONSTRUCTS["event_non_integer"].reason

@@ -24,7 +24,31 @@ __all__ = [
 
 
 class SbmlJaxError(Exception):
-    """Base class of every error sbmljax raises on purpose."""
+    """Base class of every error sbmljax raises on purpose.
+
+    Besides the message, an error carries what a program may want to act on, where it applies (`None`
+    otherwise): `construct` (the key of the SBML support table, `sbmljax._support.CONSTRUCTS`),
+    `element` (the SBML element, e.g. `"reaction 'r' kineticLaw"`), `reaction`, `species`, `time` and
+    `state` (species id → count, for a failure at run time or in the initial state).
+    """
+
+    def __init__(
+        self,
+        *args: object,
+        construct: str | None = None,
+        element: str | None = None,
+        reaction: str | None = None,
+        species: str | None = None,
+        time: float | None = None,
+        state: dict[str, float] | None = None,
+    ):
+        super().__init__(*args)
+        self.construct = construct
+        self.element = element
+        self.reaction = reaction
+        self.species = species
+        self.time = time
+        self.state = state
 
 
 class SBMLReadError(SbmlJaxError):

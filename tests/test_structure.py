@@ -65,3 +65,29 @@ def test_substance_units_option_is_one_definition() -> None:
     ):
         with pytest.raises(ConfigError, match="substance_units must be 'auto', 'item' or 'mole', not 'gram'"):
             call()
+
+
+def test_errors_carry_fields_not_just_text() -> None:
+    from helpers import sbml_model
+
+    from sbmljax.errors import InitialStateError, SimulationError, UnsupportedSBMLFeatureError
+
+    decay = [("d", "A -> 0", "k*A"), ("r", "0 -> B", "k*(A - 5)")]
+    m = sbmljax.load_sbml(sbml_model({"A": 10, "B": 0}, {"k": 1}, decay))
+    with pytest.raises(SimulationError) as info:
+        sbmljax.simulate(m, [0.0, 10.0], seed=0, n_trajectories=4)
+    e = info.value
+    assert (e.reaction, e.element, e.state["A"]) == ("r", "reaction 'r' kineticLaw", 4.0) and e.time > 0
+
+    with pytest.raises(InitialStateError) as info:
+        sbmljax.simulate(m, [0.0, 1.0], seed=0, initial={"A": 2.5})
+    assert (info.value.species, info.value.construct) == ("A", "non_integer_counts")
+
+    timed = sbmljax.load_sbml(sbml_model({"A": 10}, {"k": 1}, [("t", "A -> 0", "k*A*time")]))
+    with pytest.raises(UnsupportedSBMLFeatureError) as info:
+        sbmljax.simulate(timed, [0.0, 1.0], seed=0)
+    assert (info.value.construct, info.value.reaction) == ("time_dependent_propensity", "t")
+
+    with pytest.raises(SimulationError) as info:
+        sbmljax.simulate(sbml_model({"A": 10}, {"k": -1}, [("n", "A -> 0", "k*A")]), [0.0, 1.0], seed=0)
+    assert info.value.reaction == "n" and info.value.time == 0.0 and info.value.state == {"A": 10.0}

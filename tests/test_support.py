@@ -1,4 +1,4 @@
-"""The SBML support matrix (`sbmljax.sbml._support`) against the code: every construct is exercised.
+"""The SBML support matrix (`sbmljax._support`) against the code: every construct is exercised.
 
 Each construct of the table is covered by one of:
 
@@ -23,8 +23,8 @@ import pytest
 import sbmljax
 from sbmljax import errors
 from sbmljax._expr import Sym
+from sbmljax._support import CATEGORIES, CONSTRUCTS, render_markdown
 from sbmljax.sbml._mathml import UnsupportedMath, convert, convert_function_definition
-from sbmljax.sbml._support import CATEGORIES, CONSTRUCTS, render_markdown
 
 HERE = Path(__file__).parent
 T = np.array([0.0, 1.0])

@@ -33,7 +33,7 @@ from jaxtyping import Array, Bool, Float
 from .._expr import Call, Expr, Time, children, evaluate, symbols, uses_time
 from .._model import Model, Unsupported
 from .._results import RESULTS
-from ..sbml._support import CONSTRUCTS
+from .._support import CONSTRUCTS
 from ._network import CompiledNetwork
 
 MAX_CASCADE = 1000

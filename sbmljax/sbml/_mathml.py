@@ -3,7 +3,7 @@
 Function definitions are inlined by substitution and local parameters renamed to `reaction.param`, so the
 tree that reaches the compiler refers only to model-level symbols. Constructs that no simulator here can
 honour raise `UnsupportedMath` with the construct's name and the reason from the support table
-(`sbmljax.sbml._support`); the caller turns it into an `UnsupportedSBMLFeatureError` that names the SBML
+(`sbmljax._support`); the caller turns it into an `UnsupportedSBMLFeatureError` that names the SBML
 element.
 
 The tree is read from the MathML text that libsbml writes for the node, not from `ASTNode.getType()`: once
@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import libsbml
 
 from .._expr import AVOGADRO, Bool, Call, Expr, Num, Piecewise, Sym, Time, substitute
-from ._support import CONSTRUCTS
+from .._support import CONSTRUCTS
 
 
 class UnsupportedMath(Exception):

@@ -21,12 +21,12 @@ from .._model import (
     Species,
     Unsupported,
 )
+from .._support import CONSTRUCTS
 from ..errors import NetworkError
 from . import _units
 from ._mathml import UnsupportedMath, convert, convert_function_definition
 from ._read import required_packages
 from ._reversible import NOT_A_DIFFERENCE, read_reversible
-from ._support import CONSTRUCTS
 
 
 def _num(getter_isset: bool, value: float) -> float | None:

@@ -24,8 +24,8 @@ from typing import Literal
 import libsbml
 
 from .._expr import AVOGADRO
+from .._support import CONSTRUCTS
 from ..errors import ConfigError
-from ._support import CONSTRUCTS
 
 SubstancePolicy = Literal["auto", "item", "mole"]
 SUBSTANCE_POLICIES: tuple[str, ...] = ("auto", "item", "mole")
