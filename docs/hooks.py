@@ -24,7 +24,7 @@ def _support_matrix() -> str:
         sys.path.insert(0, str(REPO))  # this checkout's sbmljax, not another installed copy
     import sbmljax._support as support
 
-    if Path(support.__file__).resolve().parents[2] != REPO:
+    if Path(support.__file__).resolve().parents[1] != REPO:
         raise RuntimeError(f"the docs of {REPO} would show the support table of another sbmljax: {support.__file__}")
     return support.render_markdown()
 
