@@ -197,8 +197,10 @@ J5: X -> Y; piecewise(0.5*X, X > 20, 0.1*X)
 J6: Y -> X; vm*Y^2/(km^2 + Y^2)
 J7: Y -> ; ky*Y*exp(-Y/50)
 J8: A -> B; k1*A*E - k2*A*F
-P = 0; D = 0; T = 5; U = 0; X = 40; Y = 0; A = 30; B = 0
+J9: B -> M; vmax*B/(kmm + B)
+P = 0; D = 0; T = 5; U = 0; X = 40; Y = 0; A = 30; B = 0; M = 0
 kp = 8; kd = 0.05; kdd = 0.2; kt = 0.002; ktp = 3; vm = 4; km = 10; ky = 0.05; k1 = 0.3; E = 1; k2 = 0.2; F = 1
+vmax = 2; kmm = 5
 """
 
 # A net-rate law is split into two channels; libRoadRunner fires the net rate as one channel (in reverse
