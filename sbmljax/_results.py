@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import equinox as eqx
+import numpy as np
 
 from ._support import CONSTRUCTS
+
+
+def status_names(codes) -> np.ndarray:
+    """`RESULTS` names (`"successful"`, `"bad_propensity"`, …) for an array of status codes."""
+    names = np.asarray(list(RESULTS._name_to_item), dtype=object)
+    order = np.asarray([item._value for item in RESULTS._name_to_item.values()])
+    lookup = np.empty(order.max() + 1, dtype=object)
+    lookup[order] = names
+    return lookup[np.asarray(codes, dtype=np.int64)]
 
 
 class RESULTS(eqx.Enumeration):

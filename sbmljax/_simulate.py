@@ -18,6 +18,7 @@ import numpy as np
 from ._config import x64
 from ._ensemble import DEFAULT_MAX_EVENTS, UNLIMITED_STEPS, prepare, raise_failures, run_ensemble, trajectory_keys
 from ._model import Model
+from ._results import status_names
 from ._simulator import AbstractSimulator
 from ._trajectory import Trajectories
 from .errors import ConfigError
@@ -40,6 +41,7 @@ def simulate(
     max_events: float = DEFAULT_MAX_EVENTS,
     progress: bool = False,
     first_trajectory: int = 0,
+    throw: bool = True,
     **options,
 ) -> Trajectories:
     """Simulate an ensemble of stochastic trajectories of an SBML model.
@@ -64,6 +66,9 @@ def simulate(
     - `first_trajectory`: index of the first trajectory. Trajectory `i` always uses the key
       `fold_in(key(seed), i)`, so simulating trajectories `[a, b)` in a separate call gives exactly the slice
       of one big run: an ensemble split into seed-chunks (a cluster job each) merges to the same result.
+    - `throw`: raise a `SimulationError` for the first failed trajectory (the default); with `False`, return
+      every trajectory with `Trajectories.status` saying how each ended, so that one failure does not
+      discard a large ensemble (a failed trajectory's counts are NaN from the first output time it missed).
     - `**options`: options of the method (e.g. `tau=` for tau-leaping).
 
     **Returns:** `Trajectories` with `times (T,)`, `counts (N, T, S)` and `species`.
@@ -95,8 +100,11 @@ def simulate(
     keys = trajectory_keys(seed, n_trajectories, first_trajectory)
     block = block or prep.sim.default_block
     sol = run_ensemble(prep, keys, block=block, max_steps=steps, chunk=chunk, progress=progress)
-    raise_failures(prep, sol, steps)
-    counts = sol.counts
+    if throw:
+        raise_failures(prep, sol, steps)
+    counts = np.array(sol.counts)
+    missed = np.arange(counts.shape[1])[None, :] >= np.asarray(sol.recorded)[:, None]
+    counts[missed] = np.nan  # rows a failed trajectory never reached (none unless throw=False)
     if prep.net.plan.rule_species:
         obs = jax.jit(jax.vmap(jax.vmap(prep.net.observe, in_axes=(0, None, 0)), in_axes=(0, None, None)))
         counts = np.asarray(obs(jnp.asarray(counts), prep.p, jnp.asarray(prep.t_eval)))
@@ -110,4 +118,6 @@ def simulate(
         time_units=prep.model.time_units,
         notes=prep.notes,
         n_events=np.asarray(sol.events),
+        status=status_names(sol.status),
+        first_trajectory=int(first_trajectory),
     )

@@ -48,6 +48,7 @@ class Solution(eqx.Module):
     steps: Int[Array, ""]
     events: Int[Array, ""]
     extra: PyTree
+    recorded: Int[Array, ""]  # output rows filled in; a failed trajectory leaves the rest unrecorded
 
 
 class _Carry(eqx.Module):
@@ -169,4 +170,5 @@ def solve(
         steps=carry.steps,
         events=carry.events,
         extra=carry.acc,
+        recorded=carry.idx,
     )

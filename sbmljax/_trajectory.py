@@ -44,6 +44,10 @@ class Trajectories:
     - `method`, `seed`, `model_id`, `time_units`: provenance.
     - `notes`: anything the run adjusted that a user should know (e.g. rounded initial counts).
     - `n_events`: `(N,)` reaction firings per trajectory (a leap counts all the firings it makes), or `None`.
+    - `first_trajectory`: the index of the first trajectory (a seed-chunk of a larger ensemble starts later).
+    - `status`: `(N,)` how each trajectory ended, as `RESULTS` names: `"successful"`, `"bad_propensity"`,
+      `"negative_count"`, `"max_steps_reached"`, … Only `simulate(..., throw=False)` returns failed ones;
+      a failed trajectory's counts are NaN from the first output time it did not reach.
     """
 
     times: np.ndarray
@@ -55,6 +59,25 @@ class Trajectories:
     time_units: str = ""
     notes: tuple[str, ...] = ()
     n_events: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    status: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    first_trajectory: int = 0
+
+    @property
+    def ok(self) -> np.ndarray:
+        """`(N,)` whether each trajectory ran to the last output time (all `True` without `status`)."""
+        if self.status is None:
+            return np.ones(self.n_trajectories, dtype=bool)
+        return np.asarray(self.status == "successful", dtype=bool)
+
+    def successful(self) -> Trajectories:
+        """The trajectories that ran to the last output time (all of them unless `throw=False` kept failures)."""
+        keep = self.ok
+        return dataclasses.replace(
+            self,
+            counts=self.counts[keep],
+            n_events=None if self.n_events is None else self.n_events[keep],
+            status=None if self.status is None else self.status[keep],
+        )
 
     @property
     def n_trajectories(self) -> int:
@@ -113,6 +136,84 @@ class Trajectories:
     def to_csv(self, path: str | os.PathLike) -> None:
         """Write `to_dataframe()` as CSV, atomically (no partial file on failure)."""
         atomic_write_text(path, self.to_dataframe().to_csv(index=False))
+
+    def to_npz(self, path: str | os.PathLike) -> None:
+        """Write everything to a compressed `.npz`, atomically; `from_npz` reads it back. One layout serves
+        the workflow's seed-chunks, merged ensembles and reports."""
+        arrays: dict[str, np.ndarray] = {
+            "layout": np.asarray("sbmljax.Trajectories/1"),
+            "times": np.asarray(self.times, dtype=np.float64),
+            "counts": np.asarray(self.counts),
+            "species": np.asarray(self.species, dtype=str),
+            "method": np.asarray(self.method),
+            "seed": np.asarray(self.seed),
+            "model_id": np.asarray(self.model_id),
+            "time_units": np.asarray(self.time_units),
+            "notes": np.asarray(self.notes, dtype=str),
+            "first_trajectory": np.asarray(self.first_trajectory),
+        }
+        if self.n_events is not None:
+            arrays["n_events"] = np.asarray(self.n_events)
+        if self.status is not None:
+            arrays["status"] = np.asarray(self.status, dtype=str)
+        atomic_write(path, lambda f: np.savez_compressed(f, **arrays), binary=True)
+
+    @classmethod
+    def from_npz(cls, path: str | os.PathLike) -> Trajectories:
+        """Read a file written by `to_npz`. **Raises:** `DataError` for a file of another layout."""
+        from .errors import DataError
+
+        with np.load(path, allow_pickle=False) as d:
+            if "layout" not in d or str(d["layout"]) != "sbmljax.Trajectories/1":
+                raise DataError(f"{path}: not a file written by Trajectories.to_npz")
+            return cls(
+                times=d["times"],
+                counts=d["counts"],
+                species=tuple(str(s) for s in d["species"]),
+                method=str(d["method"]),
+                seed=int(d["seed"]),
+                model_id=str(d["model_id"]),
+                time_units=str(d["time_units"]),
+                notes=tuple(str(n) for n in d["notes"]),
+                n_events=d["n_events"] if "n_events" in d else None,
+                status=d["status"].astype(object) if "status" in d else None,
+                first_trajectory=int(d["first_trajectory"]),
+            )
+
+    @classmethod
+    def concatenate(cls, parts: list[Trajectories]) -> Trajectories:
+        """Seed-chunks of one ensemble (in any order) as one: they must tile it without gaps or overlaps and
+        share times, species, method and seed. **Raises:** `DataError` naming the first mismatch."""
+        from .errors import DataError
+
+        if not parts:
+            raise DataError("no trajectories to concatenate")
+        parts = sorted(parts, key=lambda p: p.first_trajectory)
+        head, expected = parts[0], parts[0].first_trajectory
+        for p in parts:
+            if p.first_trajectory != expected:
+                raise DataError(
+                    f"the chunks do not tile the ensemble: a chunk starts at trajectory {p.first_trajectory}, "
+                    f"expected {expected}"
+                )
+            same = (p.species, p.method, p.seed) == (head.species, head.method, head.seed)
+            if not same or not np.array_equal(p.times, head.times):
+                raise DataError(
+                    f"the chunk starting at trajectory {p.first_trajectory} has other times, species, method or seed"
+                )
+            expected += p.n_trajectories
+
+        def join(field: str):
+            values = [getattr(p, field) for p in parts]
+            return None if any(v is None for v in values) else np.concatenate(values)
+
+        return dataclasses.replace(
+            head,
+            counts=np.concatenate([p.counts for p in parts]),
+            notes=tuple(dict.fromkeys(n for p in parts for n in p.notes)),
+            n_events=join("n_events"),
+            status=join("status"),
+        )
 
     def __repr__(self) -> str:
         n, t, s = self.counts.shape

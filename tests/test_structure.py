@@ -91,3 +91,54 @@ def test_errors_carry_fields_not_just_text() -> None:
     with pytest.raises(SimulationError) as info:
         sbmljax.simulate(sbml_model({"A": 10}, {"k": -1}, [("n", "A -> 0", "k*A")]), [0.0, 1.0], seed=0)
     assert info.value.reaction == "n" and info.value.time == 0.0 and info.value.state == {"A": 10.0}
+
+
+def test_throw_false_keeps_the_ensemble_and_says_which_failed() -> None:
+    from helpers import sbml_model
+
+    from sbmljax.errors import SimulationError
+
+    # r's law k*(A - 5) turns negative once A < 5: some trajectories get there before t = 0.3, some do not.
+    decay = [("d", "A -> 0", "k*A"), ("r", "0 -> B", "k*(A - 5)")]
+    m = sbmljax.load_sbml(sbml_model({"A": 10, "B": 0}, {"k": 1}, decay))
+    t = np.linspace(0.0, 0.6, 7)
+    with pytest.raises(SimulationError):
+        sbmljax.simulate(m, t, seed=2, n_trajectories=200)
+    traj = sbmljax.simulate(m, t, seed=2, n_trajectories=200, throw=False)
+    assert set(traj.status) == {"successful", "bad_propensity"}
+    assert 0 < (~traj.ok).sum() < 200
+    failed = traj.counts[~traj.ok]
+    assert np.all(np.isnan(failed[:, -1])) and not np.any(np.isnan(failed[:, 0]))
+    good = traj.successful()
+    assert good.n_trajectories == traj.ok.sum() and not np.any(np.isnan(good.counts))
+    # the successful trajectories are exactly those of a run that throws, trajectory by trajectory
+    same = sbmljax.simulate(m, t, seed=2, n_trajectories=200, throw=False)
+    np.testing.assert_array_equal(same.counts, traj.counts)
+
+
+def test_npz_round_trip_and_seed_chunks_concatenate(tmp_path, models_dir) -> None:
+    from sbmljax.errors import DataError
+
+    m = sbmljax.load_sbml(models_dir / "birth_death.xml")
+    t = np.linspace(0, 5, 6)
+    whole = sbmljax.simulate(m, t, seed=4, n_trajectories=30)
+    parts = [sbmljax.simulate(m, t, seed=4, n_trajectories=10, first_trajectory=i) for i in (20, 0, 10)]
+    for i, p in enumerate(parts):
+        p.to_npz(tmp_path / f"c{i}.npz")
+    back = [sbmljax.Trajectories.from_npz(tmp_path / f"c{i}.npz") for i in range(3)]
+    merged = sbmljax.Trajectories.concatenate(back)
+    np.testing.assert_array_equal(merged.counts, whole.counts)
+    np.testing.assert_array_equal(merged.n_events, whole.n_events)
+    assert list(merged.status) == list(whole.status) and merged.first_trajectory == 0
+    assert (merged.species, merged.seed, merged.method, merged.notes) == (
+        whole.species,
+        whole.seed,
+        whole.method,
+        whole.notes,
+    )
+    with pytest.raises(DataError, match="do not tile"):
+        sbmljax.Trajectories.concatenate([back[0], back[1]])
+    (tmp_path / "other.npz").write_bytes(b"")
+    np.savez(tmp_path / "other.npz", counts=np.zeros(3))
+    with pytest.raises(DataError, match="not a file written by Trajectories.to_npz"):
+        sbmljax.Trajectories.from_npz(tmp_path / "other.npz")

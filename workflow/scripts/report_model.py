@@ -3,7 +3,6 @@ paths), with the reaction-rate ODE overlaid."""
 
 import logging
 
-import numpy as np
 import pandas as pd
 from _common import start_log  # workflow/scripts is on sys.path
 
@@ -13,16 +12,7 @@ from sbmljax.plot import plot_ensemble, save_figure
 sm = snakemake  # noqa: F821
 start_log(sm.log[0])
 try:
-    ens = np.load(sm.input.ensemble)
-    traj = sbmljax.Trajectories(
-        times=ens["times"],
-        counts=ens["counts"],
-        species=tuple(str(s) for s in ens["species"]),
-        method=str(ens["method"]),
-        seed=int(ens["seed"]),
-        model_id=str(ens["model_id"]),
-        time_units=str(ens["time_units"]),
-    )
+    traj = sbmljax.Trajectories.from_npz(sm.input.ensemble)
     species = list(sm.params.species or traj.species)
     unknown = [s for s in species if s not in traj.species]
     if unknown:

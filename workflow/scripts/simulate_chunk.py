@@ -46,17 +46,7 @@ try:
     )
     for note in traj.notes:
         logging.info("note: %s", note)
-    np.savez_compressed(
-        sm.output.counts,
-        times=traj.times,
-        counts=traj.counts,
-        species=np.asarray(traj.species),
-        first=first,
-        seed=int(sm.params.seed),
-        time_units=traj.time_units,
-        model_id=traj.model_id,
-        notes=np.asarray(traj.notes, dtype=str),
-    )
+    traj.to_npz(sm.output.counts)
 except Exception:
     logging.exception("simulate_chunk failed")
     raise
