@@ -97,6 +97,45 @@ class FitResult:
         """Write `to_dict()` as JSON, atomically (no partial file on failure)."""
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2, allow_nan=True))
 
+    @classmethod
+    def from_json(cls, path: str | os.PathLike) -> FitResult:
+        """Read a result written by `to_json` (without its problem: `problem` is `None`).
+
+        **Raises:** `DataError` if the file is not JSON or lacks a field `to_json` writes.
+        """
+        from .errors import DataError
+
+        try:
+            with open(path, encoding="utf-8") as f:
+                d = json.load(f)
+            history = {
+                "loss": d["loss_history"],
+                "loss_stderr": d["loss_stderr_history"],
+                "params": d["param_history"],
+                "grad": d["grad_history"],
+            }
+            return cls(
+                params={k: float(v) for k, v in d["params"].items()},
+                stderr={k: float(v) for k, v in d["stderr"].items()},
+                history=history,
+                estimator=d["estimator"],
+                loss=d["loss"],
+                n_trajectories=int(d["n_trajectories"]),
+                iterations=int(d["iterations"]),
+                n_simulations=int(d["n_simulations"]),
+                wall_time_s=float(d["wall_time_s"]),
+                seed=int(d["seed"]),
+                start={k: float(v) for k, v in d["start"].items()},
+                converged=bool(d["converged"]),
+                ode_fit=d.get("ode_fit"),
+                source=d.get("source", ""),
+                notes=tuple(d.get("notes", ())),
+            )
+        except (OSError, ValueError) as e:
+            raise DataError(f"{path}: not a fit result written by FitResult.to_json ({e})") from None
+        except KeyError as e:
+            raise DataError(f"{path}: not a fit result written by FitResult.to_json (no {e.args[0]!r})") from None
+
     def write_parameter_table(self, path: str | os.PathLike) -> None:
         """Write the PEtab parameter table with the fitted values as `nominalValue`."""
         from .data import write_parameter_table

@@ -3,6 +3,8 @@ budget, and the `--substance-units` option."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -142,3 +144,37 @@ def test_npz_round_trip_and_seed_chunks_concatenate(tmp_path, models_dir) -> Non
     np.savez(tmp_path / "other.npz", counts=np.zeros(3))
     with pytest.raises(DataError, match="not a file written by Trajectories.to_npz"):
         sbmljax.Trajectories.from_npz(tmp_path / "other.npz")
+
+
+def test_fit_result_json_round_trip(tmp_path) -> None:
+    from sbmljax.errors import DataError
+
+    result = sbmljax.FitResult(
+        params={"k": 0.5},
+        stderr={"k": 0.01},
+        history={
+            "loss": [3.0, 2.0],
+            "loss_stderr": [0.1, float("nan")],
+            "params": [{"k": 1.0}, {"k": 0.5}],
+            "grad": [[1.0], [0.2]],
+        },
+        estimator="score",
+        loss="mean_sse",
+        n_trajectories=8,
+        iterations=2,
+        n_simulations=16,
+        wall_time_s=0.5,
+        seed=3,
+        start={"k": 1.0},
+        converged=False,
+        ode_fit={"params": {"k": 0.49}, "stderr": {"k": 0.02}, "cost": 1.0},
+        source="m.xml",
+        notes=("a note",),
+    )
+    result.to_json(tmp_path / "fit.json")
+    back = sbmljax.FitResult.from_json(tmp_path / "fit.json")
+    assert back.to_dict().keys() == result.to_dict().keys()
+    assert json.dumps(back.to_dict(), allow_nan=True) == json.dumps(result.to_dict(), allow_nan=True)
+    (tmp_path / "bad.json").write_text('{"params": {}}')
+    with pytest.raises(DataError, match=r"not a fit result written by FitResult.to_json \(no 'loss_history'\)"):
+        sbmljax.FitResult.from_json(tmp_path / "bad.json")

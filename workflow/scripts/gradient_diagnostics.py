@@ -7,7 +7,6 @@ datasets. Its expectation is what every estimator targets, so their estimates ar
 agree within their standard errors, up to the biases each states (finite-difference step, tau-leaping).
 """
 
-import json
 import logging
 import math
 
@@ -43,8 +42,7 @@ try:
     cfg = sm.params.config
     problem, _ = load_problem(sm.params.spec)
     if cfg["at"] == "fitted":
-        with open(sm.input.fit) as f:
-            values = {k: float(v) for k, v in json.load(f)["params"].items()}
+        values = sbmljax.FitResult.from_json(sm.input.fit).params
     else:
         values = problem.nominal()
         missing = [k for k, v in values.items() if math.isnan(v)]

@@ -2,7 +2,6 @@
 vs the ODE fit, loss per iteration, parameter traces, gradient-estimator diagnostics - and a table of the
 estimates."""
 
-import json
 import logging
 import math
 
@@ -43,10 +42,9 @@ try:
     cfg = sm.params.config
     problem, _ = load_problem(sm.params.spec)
     model = problem.model
-    with open(sm.input.fit) as f:
-        fit = json.load(f)
-    fitted = {k: float(v) for k, v in fit["params"].items()}
-    ode_params = fit["ode_fit"]["params"] if fit.get("ode_fit") else None
+    fit = sbmljax.FitResult.from_json(sm.input.fit)
+    fitted = fit.params
+    ode_params = fit.ode_fit["params"] if fit.ode_fit else None
 
     # Data vs the ensemble at the fitted parameters vs the ODE fit, one panel per observable (and dataset).
     panels = []
@@ -150,16 +148,16 @@ try:
     fig.suptitle(f"{sm.wildcards.dataset}: ensemble mean vs ODE at both parameter sets", fontweight="bold")
     save_figure(fig, sm.output.means)
 
-    history = {"loss": fit["loss_history"]}
-    stderr = np.asarray(fit["loss_stderr_history"], dtype=float)
+    history = {"loss": fit.history["loss"]}
+    stderr = np.asarray(fit.history["loss_stderr"], dtype=float)
     if np.isfinite(stderr).any():
         history["loss_stderr"] = stderr
-    loss = np.asarray(fit["loss_history"], dtype=float)
+    loss = np.asarray(fit.history["loss"], dtype=float)
     fig = plot_loss_history(history, log=bool(np.all(loss[np.isfinite(loss)] > 0)))
-    fig.axes[0].set_ylabel(f"{fit['loss']} loss")
+    fig.axes[0].set_ylabel(f"{fit.loss} loss")
     save_figure(fig, sm.output.loss)
 
-    fig = plot_parameter_traces(fit["param_history"], ode_values=ode_params)
+    fig = plot_parameter_traces(fit.history["params"], ode_values=ode_params)
     save_figure(fig, sm.output.parameters)
 
     table = pd.read_csv(sm.input.gradients, sep="\t")
@@ -171,10 +169,10 @@ try:
             {
                 "parameter": p.id,
                 "stochastic_fit": fitted[p.id],
-                "stochastic_fit_mc_stderr": fit["stderr"][p.id],
-                "ode_fit": fit["ode_fit"]["params"][p.id] if ode_params is not None else math.nan,
-                "ode_fit_stderr": fit["ode_fit"]["stderr"][p.id] if ode_params is not None else math.nan,
-                "start": fit["start"][p.id],
+                "stochastic_fit_mc_stderr": fit.stderr[p.id],
+                "ode_fit": fit.ode_fit["params"][p.id] if ode_params is not None else math.nan,
+                "ode_fit_stderr": fit.ode_fit["stderr"][p.id] if ode_params is not None else math.nan,
+                "start": fit.start[p.id],
                 "scale": p.scale,
                 "lower": p.lower,
                 "upper": p.upper,
@@ -183,10 +181,10 @@ try:
     pd.DataFrame(rows).to_csv(sm.output.estimates, sep="\t", index=False, float_format="%.6g")
     logging.info(
         "fit %s (loss %s, %d iterations, converged %s)",
-        fit["estimator"],
-        fit["loss"],
-        fit["iterations"],
-        fit["converged"],
+        fit.estimator,
+        fit.loss,
+        fit.iterations,
+        fit.converged,
     )
 except Exception:
     logging.exception("report_dataset failed")
