@@ -208,7 +208,7 @@ def _confirm(prep, row: dict, settings: CheckSettings) -> dict:
     from ._results import RESULTS
 
     sol = run_ensemble(prep, trajectory_keys(0, 1), max_steps=settings.confirm_steps, chunk=1)
-    status, t, fired = int(sol.status[0]), float(sol.t[0]), int(sol.events[0])
+    status, t, fired = int(sol.status[0]), float(sol.t[0]), int(sol.firings[0])
     if status == RESULTS.successful._value:
         return _verdict(row, "exact", f"a confirmation run reached t={settings.t_end:g} after {fired} reaction events")
     if status == RESULTS.max_steps_reached._value:

@@ -117,7 +117,7 @@ def simulate(
         model_id=prep.model.id,
         time_units=prep.model.time_units,
         notes=prep.notes,
-        n_events=np.asarray(sol.events),
+        n_events=np.asarray(sol.firings),
         status=status_names(sol.status),
         first_trajectory=int(first_trajectory),
     )

@@ -46,7 +46,7 @@ class Solution(eqx.Module):
     p: Float[Array, " params"]
     status: Int[Array, ""]
     steps: Int[Array, ""]
-    events: Int[Array, ""]
+    firings: Int[Array, ""]  # reaction firings (SBML events are `events` elsewhere)
     extra: PyTree
     recorded: Int[Array, ""]  # output rows filled in; a failed trajectory leaves the rest unrecorded
 
@@ -58,7 +58,7 @@ class _Carry(eqx.Module):
     buf: Float[Array, "times_plus_one species"]
     key: PRNGKeyArray
     steps: Int[Array, ""]
-    events: Int[Array, ""]
+    firings: Int[Array, ""]
     ev: PyTree
     acc: PyTree
 
@@ -143,7 +143,7 @@ def solve(
             buf=buf,
             key=c.key,
             steps=c.steps + act.astype(c.steps.dtype),
-            events=c.events + jnp.where(act, new.count, 0).astype(c.events.dtype),
+            firings=c.firings + jnp.where(act, new.count, 0).astype(c.firings.dtype),
             ev=_where(act, ev, c.ev),
             acc=_where(act, acc, c.acc),
         )
@@ -168,7 +168,7 @@ def solve(
         p=carry.p,
         status=status,
         steps=carry.steps,
-        events=carry.events,
+        firings=carry.firings,
         extra=carry.acc,
         recorded=carry.idx,
     )

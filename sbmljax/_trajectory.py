@@ -44,6 +44,7 @@ class Trajectories:
     - `method`, `seed`, `model_id`, `time_units`: provenance.
     - `notes`: anything the run adjusted that a user should know (e.g. rounded initial counts).
     - `n_events`: `(N,)` reaction firings per trajectory (a leap counts all the firings it makes), or `None`.
+      Not SBML `<event>`s: those are `Model.events`.
     - `first_trajectory`: the index of the first trajectory (a seed-chunk of a larger ensemble starts later).
     - `status`: `(N,)` how each trajectory ended, as `RESULTS` names: `"successful"`, `"bad_propensity"`,
       `"negative_count"`, `"max_steps_reached"`, … Only `simulate(..., throw=False)` returns failed ones;
