@@ -154,12 +154,7 @@ def _estimated(spec, model: Model, name: str) -> EstimatedParameter:
             raise ParameterError(f"free parameter '{name}': give a value or (value, lower, upper), got {spec!r}")
         v, lo, hi = (float(x) for x in spec)
     else:
-        v = float(spec)
-        if not v > 0:
-            raise ParameterError(
-                f"free parameter '{name}' starts at {v:g}; give (value, lower, upper) for a non-positive start"
-            )
-        lo, hi = v / 1000.0, v * 1000.0
+        return EstimatedParameter.around(name, spec)
     return EstimatedParameter(name, v, lo, hi, "log10" if lo > 0 else "lin")
 
 

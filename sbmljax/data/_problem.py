@@ -42,6 +42,18 @@ class EstimatedParameter:
     upper: float
     scale: Scale = "lin"
 
+    @classmethod
+    def around(cls, name: str, value: float) -> EstimatedParameter:
+        """The default for a parameter given only a start value: bounds three decades either side, estimated
+        on a log10 scale (so steps are relative). **Raises:** `ParameterError` for a start that is not
+        positive (give explicit bounds then)."""
+        v = float(value)
+        if not v > 0:
+            raise ParameterError(
+                f"free parameter '{name}' starts at {v:g}; give (value, lower, upper) for a non-positive start"
+            )
+        return cls(name, v, v / 1000.0, v * 1000.0, "log10")
+
     def __post_init__(self):
         if self.scale not in SCALES:
             raise ParameterError(f"parameter '{self.id}': scale {self.scale!r} is not one of {', '.join(SCALES)}")

@@ -21,10 +21,7 @@ def load_problem(spec: dict):
         starts = {k: float(v) for k, v in spec["free_parameters"].items()}
     else:
         model = sbmljax.load_sbml(spec["sbml"], substance_units=spec["substance_units"])
-        free = [
-            k if v is None else EstimatedParameter(k, float(v), float(v) / 1000.0, float(v) * 1000.0, "log10")
-            for k, v in spec["free_parameters"].items()
-        ]
+        free = [k if v is None else EstimatedParameter.around(k, v) for k, v in spec["free_parameters"].items()]
         problem = problem_from_csv(model, spec["data"], free, noise_sd=spec["noise_sd"])
         starts = {}
     for note in problem.notes:
