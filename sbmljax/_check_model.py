@@ -220,9 +220,10 @@ def _confirm(prep, row: dict, settings: CheckSettings) -> dict:
         )
     try:
         raise_failures(prep, sol, settings.confirm_steps)
-        raise SimulationError("the confirmation run failed")  # pragma: no cover (raise_failures always raises)
     except SimulationError as e:
         message, element = one_line(e, prep.model.source), e.element
+    else:  # pragma: no cover (raise_failures raises for every failed status)
+        message, element = "the confirmation run failed", None
     if status == RESULTS.non_integer_count._value:
         return _verdict(row, "tau_leap_only", message, ["event assignment (non-integer count)"])
     return _verdict(row, "refused", message, [element or "run-time failure"])
@@ -240,10 +241,11 @@ def _initial_value_refusals(model: Model, net, x0: np.ndarray) -> list[Unsupport
     out: list[Unsupported] = []  # non-finite and negative values first, near-integer counts last
     near: list[Unsupported] = []
     for f in findings:
-        v = float(x0[net.plan.species_index[f.species]]) if f.species else math.nan
         if f.construct != "non_integer_counts":
             out.append(_unsupported(f))
-        elif abs(v - round(v)) > NOT_COUNTS_TOLERANCE * max(v, 1.0):
+            continue
+        v = float(x0[net.plan.species_index[f.species]])
+        if abs(v - round(v)) > NOT_COUNTS_TOLERANCE * max(v, 1.0):
             not_counts.append((f.species, v))
         else:
             near.append(_unsupported(f))

@@ -66,15 +66,20 @@ def format_state(species: Sequence[str], x) -> str:
     return ", ".join(items[:8]) + (", …" if len(items) > 8 else "")
 
 
+def _time_dependent_text(reactions: Sequence[str]) -> str:
+    c = CONSTRUCTS["time_dependent_propensity"]
+    names = ", ".join(repr(r) for r in reactions)
+    return f"the propensity of reaction(s) {names} depends on time; {c.why()} ({c.fix})"
+
+
 def time_dependent_propensities(net: CompiledNetwork) -> list[Finding]:
     """Reactions whose propensity depends on time, one finding each (exact methods refuse them)."""
-    c = CONSTRUCTS["time_dependent_propensity"]
     rids = dict.fromkeys(net.channel_of_reaction(k) for k, dep in enumerate(net.plan.time_dependent) if dep)
     return [
         Finding(
-            c.key,
+            "time_dependent_propensity",
             f"reaction '{rid}' kineticLaw",
-            f"the propensity of reaction(s) '{rid}' depends on time; {c.why()} ({c.fix})",
+            _time_dependent_text([rid]),
             scope="exact",
             reaction=rid,
         )
@@ -84,11 +89,8 @@ def time_dependent_propensities(net: CompiledNetwork) -> list[Finding]:
 
 def join_time_dependent(findings: list[Finding]) -> Finding:
     """One finding naming every time-dependent reaction (what `simulate` raises)."""
-    c = CONSTRUCTS["time_dependent_propensity"]
-    names = ", ".join(repr(f.reaction) for f in sorted(findings, key=lambda f: f.reaction or ""))
-    return dataclasses.replace(
-        findings[0], text=f"the propensity of reaction(s) {names} depends on time; {c.why()} ({c.fix})"
-    )
+    reactions = sorted(f.reaction or "" for f in findings)
+    return dataclasses.replace(findings[0], text=_time_dependent_text(reactions))
 
 
 def initial_counts(
@@ -139,11 +141,11 @@ def initial_counts(
 
 def bad_propensities(model: Model, net: CompiledNetwork, a: np.ndarray, x0, t0: float) -> list[Finding]:
     """Channels whose propensity `a` in the initial state is negative or not finite."""
-    state = dict(zip(model.species_ids, (float(v) for v in np.asarray(x0))))
     out = []
     for k, v in enumerate(a):
         if not (v >= 0 and math.isfinite(v)):
             rid = net.channel_of_reaction(k)
+            state = dict(zip(model.species_ids, (float(v) for v in np.asarray(x0))))
             text = (
                 f"reaction '{rid}' has propensity {v:g} at t={t0:g} in the initial state "
                 f"({format_state(model.species_ids, x0)})"

@@ -100,11 +100,11 @@ def simulate(
     keys = trajectory_keys(seed, n_trajectories, first_trajectory)
     block = block or prep.sim.default_block
     sol = run_ensemble(prep, keys, block=block, max_steps=steps, chunk=chunk, progress=progress)
+    counts = sol.counts  # run_ensemble's own (fresh) numpy array
     if throw:
         raise_failures(prep, sol, steps)
-    counts = np.array(sol.counts)
-    missed = np.arange(counts.shape[1])[None, :] >= np.asarray(sol.recorded)[:, None]
-    counts[missed] = np.nan  # rows a failed trajectory never reached (none unless throw=False)
+    else:  # rows a failed trajectory never reached
+        counts[np.arange(counts.shape[1])[None, :] >= np.asarray(sol.recorded)[:, None]] = np.nan
     if prep.net.plan.rule_species:
         obs = jax.jit(jax.vmap(jax.vmap(prep.net.observe, in_axes=(0, None, 0)), in_axes=(0, None, None)))
         counts = np.asarray(obs(jnp.asarray(counts), prep.p, jnp.asarray(prep.t_eval)))

@@ -30,7 +30,6 @@ def _sbml_of(source: object) -> tuple[str | os.PathLike, str | None]:
     )
 
 
-@x64
 def load_sbml(source: str | os.PathLike | object, *, substance_units: SubstancePolicy = "auto") -> Model:
     """Read an SBML file (or XML string) into a checked, immutable [`Model`][sbmljax.Model].
 
@@ -60,6 +59,7 @@ def load_sbml(source: str | os.PathLike | object, *, substance_units: SubstanceP
     return _load(source, label, substance_units)
 
 
+@x64
 def _load(source: str | os.PathLike, label: str | None, substance_units: SubstancePolicy) -> Model:
     _units.check_policy(substance_units)  # before reading: a bad option is reported before a bad file
     doc, read_label, text, notes, declared = read_document(source, label)
@@ -100,7 +100,7 @@ def load_antimony(text: str, *, substance_units: SubstancePolicy = "auto") -> Mo
     sbml = antimony.getSBMLString(antimony.getMainModuleName())
     if not sbml:
         raise SBMLReadError(f"<antimony>: no SBML for the main module: {antimony.getLastError()}")
-    return x64(_load)(sbml, "<antimony>", substance_units)
+    return _load(sbml, "<antimony>", substance_units)
 
 
 __all__ = ["load_antimony", "load_sbml"]

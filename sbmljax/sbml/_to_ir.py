@@ -392,7 +392,7 @@ def build_model(
     `notes` are kept on the model; `declared` is the file's own (level, version), which the model reports even
     when the document was converted (Level 1 is read through Level 2 Version 4).
     """
-    builder = _Builder(doc, label, text, _units.check_policy(policy))
+    builder = _Builder(doc, label, text, policy)  # `load_sbml` has checked the policy
     builder.notes.extend(notes or [])
     builder.declared = declared
     return builder.build()
