@@ -37,6 +37,7 @@ from ._estimator import (
 from ._estimator import (
     TauPathwise as TauPathwise,
 )
+from ._fit import FitHistory as FitHistory
 from ._fit import FitResult as FitResult
 from ._fit import default_optimizer as default_optimizer
 from ._fit import fit as fit
@@ -44,6 +45,9 @@ from ._grad import grad as grad
 from ._grad import value_and_grad as value_and_grad
 from ._model import Model as Model
 from ._simulate import simulate as simulate
+from ._simulator import (
+    AbstractSimState as AbstractSimState,
+)
 from ._simulator import (
     AbstractSimulator as AbstractSimulator,
 )
