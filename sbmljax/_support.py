@@ -425,7 +425,10 @@ _TABLE: tuple[Construct, ...] = (
             "remainder can never be used up. `sbmljax check` calls a model whose counts are far from integers "
             "(e.g. concentrations of order one) `refused` with that explanation."
         ),
-        fix="set an integer amount (or initial= counts), or check substance_units",
+        fix=(
+            "set an integer amount (or initial= counts), check substance_units, or, for a model written in "
+            "concentrations, give a system size (system_size=Ω: molecules per substance unit)"
+        ),
         error="InitialStateError",
     ),
     Construct(

@@ -6,6 +6,7 @@ Every construct is either represented, or recorded in `Model.unsupported` with t
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import libsbml
@@ -45,8 +46,16 @@ def _topological(assignments: list[tuple[str, Expr]], what: str, label: str) -> 
 
 
 class _Builder:
-    def __init__(self, doc: libsbml.SBMLDocument, label: str, text: str, policy: _units.SubstancePolicy):
+    def __init__(
+        self,
+        doc: libsbml.SBMLDocument,
+        label: str,
+        text: str,
+        policy: _units.SubstancePolicy,
+        system_size: float | None = None,
+    ):
         self.doc = doc
+        self.system_size = system_size
         self.m: libsbml.Model = doc.getModel()
         self.label = label
         self.text = text
@@ -96,10 +105,12 @@ class _Builder:
         extent_factor = extent.factor if extent.factor is not None else 1.0
         if extent.problem:
             self.refuse("model extentUnits", extent.problem_key, extent.problem_and_fix)
+        if self.system_size is not None:
+            species, extent_factor = self.scale_to_system_size(species, extent_factor, extent.label)
         for s in species:
             if s.count_factor is not None and not math.isclose(s.count_factor, extent_factor, rel_tol=1e-12):
                 self.refuse(f"species '{s.id}'", "mixed_units", unit=s.substance_units, extent=extent.label)
-        if any(not sp_declared for sp_declared in self._declared):
+        if self.system_size is None and any(not sp_declared for sp_declared in self._declared):
             self.notes.append(
                 "the model declares no substance units; SBML Level 2's default is the mole, but "
                 "substance_units='auto' reads the numbers as molecule counts (pass substance_units='mole' "
@@ -150,6 +161,19 @@ class _Builder:
             if not c.getConstant():
                 self.refuse(f"compartment '{c.getId()}'", "variable_compartment")
         return out
+
+    def scale_to_system_size(
+        self, species: list[Species], extent_factor: float, extent_label: str
+    ) -> tuple[list[Species], float]:
+        """One extent unit is `Ω` molecules: every species' factor becomes `Ω` times its unit's ratio to the
+        extent unit, and kinetic laws are multiplied by `Ω` (see `sbmljax.sbml._units`)."""
+        omega = float(self.system_size)  # type: ignore[arg-type]
+        scaled = [dataclasses.replace(s, count_factor=omega * s.count_factor / extent_factor) for s in species]
+        self.notes.append(
+            f"system size Ω = {omega:g}: one {extent_label} is {omega:g} molecules and propensities are Ω × the "
+            "kinetic laws, so the ensemble mean / Ω tends to the model's ODE solution as Ω grows"
+        )
+        return scaled, omega
 
     def species(self, compartments: list[Compartment]) -> list[Species]:
         out = []
@@ -386,13 +410,14 @@ def build_model(
     policy: _units.SubstancePolicy,
     notes: list[str] | None = None,
     declared: tuple[int, int] | None = None,
+    system_size: float | None = None,
 ) -> Model:
     """Build the IR from a checked document (see `sbmljax.load_sbml`).
 
     `notes` are kept on the model; `declared` is the file's own (level, version), which the model reports even
     when the document was converted (Level 1 is read through Level 2 Version 4).
     """
-    builder = _Builder(doc, label, text, policy)  # `load_sbml` has checked the policy
+    builder = _Builder(doc, label, text, policy, system_size)  # `load_sbml` has checked both
     builder.notes.extend(notes or [])
     builder.declared = declared
     return builder.build()

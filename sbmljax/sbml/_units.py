@@ -14,11 +14,24 @@ Policy for `substance_units` (an argument of `load_sbml`):
   give ~10^23 molecules. The model's `notes` say so; pass `"mole"` to insist on the SBML default.
 - `"item"`: every number is a molecule count, whatever the units say.
 - `"mole"`: like `"auto"`, but undeclared units are the SBML default, the mole.
+
+A **system size** `Ω` (`system_size=` of `load_sbml`) replaces the conversion for models whose numbers are not
+amounts of molecules (dimensionless concentrations, fractions of a molecule): one unit of the model's reaction
+extent is `Ω` molecules, so an amount `n` becomes `n × Ω` molecules (a species declared in another substance
+unit scales by that unit's ratio to the extent unit) and a kinetic law's value `v` becomes the propensity `Ω v`.
+Species symbols in kinetic laws still read the model's own quantities (`count / Ω`), so the deterministic
+limit is unchanged: the ensemble mean divided by `Ω` tends to the model's ODE solution as `Ω` grows (van Kampen's
+system-size expansion; Kurtz's law of large numbers for density-dependent Markov chains).
+
+**References:** N. G. van Kampen, *Stochastic Processes in Physics and Chemistry*, 3rd ed., ch. X (2007);
+T. G. Kurtz, "The relationship between stochastic and deterministic models for chemical reactions",
+J. Chem. Phys. 57:2976 (1972).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Literal
 
 import libsbml
@@ -30,6 +43,22 @@ from ..errors import ConfigError
 SubstancePolicy = Literal["auto", "item", "mole"]
 SUBSTANCE_POLICIES: tuple[str, ...] = ("auto", "item", "mole")
 """The values of `substance_units=` (and `--substance-units`), in the order the docs give them."""
+
+
+def check_system_size(system_size: object) -> float | None:
+    """`system_size` as a float if it is a positive finite number (or `None`: no system size).
+
+    **Raises:** `ConfigError` otherwise.
+    """
+    if system_size is None:
+        return None
+    try:
+        omega = float(system_size)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        omega = float("nan")
+    if not (math.isfinite(omega) and omega > 0):
+        raise ConfigError(f"system_size must be a positive number of molecules per substance unit, not {system_size!r}")
+    return omega
 
 
 def check_policy(policy: object) -> SubstancePolicy:
