@@ -11,7 +11,7 @@ import math
 
 import libsbml
 
-from .._expr import DependencyCycle, Expr, Num, dependency_order, evaluate, symbols, to_string
+from .._expr import DependencyCycle, Expr, Num, dependency_order, evaluate, symbols, to_string, uses_time
 from .._model import (
     Compartment,
     Event,
@@ -179,7 +179,13 @@ class _Builder:
         out = []
         self._declared: list[bool] = []
         for s in self.m.getListOfSpecies():
-            res = _units.resolve(self.m, _units.species_unit_id(self.m, s), self.policy)
+            res = _units.resolve(
+                self.m,
+                _units.species_unit_id(self.m, s),
+                self.policy,
+                compartment_litres=_units.volume_litres(self.m, self.m.getCompartment(s.getCompartment())),
+                concentration=not s.getHasOnlySubstanceUnits(),
+            )
             self._declared.append(res.declared)
             if res.problem:
                 self.refuse(f"species '{s.getId()}'", res.problem_key, res.problem_and_fix)
@@ -267,6 +273,32 @@ class _Builder:
             out.append(c)
         return out
 
+    def stoichiometry_math(self, sr: libsbml.SpeciesReference, element: str) -> float:
+        """A Level 2 `stoichiometryMath` that is a constant (numbers and constant parameters that no rule,
+        initial assignment or event sets) is its value; one that can change during a run is refused."""
+        sm = sr.getStoichiometryMath()
+        expr = self.math(sm.getMath(), element) if sm is not None and sm.isSetMath() else None
+        if expr is None:
+            self.refuse(element, "stoichiometry_math", "stoichiometryMath without math")
+            return 1.0
+        values = {}
+        for name in sorted(symbols(expr)):
+            p = self.m.getParameter(name)
+            changed = (
+                p is None
+                or not p.getConstant()
+                or self.m.getRule(name) is not None
+                or self.m.getInitialAssignment(name) is not None
+            )
+            if changed:
+                self.refuse(element, "stoichiometry_math", CONSTRUCTS["stoichiometry_math"].why(symbol=name))
+                return 1.0
+            values[name] = p.getValue()
+        if uses_time(expr):
+            self.refuse(element, "stoichiometry_math", CONSTRUCTS["stoichiometry_math"].why(symbol="time"))
+            return 1.0
+        return float(evaluate(expr, values))
+
     def reactions(self, species_ids: set[str]) -> list[Reaction]:
         out = []
         as_written: list[str] = []  # reversible-flagged laws that are no difference at all
@@ -283,8 +315,7 @@ class _Builder:
                             f"{self.label}: reaction '{rid}' refers to unknown species '{sr.getSpecies()}'"
                         )
                     if self.m.getLevel() < 3 and sr.isSetStoichiometryMath():
-                        self.refuse(f"reaction '{rid}' {role} '{sr.getSpecies()}'", "stoichiometry_math")
-                        stoich = 1.0
+                        stoich = self.stoichiometry_math(sr, f"reaction '{rid}' {role} '{sr.getSpecies()}'")
                     else:
                         stoich = sr.getStoichiometry()
                         if stoich is None or math.isnan(stoich):
