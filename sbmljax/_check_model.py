@@ -158,7 +158,14 @@ def _classify(model: Model, row: dict, settings: CheckSettings, report: Report) 
     # The same rule as `prepare`: an event trigger reading a time-dependent assignment rule is refused.
     time_rules = net.time_dependent_rules
     refused += event_refusals(model, time_rules)
-    x0, p = net.initial_state(net.p_default, 0.0)
+    try:
+        x0, p = net.initial_state(net.p_default, 0.0)
+    except (KeyError, SbmlJaxError):
+        # A refused construct can leave the initial state undefined (a rule reading a reaction's rate reads a
+        # symbol the network does not have): the refusal is the answer, not the failure it causes.
+        if refused:
+            return _verdict(row, "refused", _refusal_reason(refused), [u.element for u in refused + exact_only])
+        raise
     x0 = np.asarray(x0, dtype=np.float64)
     finite = x0[np.isfinite(x0)]
     row["max_initial_count"] = float(finite.max()) if finite.size else math.nan
