@@ -37,12 +37,8 @@ GENERIC_CONSTRUCTS = {"run-time failure", "unsupported construct (see reason)"}
 
 # Bugs this corpus found (internal errors in `check_models`, 2026-11-30), strict: fixing one makes the test
 # XPASS-fail, so remove its entry then.
-KNOWN_BUGS = {
-    # A rule reads a reaction's rate (refused on import), but `_classify` evaluates the initial state before
-    # returning the refusal, and the rate is not in the environment: KeyError 'ATPase'.
-    "BIOMD0000000248": "check_models: KeyError evaluating a rule that reads a reaction rate (refused construct)",
-    # No reactions, only assignment rules: the confirmation run's direct step indexes an empty channel array.
-    "BIOMD0000000532": "check_models: IndexError in the direct SSA on a model with no reactions",
+KNOWN_BUGS: dict[str, str] = {
+    # id -> what crashes, as a strict xfail; empty since 5888490 fixed BIOMD0000000248 and BIOMD0000000532.
 }
 
 pytestmark = pytest.mark.slow
