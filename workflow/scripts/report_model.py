@@ -4,10 +4,10 @@ paths), with the reaction-rate ODE overlaid."""
 import logging
 
 import pandas as pd
-from _common import start_log  # workflow/scripts is on sys.path
 
 import sbmljax
 from sbmljax.plot import plot_ensemble, save_figure
+from sbmljax.workflow import start_log
 
 sm = snakemake  # noqa: F821
 start_log(sm.log[0])
