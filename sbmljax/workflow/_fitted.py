@@ -42,8 +42,8 @@ def on_grid(d, points: int):
     )
 
 
-def _observed(problem, d, g, values, n_trajectories: int, seed: int) -> tuple[Trajectories, object]:
-    """The ensemble's observables on the grid `g` at `values`, and the ODE's as a DataFrame."""
+def _observed(problem, d, g, values, n_trajectories: int, seed: int) -> tuple[Trajectories, Trajectories]:
+    """The ensemble's observables on the grid `g` at `values`, and the ensemble itself (counts)."""
 
     from .. import simulate
     from ..data import observables

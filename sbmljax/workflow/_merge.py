@@ -135,7 +135,8 @@ def merge_chunks(
     n = 0
     total = lo = hi = None
     integral, has_nan = True, None
-    samples, status_len, have_events, have_status = [], 1, True, True
+    samples: list[np.ndarray] = []
+    status_len, have_events, have_status = 1, True, True
     notes: dict[str, None] = {}
     for p in ordered:
         c = Trajectories.from_npz(p)
@@ -205,19 +206,20 @@ def merge_chunks(
             hist += np.bincount(b[ok], minlength=hist.size)
             if counts is not None:
                 counts.write(x)
-        if zf is not None:
+        if zf is not None and counts is not None:
             counts.close()
             # A zip file has one member open for writing at a time: the per-trajectory vectors follow.
-            for name, dtype, wanted in (
-                ("n_events", None if head.n_events is None else head.n_events.dtype, have_events),
-                ("status", np.dtype(f"<U{status_len}"), have_status),
-            ):
-                if wanted:
-                    member = _NpzMember(zf, name, dtype, (n,))
-                    for p in ordered:
-                        with np.load(p, allow_pickle=False) as d:
-                            member.write(d[name])
-                    member.close()
+            vectors = []
+            if have_events and head.n_events is not None:
+                vectors.append(("n_events", head.n_events.dtype))
+            if have_status:
+                vectors.append(("status", np.dtype(f"<U{status_len}")))
+            for name, dtype in vectors:
+                member = _NpzMember(zf, name, dtype, (n,))
+                for p in ordered:
+                    with np.load(p, allow_pickle=False) as d:
+                        member.write(d[name])
+                member.close()
             for name, value in (
                 ("layout", np.asarray(LAYOUT)),
                 ("times", np.asarray(head.times, dtype=np.float64)),
