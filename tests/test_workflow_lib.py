@@ -14,7 +14,7 @@ import yaml
 
 import sbmljax
 from sbmljax.errors import ConfigError, DataError
-from sbmljax.workflow import check_config, merge_chunks, read_dataset_sheet, schema_errors
+from sbmljax.workflow import check_config, ensemble_head, merge_chunks, read_dataset_sheet, schema_errors
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -209,6 +209,35 @@ def test_streamed_merge_equals_the_in_memory_merge(tmp_path):
     for field in ("counts", "n_events", "status", "times"):
         np.testing.assert_array_equal(getattr(back, field), getattr(whole, field))
     assert (back.species, back.method, back.seed, back.first_trajectory) == (whole.species, "direct", 5, 0)
+    head = ensemble_head(tmp_path / "ensemble.npz", 4)
+    np.testing.assert_array_equal(head.counts, whole.counts[:4])
+    assert (head.species, head.method, head.model_id, head.time_units) == (
+        whole.species,
+        whole.method,
+        whole.model_id,
+        whole.time_units,
+    )
+    assert ensemble_head(tmp_path / "ensemble.npz", 100).n_trajectories == 37
+
+
+def test_ensemble_figure_from_statistics_equals_the_one_from_the_ensemble(tmp_path):
+    """report_model draws from the merge's statistics and the first paths: the same figure, pixel for pixel."""
+    from sbmljax.plot import plot_ensemble, save_figure
+
+    traj = synthetic(50, 6, 2, seed=6)
+    merged = merge_chunks(chunks_of(traj, [0, 20, 50], tmp_path), ensemble=tmp_path / "e.npz")
+    head = ensemble_head(tmp_path / "e.npz", 3)
+    stats = pd.read_csv(tmp_io(merged.summary_dataframe(), tmp_path / "stats.csv"))
+    save_figure(plot_ensemble(traj, sample_paths=3, title="t"), tmp_path / "a.png")
+    save_figure(plot_ensemble(head, sample_paths=3, title="t", stats=stats), tmp_path / "b.png")
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+    with pytest.raises(DataError, match="q0.1"):
+        plot_ensemble(head, stats=stats, quantiles=(0.1, 0.9))
+
+
+def tmp_io(frame: pd.DataFrame, path: Path) -> Path:
+    frame.to_csv(path, index=False)
+    return path
 
 
 @pytest.mark.parametrize("integer", [True, False])

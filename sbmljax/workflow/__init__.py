@@ -8,7 +8,7 @@
 - `gradient_diagnostics`: the gradient of a problem's expected squared error with several estimators.
 - `simulate_fitted`: ensembles and ODE solutions of a problem's datasets at its fitted parameters.
 - `merge_chunks`: seed-chunks merged into statistics, sample paths and the ensemble, one chunk in memory at
-  a time (`EnsembleSummary`).
+  a time (`EnsembleSummary`); `ensemble_head` reads the first trajectories of an ensemble file.
 
 Errors are `sbmljax.errors` types: `ConfigError` for the configuration and the sheet (naming key, or row
 and column), `DataError` for chunk files.
@@ -22,6 +22,7 @@ from ._config import with_defaults as with_defaults
 from ._fitted import simulate_fitted as simulate_fitted
 from ._gradients import gradient_diagnostics as gradient_diagnostics
 from ._merge import EnsembleSummary as EnsembleSummary
+from ._merge import ensemble_head as ensemble_head
 from ._merge import merge_chunks as merge_chunks
 from ._scripts import load_problem as load_problem
 from ._scripts import start_log as start_log
@@ -31,6 +32,7 @@ from ._sheet import read_dataset_sheet as read_dataset_sheet
 __all__ = [
     "EnsembleSummary",
     "check_config",
+    "ensemble_head",
     "gradient_diagnostics",
     "load_problem",
     "merge_chunks",

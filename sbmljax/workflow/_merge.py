@@ -290,3 +290,34 @@ def merge_chunks(
         exact_quantiles=exact,
         samples=sample_traj,
     )
+
+
+def ensemble_head(path: str | os.PathLike, k: int) -> Trajectories:
+    """The first `k` trajectories of an ensemble file (`Trajectories.to_npz`, or `merge_chunks(ensemble=)`),
+    reading only those from the compressed counts — not the whole ensemble. `n_events` and `status` are
+    left out. **Raises:** `DataError` for a file of another layout."""
+    with np.load(path, allow_pickle=False) as d:
+        if "layout" not in d or str(d["layout"]) != LAYOUT:
+            raise DataError(f"{path}: not a file written by Trajectories.to_npz")
+        meta = {name: d[name] for name in ("times", "species", "method", "seed", "model_id", "time_units", "notes")}
+        first = int(d["first_trajectory"])
+    with zipfile.ZipFile(path) as zf, zf.open("counts.npy") as f:
+        version = np.lib.format.read_magic(f)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(f)
+        if fortran:
+            raise DataError(f"{path}: counts are stored in Fortran order")
+        k = max(0, min(int(k), shape[0]))
+        size = int(np.prod(shape[1:]))
+        counts = np.frombuffer(f.read(k * size * dtype.itemsize), dtype=dtype).reshape(k, *shape[1:]).copy()
+    return Trajectories(
+        times=meta["times"],
+        counts=counts,
+        species=tuple(str(s) for s in meta["species"]),
+        method=str(meta["method"]),
+        seed=int(meta["seed"]),
+        model_id=str(meta["model_id"]),
+        time_units=str(meta["time_units"]),
+        notes=tuple(str(n) for n in meta["notes"]),
+        first_trajectory=first,
+    )

@@ -4,6 +4,7 @@
 rule report_model:
     input:
         ensemble=results("simulate/{model}/{method}/ensemble.npz"),
+        stats=results("simulate/{model}/{method}/stats.csv"),
         ode=results("reference_ode/{model}/ode.csv"),
     output:
         figure=report(

@@ -47,6 +47,7 @@ rule merge_simulations:
         cpus_per_task=1,
     params:
         sample_paths=lookup(dpath="simulate/sample_paths", within=config),
-        quantiles=[0.05, 0.25, 0.5, 0.75, 0.95],
+        # The report's quantile band is drawn from these statistics.
+        quantiles=sorted({0.05, 0.25, 0.5, 0.75, 0.95, *config["report"]["quantiles"]}),
     script:
         "../scripts/merge_simulations.py"
