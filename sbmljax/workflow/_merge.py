@@ -167,8 +167,6 @@ def merge_chunks(
         notes.update(dict.fromkeys(c.notes))
         n += c.n_trajectories
     assert head is not None and total is not None and lo is not None and hi is not None and has_nan is not None
-    if head.first_trajectory != 0:
-        raise DataError(f"the chunks start at trajectory {head.first_trajectory}, not 0")
     shape = total.shape
     mean = total / n
     cells = int(np.prod(shape))
@@ -190,7 +188,6 @@ def merge_chunks(
     base = np.where(empty, 0.0, lo_f)
 
     def second_pass(zf: zipfile.ZipFile | None) -> np.ndarray:
-        nonlocal hist
         ss = None
         counts = None if zf is None else _NpzMember(zf, "counts", head.counts.dtype, (n, *shape))
         for p in ordered:
