@@ -19,6 +19,7 @@ Memory: one chunk, its index array for the histogram, and the histogram (at most
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import zipfile
@@ -94,7 +95,13 @@ class _NpzMember:
         self.f.write(np.ascontiguousarray(a, dtype=self.dtype).tobytes("C"))
 
     def close(self) -> None:
-        self.f.close()
+        self.f.close()  # idempotent
+
+    def __enter__(self) -> _NpzMember:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()  # also on an error, so the zip file closes and the error itself is raised
 
 
 def _write_small(zf: zipfile.ZipFile, name: str, a) -> None:
@@ -189,22 +196,24 @@ def merge_chunks(
 
     def second_pass(zf: zipfile.ZipFile | None) -> np.ndarray:
         ss = None
-        counts = None if zf is None else _NpzMember(zf, "counts", head.counts.dtype, (n, *shape))
-        for p in ordered:
-            c = Trajectories.from_npz(p)
-            x = c.counts
-            d = x - mean
-            d = np.multiply(d, d, out=d)
-            ss = _running_sum(ss, d)
-            flat = x.reshape(x.shape[0], cells)
-            ok = ~np.isnan(flat)
-            b = np.floor((flat - base) / step) if not exact else flat - base
-            b = np.clip(np.nan_to_num(b), 0, widths - 1).astype(np.int64) + offsets
-            hist += np.bincount(b[ok], minlength=hist.size)
-            if counts is not None:
-                counts.write(x)
-        if zf is not None and counts is not None:
-            counts.close()
+        with contextlib.ExitStack() as stack:
+            counts = (
+                None if zf is None else stack.enter_context(_NpzMember(zf, "counts", head.counts.dtype, (n, *shape)))
+            )
+            for p in ordered:
+                c = Trajectories.from_npz(p)
+                x = c.counts
+                d = x - mean
+                d = np.multiply(d, d, out=d)
+                ss = _running_sum(ss, d)
+                flat = x.reshape(x.shape[0], cells)
+                ok = ~np.isnan(flat)
+                b = np.floor((flat - base) / step) if not exact else flat - base
+                b = np.clip(np.nan_to_num(b), 0, widths - 1).astype(np.int64) + offsets
+                np.add(hist, np.bincount(b[ok], minlength=hist.size), out=hist)
+                if counts is not None:
+                    counts.write(x)
+        if zf is not None:
             # A zip file has one member open for writing at a time: the per-trajectory vectors follow.
             vectors = []
             if have_events and head.n_events is not None:
@@ -212,11 +221,10 @@ def merge_chunks(
             if have_status:
                 vectors.append(("status", np.dtype(f"<U{status_len}")))
             for name, dtype in vectors:
-                member = _NpzMember(zf, name, dtype, (n,))
-                for p in ordered:
-                    with np.load(p, allow_pickle=False) as d:
-                        member.write(d[name])
-                member.close()
+                with _NpzMember(zf, name, dtype, (n,)) as member:
+                    for p in ordered:
+                        with np.load(p, allow_pickle=False) as d:
+                            member.write(d[name])
             for name, value in (
                 ("layout", np.asarray(LAYOUT)),
                 ("times", np.asarray(head.times, dtype=np.float64)),
