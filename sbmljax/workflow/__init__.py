@@ -22,8 +22,8 @@ from ._config import with_defaults as with_defaults
 from ._fitted import simulate_fitted as simulate_fitted
 from ._gradients import gradient_diagnostics as gradient_diagnostics
 from ._merge import EnsembleSummary as EnsembleSummary
-from ._merge import ensemble_head as ensemble_head
 from ._merge import merge_chunks as merge_chunks
+from ._npz import ensemble_head as ensemble_head
 from ._scripts import load_problem as load_problem
 from ._scripts import start_log as start_log
 from ._sheet import petab_files as petab_files

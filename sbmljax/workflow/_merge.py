@@ -29,8 +29,7 @@ import numpy as np
 
 from .._trajectory import Trajectories, atomic_write
 from ..errors import DataError
-
-LAYOUT = "sbmljax.Trajectories/1"
+from ._npz import LAYOUT, NpzMember, write_small
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,33 +79,6 @@ def _order(paths: Sequence[str | os.PathLike]) -> list:
 def _running_sum(acc: np.ndarray | None, x: np.ndarray) -> np.ndarray:
     """`acc + x[0] + x[1] + …` in that order (NumPy's in-memory order of a sum over the first axis)."""
     return x.sum(axis=0) if acc is None else np.concatenate([acc[None], x]).sum(axis=0)
-
-
-class _NpzMember:
-    """An array member of an `.npz` written in pieces: the `.npy` header for the full shape, then the data."""
-
-    def __init__(self, zf: zipfile.ZipFile, name: str, dtype: np.dtype, shape: tuple[int, ...]):
-        self.f = zf.open(name + ".npy", "w", force_zip64=True)
-        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": shape}
-        np.lib.format.write_array_header_2_0(self.f, header)
-        self.dtype = np.dtype(dtype)
-
-    def write(self, a: np.ndarray) -> None:
-        self.f.write(np.ascontiguousarray(a, dtype=self.dtype).tobytes("C"))
-
-    def close(self) -> None:
-        self.f.close()  # idempotent
-
-    def __enter__(self) -> _NpzMember:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()  # also on an error, so the zip file closes and the error itself is raised
-
-
-def _write_small(zf: zipfile.ZipFile, name: str, a) -> None:
-    with zf.open(name + ".npy", "w", force_zip64=True) as f:
-        np.lib.format.write_array(f, np.asarray(a), allow_pickle=False)
 
 
 def merge_chunks(
@@ -198,7 +170,7 @@ def merge_chunks(
         ss = None
         with contextlib.ExitStack() as stack:
             counts = (
-                None if zf is None else stack.enter_context(_NpzMember(zf, "counts", head.counts.dtype, (n, *shape)))
+                None if zf is None else stack.enter_context(NpzMember(zf, "counts", head.counts.dtype, (n, *shape)))
             )
             for p in ordered:
                 c = Trajectories.from_npz(p)
@@ -221,7 +193,7 @@ def merge_chunks(
             if have_status:
                 vectors.append(("status", np.dtype(f"<U{status_len}")))
             for name, dtype in vectors:
-                with _NpzMember(zf, name, dtype, (n,)) as member:
+                with NpzMember(zf, name, dtype, (n,)) as member:
                     for p in ordered:
                         with np.load(p, allow_pickle=False) as d:
                             member.write(d[name])
@@ -236,7 +208,7 @@ def merge_chunks(
                 ("notes", np.asarray(tuple(notes), dtype=str)),
                 ("first_trajectory", np.asarray(0)),
             ):
-                _write_small(zf, name, value)
+                write_small(zf, name, value)
         assert ss is not None
         return ss
 
@@ -294,35 +266,4 @@ def merge_chunks(
         quantile_values=values.reshape(len(qs), *shape),
         exact_quantiles=exact,
         samples=sample_traj,
-    )
-
-
-def ensemble_head(path: str | os.PathLike, k: int) -> Trajectories:
-    """The first `k` trajectories of an ensemble file (`Trajectories.to_npz`, or `merge_chunks(ensemble=)`),
-    reading only those from the compressed counts — not the whole ensemble. `n_events` and `status` are
-    left out. **Raises:** `DataError` for a file of another layout."""
-    with np.load(path, allow_pickle=False) as d:
-        if "layout" not in d or str(d["layout"]) != LAYOUT:
-            raise DataError(f"{path}: not a file written by Trajectories.to_npz")
-        meta = {name: d[name] for name in ("times", "species", "method", "seed", "model_id", "time_units", "notes")}
-        first = int(d["first_trajectory"])
-    with zipfile.ZipFile(path) as zf, zf.open("counts.npy") as f:
-        version = np.lib.format.read_magic(f)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read_header(f)
-        if fortran:
-            raise DataError(f"{path}: counts are stored in Fortran order")
-        k = max(0, min(int(k), shape[0]))
-        size = int(np.prod(shape[1:]))
-        counts = np.frombuffer(f.read(k * size * dtype.itemsize), dtype=dtype).reshape(k, *shape[1:]).copy()
-    return Trajectories(
-        times=meta["times"],
-        counts=counts,
-        species=tuple(str(s) for s in meta["species"]),
-        method=str(meta["method"]),
-        seed=int(meta["seed"]),
-        model_id=str(meta["model_id"]),
-        time_units=str(meta["time_units"]),
-        notes=tuple(str(n) for n in meta["notes"]),
-        first_trajectory=first,
     )
