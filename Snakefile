@@ -2,6 +2,7 @@
 # gradient diagnostics per dataset; report figures. Configuration: config.yaml (schema in workflow/schemas/).
 # Run:     snakemake --cores 2 && snakemake --report results/report.html
 # Cluster: snakemake --profile profiles/slurm   (pip install snakemake-executor-plugin-slurm on the cluster)
+# Module:  module sbmljax: snakefile: ".../Snakefile"; config: config["sbmljax"]   (docs/workflow.md)
 
 from snakemake.utils import min_version
 

@@ -53,6 +53,7 @@ def plot_ensemble(
     sample_paths: int = 5,
     ax: Axes | None = None,
     title: str | None = None,
+    stats: Any = None,
 ) -> Figure:
     """Plot an ensemble per species: mean, mean ± SD band, quantile band, a few sample paths.
 
@@ -71,6 +72,10 @@ def plot_ensemble(
     - `sample_paths`: how many trajectories (the first ones) to draw as thin lines.
     - `ax`: draw into this axes instead of a new figure (only for a single species).
     - `title`: figure title (default: model id, method and ensemble size).
+    - `stats`: the ensemble's statistics as a `pandas.DataFrame` in the layout of
+      `Trajectories.summary_dataframe` (columns `time`, `species`, `n`, `mean`, `sd` and `q<level>` for both
+      `quantiles`). The mean, the bands and the ensemble size then come from it, and `traj` only supplies the
+      sample paths (its first trajectories) — so a merged ensemble too large to load can be drawn.
 
     **Returns:** the `Figure`.
 
@@ -94,17 +99,22 @@ def plot_ensemble(
     ode_series = series_from_ode(ode) if ode is not None else {}
     data_series = series_from_data(data) if data is not None else {}
     time_units = model.time_units if model is not None else traj.time_units
-    n = traj.n_trajectories
+    if stats is None:
+        n = traj.n_trajectories
+        mean, sd = traj.mean(), traj.std()
+    else:
+        n, mean, sd, q_stats = _from_stats(stats, traj, (lo, hi))
     band_ok = n >= 2  # one path has no spread: an SD or quantile band would be empty
 
     fig, axes = new_figure(len(names), ax=ax)
     t = traj.times
-    mean, sd = traj.mean(), traj.std()
-    q = traj.quantile(np.array([lo, hi])) if band_ok and "quantile" in bands else None
+    q = None
+    if band_ok and "quantile" in bands:
+        q = traj.quantile(np.array([lo, hi])) if stats is None else q_stats
     with STYLE():
         for a, sid in zip(axes, names):
             j = traj.species.index(sid)
-            for i in range(min(sample_paths, n)):
+            for i in range(min(sample_paths, traj.n_trajectories)):
                 a.plot(
                     t,
                     traj.counts[i, :, j],
@@ -155,6 +165,21 @@ def plot_ensemble(
             title = f"{traj.model_id or 'model'}: {traj.method}, {what}"
         legend_and_title(fig, axes, title, own_figure=ax is None)
     return fig
+
+
+def _from_stats(stats, traj: Trajectories, quantiles: tuple[float, float]):
+    """`(n, mean, sd, quantiles)` as `(T, S)` arrays (quantiles `(2, T, S)`) from a summary table."""
+    columns = ["mean", "sd", *(f"q{q:g}" for q in quantiles)]
+    missing = [c for c in ["time", "species", "n", *columns] if c not in stats.columns]
+    if missing:
+        raise DataError(f"stats has no column(s) {missing}; it needs time, species, n, {', '.join(columns)}")
+    out = np.empty((len(columns), traj.times.size, len(traj.species)))
+    for j, sid in enumerate(traj.species):
+        rows = stats[stats["species"] == sid]
+        if not np.array_equal(rows["time"].to_numpy(dtype=float), traj.times):
+            raise DataError(f"stats of species {sid!r} are not at the trajectories' times")
+        out[:, :, j] = rows[columns].to_numpy(dtype=float).T
+    return int(stats["n"].iloc[0]), out[0], out[1], out[2:]
 
 
 def plot_loss_history(history: Values | Mapping[str, Values], *, ax: Axes | None = None, log: bool = True) -> Figure:

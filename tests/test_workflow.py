@@ -54,15 +54,13 @@ def write_config(workdir: Path, config: dict, sheet_rows: list[str] = ()) -> Non
 
 
 def tiny_config(**simulate) -> dict:
-    return {
-        "models": {"birth_death": {"sbml": str(REPO / "models" / "birth_death.xml"), "t_end": 20, "points": 11}},
-        "datasets": "datasets.tsv",
-        "simulate": {"n_trajectories": 12, "chunks": 2, "seed": 5, "sample_paths": 3, **simulate},
-        "fit": {"n_trajectories": 8, "iterations": 4, "seed": 1},
-        "gradient_diagnostics": {"n_trajectories": 8},
-        "estimators": {"tau_pathwise": {"tau": 0.1}},
-        "report": {"n_trajectories": 8, "points": 21},
-    }
+    """The CI configuration `.test/config.yaml` itself, its model paths made absolute, with `simulate`
+    options overridden."""
+    config = yaml.safe_load((REPO / ".test" / "config.yaml").read_text())
+    for model in config["models"].values():
+        model["sbml"] = str((REPO / ".test" / model["sbml"]).resolve())
+    config["simulate"] = {**config["simulate"], **simulate}
+    return config
 
 
 def test_lint_is_clean():
@@ -90,9 +88,10 @@ def test_default_dry_run_plans_every_job():
         "report_model": models * methods,
         "fit": datasets,
         "gradient_diagnostics": datasets,
+        "simulate_fitted": datasets,
         "report_dataset": datasets,
         "all": 1,
-        "total": 1 + models * (2 + methods * (chunks + 2)) + 3 * datasets,
+        "total": 1 + models * (2 + methods * (chunks + 2)) + 4 * datasets,
     }
     # The ensemble figures need the ODE; the gradients are taken at the fitted parameters.
     assert "results/reference_ode/vilar_oscillator/ode.csv" in out.stdout
@@ -103,7 +102,7 @@ def test_ci_configuration_plans_a_small_run():
     out = snakemake("-n", "--forceall", "--cores", "2", cwd=REPO / ".test")
     assert out.returncode == 0, out.stdout
     counts = job_counts(out.stdout)
-    assert counts["simulate_chunk"] == 2 and counts["fit"] == 1 and counts["total"] == 10
+    assert counts["simulate_chunk"] == 2 and counts["fit"] == 1 and counts["total"] == 11
 
 
 @pytest.fixture(scope="module")
@@ -150,6 +149,8 @@ def expected_outputs(datasets=("boarding_school", "bd_synthetic")) -> list[str]:
             f"results/fit/{d}/fit.json",
             f"results/fit/{d}/parameters.tsv",
             f"results/gradient_diagnostics/{d}/gradients.tsv",
+            f"results/simulate_fitted/{d}/index.tsv",
+            f"results/simulate_fitted/{d}/fit_0.npz",
             *(f"results/report/{d}/{f}.png" for f in ("fit", "means", "loss", "parameters", "gradients")),
             f"results/report/{d}/estimates.tsv",
             f"logs/fit/{d}.log",
@@ -275,6 +276,7 @@ def test_profiles_parse():
         "reference_ode",
         "fit",
         "gradient_diagnostics",
+        "simulate_fitted",
         "report_model",
         "report_dataset",
         "check",

@@ -7,16 +7,16 @@ rule check:
         paths=lookup(dpath="check/paths", within=config),
     output:
         tsv=report(
-            "results/check/checks.tsv",
+            results("check/checks.tsv"),
             caption="../report/check.rst",
             category="Model check",
             labels={"figure": "sbmljax check (table)"},
         ),
-        html="results/check/checks.html",
+        html=results("check/checks.html"),
     log:
-        "logs/check/check.log",
+        logs("check/check.log"),
     benchmark:
-        "benchmarks/workflow/check/check.tsv"
+        benchmarks("check/check.tsv")
     conda:
         "../envs/sbmljax.yaml"
     threads: lookup(dpath="check/workers", within=config)

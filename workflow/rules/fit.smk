@@ -2,12 +2,12 @@ rule fit:
     input:
         dataset_inputs,
     output:
-        json="results/fit/{dataset}/fit.json",
-        parameters="results/fit/{dataset}/parameters.tsv",
+        json=results("fit/{dataset}/fit.json"),
+        parameters=results("fit/{dataset}/parameters.tsv"),
     log:
-        "logs/fit/{dataset}.log",
+        logs("fit/{dataset}.log"),
     benchmark:
-        "benchmarks/workflow/fit/{dataset}.tsv"
+        benchmarks("fit/{dataset}.tsv")
     conda:
         "../envs/sbmljax.yaml"
     threads: 1
@@ -28,11 +28,11 @@ rule gradient_diagnostics:
         unpack(gradient_point),
         data=dataset_inputs,
     output:
-        table="results/gradient_diagnostics/{dataset}/gradients.tsv",
+        table=results("gradient_diagnostics/{dataset}/gradients.tsv"),
     log:
-        "logs/gradient_diagnostics/{dataset}.log",
+        logs("gradient_diagnostics/{dataset}.log"),
     benchmark:
-        "benchmarks/workflow/gradient_diagnostics/{dataset}.tsv"
+        benchmarks("gradient_diagnostics/{dataset}.tsv")
     conda:
         "../envs/sbmljax.yaml"
     threads: 1
@@ -46,3 +46,27 @@ rule gradient_diagnostics:
         estimators=lookup(dpath="estimators", within=config),
     script:
         "../scripts/gradient_diagnostics.py"
+
+
+rule simulate_fitted:
+    input:
+        fit=results("fit/{dataset}/fit.json"),
+        data=dataset_inputs,
+    output:
+        folder=directory(results("simulate_fitted/{dataset}")),
+    log:
+        logs("simulate_fitted/{dataset}.log"),
+    benchmark:
+        benchmarks("simulate_fitted/{dataset}.tsv")
+    conda:
+        "../envs/sbmljax.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+        cpus_per_task=1,
+    params:
+        spec=lookup(dpath="{dataset}", within=DATASET_SPECS),
+        config=lookup(dpath="report", within=config),
+    script:
+        "../scripts/simulate_fitted.py"

@@ -2,11 +2,11 @@ rule import_model:
     input:
         sbml=lookup(dpath="models/{model}/sbml", within=config),
     output:
-        summary="results/import/{model}/summary.json",
+        summary=results("import/{model}/summary.json"),
     log:
-        "logs/import_model/{model}.log",
+        logs("import_model/{model}.log"),
     benchmark:
-        "benchmarks/workflow/import_model/{model}.tsv"
+        benchmarks("import_model/{model}.tsv")
     conda:
         "../envs/sbmljax.yaml"
     threads: 1

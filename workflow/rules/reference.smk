@@ -1,13 +1,13 @@
 rule reference_ode:
     input:
         sbml=lookup(dpath="models/{model}/sbml", within=config),
-        summary="results/import/{model}/summary.json",
+        summary=results("import/{model}/summary.json"),
     output:
-        ode="results/reference_ode/{model}/ode.csv",
+        ode=results("reference_ode/{model}/ode.csv"),
     log:
-        "logs/reference_ode/{model}.log",
+        logs("reference_ode/{model}.log"),
     benchmark:
-        "benchmarks/workflow/reference_ode/{model}.tsv"
+        benchmarks("reference_ode/{model}.tsv")
     conda:
         "../envs/sbmljax.yaml"
     threads: 1

@@ -5,13 +5,13 @@
 rule simulate_chunk:
     input:
         sbml=lookup(dpath="models/{model}/sbml", within=config),
-        summary="results/import/{model}/summary.json",
+        summary=results("import/{model}/summary.json"),
     output:
-        counts=temp("results/simulate/{model}/{method}/chunk{chunk}.npz"),
+        counts=temp(results("simulate/{model}/{method}/chunk{chunk}.npz")),
     log:
-        "logs/simulate_chunk/{model}/{method}/chunk{chunk}.log",
+        logs("simulate_chunk/{model}/{method}/chunk{chunk}.log"),
     benchmark:
-        "benchmarks/workflow/simulate_chunk/{model}/{method}/chunk{chunk}.tsv"
+        benchmarks("simulate_chunk/{model}/{method}/chunk{chunk}.tsv")
     conda:
         "../envs/sbmljax.yaml"
     threads: 1
@@ -20,13 +20,7 @@ rule simulate_chunk:
         runtime=60,
         cpus_per_task=1,
     params:
-        t_end=lookup(dpath="models/{model}/t_end", within=config),
-        points=lookup(dpath="models/{model}/points", within=config),
-        substance_units=lookup(dpath="models/{model}/substance_units", within=config),
-        n_trajectories=lookup(dpath="models/{model}/n_trajectories", within=config),
-        chunks=lookup(dpath="simulate/chunks", within=config),
-        seed=lookup(dpath="simulate/seed", within=config),
-        tau_leap=lookup(dpath="simulate/tau_leap", within=config),
+        run=lookup(dpath="{model}", within=SIMULATIONS),
     script:
         "../scripts/simulate_chunk.py"
 
@@ -34,16 +28,16 @@ rule simulate_chunk:
 rule merge_simulations:
     input:
         chunks=expand(
-            "results/simulate/{{model}}/{{method}}/chunk{chunk}.npz", chunk=CHUNKS
+            results("simulate/{{model}}/{{method}}/chunk{chunk}.npz"), chunk=CHUNKS
         ),
     output:
-        stats="results/simulate/{model}/{method}/stats.csv",
-        samples="results/simulate/{model}/{method}/samples.csv",
-        ensemble="results/simulate/{model}/{method}/ensemble.npz",
+        stats=results("simulate/{model}/{method}/stats.csv"),
+        samples=results("simulate/{model}/{method}/samples.csv"),
+        ensemble=results("simulate/{model}/{method}/ensemble.npz"),
     log:
-        "logs/merge_simulations/{model}/{method}.log",
+        logs("merge_simulations/{model}/{method}.log"),
     benchmark:
-        "benchmarks/workflow/merge_simulations/{model}/{method}.tsv"
+        benchmarks("merge_simulations/{model}/{method}.tsv")
     conda:
         "../envs/sbmljax.yaml"
     threads: 1
@@ -53,6 +47,7 @@ rule merge_simulations:
         cpus_per_task=1,
     params:
         sample_paths=lookup(dpath="simulate/sample_paths", within=config),
-        quantiles=[0.05, 0.25, 0.5, 0.75, 0.95],
+        # The report's quantile band is drawn from these statistics.
+        quantiles=sorted({0.05, 0.25, 0.5, 0.75, 0.95, *config["report"]["quantiles"]}),
     script:
         "../scripts/merge_simulations.py"

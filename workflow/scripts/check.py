@@ -5,7 +5,7 @@ import logging
 import subprocess
 import sys
 
-from _common import start_log  # workflow/scripts is on sys.path
+from sbmljax.workflow import start_log
 
 sm = snakemake  # noqa: F821
 start_log(sm.log[0])

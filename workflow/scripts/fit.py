@@ -5,9 +5,8 @@ Writes the FitResult as JSON and the PEtab parameter table with the fitted value
 
 import logging
 
-from _common import load_problem, start_log  # workflow/scripts is on sys.path
-
 import sbmljax
+from sbmljax.workflow import load_problem, start_log
 
 sm = snakemake  # noqa: F821
 start_log(sm.log[0])

@@ -3,9 +3,8 @@
 import json
 import logging
 
-from _common import start_log  # workflow/scripts is on sys.path
-
 import sbmljax
+from sbmljax.workflow import start_log
 
 sm = snakemake  # noqa: F821
 start_log(sm.log[0])

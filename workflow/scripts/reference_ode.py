@@ -3,10 +3,10 @@
 import logging
 
 import numpy as np
-from _common import start_log  # workflow/scripts is on sys.path
 
 import sbmljax
 from sbmljax.reference import ode
+from sbmljax.workflow import start_log
 
 sm = snakemake  # noqa: F821
 start_log(sm.log[0])

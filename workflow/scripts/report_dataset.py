@@ -1,35 +1,21 @@
 """Rule report_dataset: figures of one dataset's fit - data vs the ensemble simulated at the fitted parameters
-vs the ODE fit, loss per iteration, parameter traces, gradient-estimator diagnostics - and a table of the
-estimates."""
+(by rule simulate_fitted) vs the ODE fit, loss per iteration, parameter traces, gradient-estimator
+diagnostics - and a table of the estimates."""
 
 import logging
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _common import load_problem, start_log  # workflow/scripts is on sys.path
+from matplotlib.figure import Figure
 
 import sbmljax
-from sbmljax.data import Dataset, observables
 from sbmljax.plot import plot_ensemble, plot_gradient_diagnostics, plot_loss_history, plot_parameter_traces, save_figure
-from sbmljax.reference import ode
+from sbmljax.workflow import load_problem, start_log
 
 sm = snakemake  # noqa: F821
 start_log(sm.log[0])
-
-
-def on_grid(d: Dataset, points: int) -> Dataset:
-    """The dataset's observables on a fine time grid from 0 to its last measurement (no measurements)."""
-    grid = np.union1d(np.linspace(0.0, float(d.times[-1]), points), d.times)
-    return Dataset(
-        name=d.name,
-        times=grid,
-        observables=d.observables,
-        values=np.full((grid.size, len(d.observables)), np.nan),
-        initial=d.initial,
-        params=d.params,
-        source=d.source,
-    )
 
 
 def label_observables(axes, obs) -> None:
@@ -41,38 +27,23 @@ def label_observables(axes, obs) -> None:
 try:
     cfg = sm.params.config
     problem, _ = load_problem(sm.params.spec)
-    model = problem.model
     fit = sbmljax.FitResult.from_json(sm.input.fit)
     fitted = fit.params
     ode_params = fit.ode_fit["params"] if fit.ode_fit else None
+    folder = Path(sm.input.fitted)
+    index = pd.read_csv(folder / "index.tsv", sep="\t")
+
+    def series(row) -> tuple:
+        """The ensemble (observables as species) and the ODE `(times, values, ids)` of one index row."""
+        traj = sbmljax.Trajectories.from_npz(folder / row.ensemble)
+        ode = pd.read_csv(folder / row.ode)
+        return traj, (ode["time"].to_numpy(), ode[list(traj.species)].to_numpy(), traj.species)
 
     # Data vs the ensemble at the fitted parameters vs the ODE fit, one panel per observable (and dataset).
     panels = []
-    for j, d in enumerate(problem.datasets):
-        g = on_grid(d, int(cfg["points"]))
-        traj = sbmljax.simulate(
-            model,
-            g.times,
-            n_trajectories=int(cfg["n_trajectories"]),
-            seed=int(cfg["seed"]) + j,
-            params=problem.model_parameters(d, fitted),
-            initial=d.initial,
-        )
-        h = observables(g, model)
-        obs_traj = sbmljax.Trajectories(
-            times=g.times,
-            counts=np.asarray(h(traj.counts, problem.parameters(fitted))),
-            species=d.observable_ids,
-            method=traj.method,
-            seed=traj.seed,
-            model_id=model.id,
-            time_units=model.time_units,
-        )
-        ode_values = ode_params if ode_params is not None else fitted
-        sol = ode(model, problem.model_parameters(d, ode_values), g.times, initial=d.initial)
-        ode_obs = np.asarray(h(sol.values, problem.parameters(ode_values)))
-        panels.append((d, obs_traj, (g.times, ode_obs, d.observable_ids)))
-        logging.info("%s: simulated %d trajectories at the fitted parameters", d.name, traj.n_trajectories)
+    for row in index[index["figure"] == "fit"].itertuples():
+        d = problem.datasets[row.j]
+        panels.append((d, *series(row)))
     if len(panels) == 1:
         d, obs_traj, ode_series = panels[0]
         fig = plot_ensemble(
@@ -85,8 +56,6 @@ try:
         )
         label_observables(fig.axes, d.observables)
     else:
-        from matplotlib.figure import Figure
-
         n_obs = max(len(d.observables) for d, _, _ in panels)
         fig = Figure(figsize=(4.6 * n_obs, 3.4 * len(panels)), layout="constrained")
         axes = fig.subplots(len(panels), n_obs, squeeze=False)
@@ -110,41 +79,26 @@ try:
 
     # The ensemble mean against the ODE at both parameter sets (first observable of each dataset): where the
     # two fits disagree, this shows whether the mean or the spread of the stochastic model makes the difference.
-    from matplotlib.figure import Figure
-
-    sets = [("stochastic fit", fitted)] + ([("ODE fit", ode_params)] if ode_params is not None else [])
+    labels = {"stochastic": "stochastic fit", "ode": "ODE fit"}
+    means = index[index["figure"] == "mean"]
+    sets = list(dict.fromkeys(means["set"]))
     fig = Figure(figsize=(5.0 * len(sets), 3.6 * len(problem.datasets)), layout="constrained")
     axes = fig.subplots(len(problem.datasets), len(sets), squeeze=False)
-    for j, (d, row) in enumerate(zip(problem.datasets, axes, strict=True)):
-        g = on_grid(d, int(cfg["points"]))
-        h = observables(g, model)
-        oid = d.observable_ids[0]
-        for a, (label, values) in zip(row, sets, strict=True):
-            traj = sbmljax.simulate(
-                model,
-                g.times,
-                n_trajectories=int(cfg["n_trajectories"]),
-                seed=int(cfg["seed"]) + 100 + j,
-                params=problem.model_parameters(d, values),
-                initial=d.initial,
-            )
-            counts = np.asarray(h(traj.counts, problem.parameters(values)))
-            obs_traj = sbmljax.Trajectories(
-                g.times, counts, d.observable_ids, traj.method, traj.seed, model.id, model.time_units
-            )
-            sol = ode(model, problem.model_parameters(d, values), g.times, initial=d.initial)
-            ode_series = (g.times, np.asarray(h(sol.values, problem.parameters(values))), d.observable_ids)
-            plot_ensemble(
-                obs_traj,
-                species=[oid],
-                ax=a,
-                ode=ode_series,
-                data=d.to_dataframe(),
-                sample_paths=0,
-                bands=("sd",),
-                title=f"{d.name}: at the {label}",
-            )
-            label_observables([a], d.observables[:1])
+    for row in means.itertuples():
+        d = problem.datasets[row.j]
+        a = axes[row.j][sets.index(row.set)]
+        obs_traj, ode_series = series(row)
+        plot_ensemble(
+            obs_traj,
+            species=[d.observable_ids[0]],
+            ax=a,
+            ode=ode_series,
+            data=d.to_dataframe(),
+            sample_paths=0,
+            bands=("sd",),
+            title=f"{d.name}: at the {labels[row.set]}",
+        )
+        label_observables([a], d.observables[:1])
     fig.suptitle(f"{sm.wildcards.dataset}: ensemble mean vs ODE at both parameter sets", fontweight="bold")
     save_figure(fig, sm.output.means)
 

@@ -8,29 +8,30 @@ import logging
 import time
 
 import numpy as np
-from _common import start_log  # workflow/scripts is on sys.path
 
 import sbmljax
+from sbmljax.workflow import start_log
 
 sm = snakemake  # noqa: F821
 start_log(sm.log[0])
 try:
-    n, k, i = int(sm.params.n_trajectories), int(sm.params.chunks), int(sm.wildcards.chunk)
+    run = sm.params.run  # SIMULATIONS[model] of common.smk: the model's time course and the simulate options
+    n, k, i = int(run["n_trajectories"]), int(run["chunks"]), int(sm.wildcards.chunk)
     first, last = i * n // k, (i + 1) * n // k
     method = sm.wildcards.method
     options = {}
     if method == "tau_leap":
-        tl = sm.params.tau_leap
+        tl = run["tau_leap"]
         options = {"epsilon": tl["epsilon"]} if tl["step"] == "adaptive" else {"tau": tl["tau"]}
-    model = sbmljax.load_sbml(sm.input.sbml, substance_units=sm.params.substance_units)
-    t = np.linspace(0.0, float(sm.params.t_end), int(sm.params.points))
+    model = sbmljax.load_sbml(sm.input.sbml, substance_units=run["substance_units"])
+    t = np.linspace(0.0, float(run["t_end"]), int(run["points"]))
     start = time.perf_counter()
     traj = sbmljax.simulate(
         model,
         t,
         n_trajectories=last - first,
         first_trajectory=first,
-        seed=int(sm.params.seed),
+        seed=int(run["seed"]),
         method=method,
         **options,
     )
