@@ -1,0 +1,455 @@
+"""`log_likelihood`: the particle-filter log-likelihood of a model given time series, and its gradient.
+
+`ParticleLikelihood` holds everything that stays fixed while parameters change (compiled filters per
+dataset), so that a fit evaluates it many times and compiles once; `log_likelihood` builds one and
+evaluates it once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+import types
+from collections.abc import Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._config import x64
+from .._ensemble import as_model, parameter_vector, prepare, raise_failures
+from .._model import Model
+from ..data import Dataset, Problem
+from ..errors import (
+    ConfigError,
+    DataError,
+    EstimatorError,
+    LikelihoodError,
+    ParameterError,
+    SimulationError,
+    UnsupportedSBMLFeatureError,
+)
+from .bootstrap import FilterOutput, bootstrap_filter
+from .observation import ObservationModel
+
+DEFAULT_REPLICATES = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class LogLikelihood:
+    """A particle-filter estimate of `log p(data | θ)`.
+
+    **Attributes:**
+
+    - `value`: `log Ẑ`, the log of the filters' unbiased likelihood estimate, summed over datasets. As the
+      log of an unbiased estimate it is biased low by about `Var(log Ẑ)/2` (Jensen; Pitt et al. 2012).
+    - `stderr`: its Monte Carlo standard error (jackknife over the `replicates` independent filters).
+    - `grad`: parameter id → `∂ log p(data)/∂θ` on the linear scale (Fisher identity over the particles'
+      paths), or `None` if not requested; `grad_stderr` its standard errors (jackknife).
+    - `per_dataset`: the value of each dataset.
+    - `n_particles`, `replicates`, `method`, `wall_time_s`.
+    - `min_ess`: the smallest effective sample size seen (per replicate filter); `resampled`: resampling
+      steps (total over filters).
+    """
+
+    value: float
+    stderr: float
+    grad: dict[str, float] | None
+    grad_stderr: dict[str, float] | None
+    per_dataset: tuple[float, ...]
+    n_particles: int
+    replicates: int
+    method: str
+    wall_time_s: float
+    min_ess: float
+    resampled: int
+
+
+def logmeanexp_jackknife(ll: np.ndarray) -> tuple[float, float]:
+    """`log mean exp(ll)` and its jackknife standard error (the estimator of pomp's `logmeanexp(se=TRUE)`)."""
+    ll = np.asarray(ll, dtype=np.float64)
+    r = ll.size
+    top = ll.max()
+    value = float(top + np.log(np.mean(np.exp(ll - top))))
+    if r < 2:
+        return value, math.nan
+    loo = np.array([top + np.log(np.mean(np.exp(np.delete(ll, i) - top))) for i in range(r)])
+    return value, float(np.sqrt((r - 1) * np.mean((loo - loo.mean()) ** 2)))
+
+
+def pooled_gradient(ll: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The replicates' gradients weighted by their likelihood estimates (all particles pooled), with
+    jackknife standard errors."""
+    ll, g = np.asarray(ll, dtype=np.float64), np.asarray(g, dtype=np.float64)
+    r = ll.size
+
+    def pool(idx):
+        w = np.exp(ll[idx] - ll[idx].max())
+        return (w[:, None] * g[idx]).sum(axis=0) / w.sum()
+
+    est = pool(np.arange(r))
+    if r < 2:
+        return est, np.full(est.shape, math.nan)
+    loo = np.array([pool(np.delete(np.arange(r), i)) for i in range(r)])
+    return est, np.sqrt((r - 1) * np.mean((loo - loo.mean(axis=0)) ** 2, axis=0))
+
+
+def _seed_key(seed: int, d: int) -> jax.Array:
+    return jax.random.fold_in(jax.random.key(int(seed)), d)
+
+
+class _DatasetFilter:
+    """The compiled filter of one dataset and what its errors need."""
+
+    def __init__(self, problem: Problem, d: Dataset, values: Mapping[str, float], names, method, n, r, block):
+        model = problem.model
+        model_params = set(model.parameter_values())
+        merged = {**values, **d.params}
+        prep = prepare(
+            model,
+            d.times,
+            method=method,
+            params={k: v for k, v in merged.items() if k in model_params},
+            initial=d.initial,
+            n_trajectories=n * r,
+        )
+        if prep.events is not None:
+            raise UnsupportedSBMLFeatureError(
+                f"{model.source}: the particle filter does not support SBML events yet (it restarts the simulation "
+                "at each observation time, which would re-evaluate event triggers)"
+            )
+        net = prep.net
+        self.prep, self.dataset, self.names = prep, d, tuple(names)
+        model_pos = [i for i, nm in enumerate(self.names) if nm in net.free_names]
+        model_idx = jnp.asarray([net.free_names.index(self.names[i]) for i in model_pos], dtype=jnp.int32)
+        model_pos_j = jnp.asarray(model_pos, dtype=jnp.int32)
+        p_free = parameter_vector(net, {k: v for k, v in merged.items() if k in model_params})
+        init_idx = jnp.asarray([net.plan.species_index[s] for s in d.initial], dtype=jnp.int32)
+        init_val = jnp.asarray([float(v) for v in d.initial.values()], dtype=jnp.float64)
+        t0 = prep.t0
+
+        def initial(theta):
+            pf = p_free.at[model_idx].set(theta[model_pos_j]) if model_pos else p_free
+            x0, p = net.initial_state(pf, t0)
+            if d.initial:
+                x0 = x0.at[init_idx].set(init_val)
+            return x0, p
+
+        self.initial = initial
+        constants = {k: v for k, v in merged.items() if k not in self.names}
+        self.obs = ObservationModel(d, model, net, self.names, constants)
+        sim = prep.sim
+
+        def run(theta, keys, score: bool):
+            one = lambda key: bootstrap_filter(  # noqa: E731
+                net,
+                sim,
+                self.obs,
+                initial,
+                theta,
+                key,
+                n_particles=n,
+                t0=t0,
+                block=block or sim.default_block,
+                threshold=0.5,
+                score=score,
+            )
+            return jax.vmap(one)(keys)
+
+        self._run = jax.jit(run, static_argnums=2)
+
+    def check_noise(self, theta: jax.Array) -> None:
+        """Noise values at the initial state (constant noise formulas): one error naming the observable and
+        time where an SD, scale or probability is not usable."""
+        x0, p = self.initial(theta)
+        d = self.dataset
+        for k in range(d.times.size):
+            _, ok = self.obs.terms(x0, p, k, theta)
+            bad = np.nonzero(~np.asarray(ok))[0]
+            if bad.size:
+                o = d.observables[int(bad[0])]
+                raise DataError(
+                    f"{d.source or d.name}: observable '{o.id}' at time {d.times[k]:g} (row {k + 1}): its noise "
+                    f"formula {o.noise_formula!r} gives an unusable value (an SD or scale must be > 0, a size > 0, "
+                    "a reporting probability in (0, 1])"
+                )
+
+    def run(self, theta: jax.Array, keys: jax.Array, score: bool) -> FilterOutput:
+        out = jax.tree.map(np.asarray, self._run(theta, keys, score))
+        self._raise(out)
+        return out
+
+    def _raise(self, out: FilterOutput) -> None:
+        d = self.dataset
+        where = d.source or d.name
+        failed = np.nonzero(out.failed_at >= 0)[0]
+        if failed.size:
+            i = int(failed[0])
+            k = int(out.failed_at[i])
+            sol = types.SimpleNamespace(
+                status=out.fail_status[i : i + 1],
+                t=out.fail_t[i : i + 1],
+                x=out.fail_x[i : i + 1],
+                p=np.asarray(self.initial(jnp.asarray(self._theta))[1])[None],
+            )
+            try:
+                raise_failures(self.prep, sol, 2**62)
+            except SimulationError as e:
+                t_prev = 0.0 if k == 0 else float(d.times[k - 1])
+                raise SimulationError(
+                    f"particle filter, interval t={t_prev:g}..{d.times[k]:g} of {where}: {e}",
+                    reaction=e.reaction,
+                    element=e.element,
+                    time=e.time,
+                    state=e.state,
+                ) from None
+        bad = out.bad_noise_at[out.bad_noise_at >= 0]
+        if bad.size:
+            k = int(bad.min())
+            raise DataError(
+                f"{where}: at time {d.times[k]:g} (row {k + 1}) a noise formula gives an unusable value for some "
+                "particle (an SD or scale must be > 0, a size > 0, a reporting probability in (0, 1])"
+            )
+        gone = out.vanished_at[out.vanished_at >= 0]
+        if gone.size:
+            k = int(gone.min())
+            shown = ", ".join(
+                f"{o.id} = {d.values[k, j]:g}" for j, o in enumerate(d.observables) if not np.isnan(d.values[k, j])
+            )
+            raise LikelihoodError(
+                f"{where}: every particle's weight vanished at time {d.times[k]:g} (row {k + 1}; observed "
+                f"{shown}): no simulated state explains the data there. Use more particles, a larger noise SD, "
+                "or parameters under which the model can reach the data",
+                time=float(d.times[k]),
+            )
+        bad_g = out.bad_grad_at[out.bad_grad_at >= 0]
+        if bad_g.size:
+            raise EstimatorError(
+                f"{where}: the score of a weighted particle is not finite (a propensity or measurement density "
+                "with an infinite derivative); the gradient cannot be estimated at these parameters"
+            )
+
+
+class ParticleLikelihood:
+    """The log-likelihood of a `Problem` by bootstrap particle filters, compiled once for many evaluations.
+
+    **Arguments:**
+
+    - `problem`: the model and datasets (each dataset its own filter; log-likelihoods add).
+    - `names`: the parameters evaluations may change (and that `grad=True` differentiates): estimated
+      parameters of the problem, model parameters, or parameters of observable and noise formulas.
+    - `values`: values of every parameter the problem and the caller set (`names` included, as start values).
+    - `n_particles`, `replicates`, `method`, `block`: see `log_likelihood`.
+    """
+
+    def __init__(
+        self,
+        problem: Problem,
+        names: Sequence[str],
+        values: Mapping[str, float],
+        *,
+        n_particles: int = 1000,
+        replicates: int = DEFAULT_REPLICATES,
+        method="direct",
+        block: int | None = None,
+    ):
+        if replicates < 1 or n_particles < replicates:
+            raise ConfigError(f"need replicates ≥ 1 and n_particles ≥ replicates, got {n_particles}, {replicates}")
+        self.problem, self.names = problem, tuple(names)
+        self.n = n_particles // replicates
+        self.replicates = replicates
+        model = problem.model
+        model_params = set(model.parameter_values())
+        read = set().union(*(o.symbols() for d in problem.datasets for o in d.observables))
+        for nm in self.names:
+            if nm not in model_params and nm not in read:
+                raise ParameterError(
+                    f"'{nm}' is neither a parameter of model '{model.id}' nor read by an observable or noise formula"
+                )
+        missing = [nm for nm in self.names if nm not in values]
+        if missing:
+            raise ParameterError(f"no value for parameter(s) {missing}")
+        self.values = {k: float(v) for k, v in values.items()}
+        self.filters = [
+            _DatasetFilter(problem, d, self.values, self.names, method, self.n, replicates, block)
+            for d in problem.datasets
+        ]
+        self.method = self.filters[0].prep.sim.name
+        self.exact = self.filters[0].prep.sim.exact
+        theta = self._theta(self.values)
+        for f in self.filters:
+            f.check_noise(theta)
+
+    def _theta(self, values: Mapping[str, float]) -> jax.Array:
+        merged = {**self.values, **values}
+        for k, v in values.items():
+            if k not in self.names:
+                raise ParameterError(f"'{k}' cannot be changed here; parameters: {', '.join(self.names)}")
+            if not math.isfinite(float(v)):
+                raise ParameterError(f"parameter '{k}' = {v} is not finite")
+        return jnp.asarray([float(merged[n]) for n in self.names], dtype=jnp.float64)
+
+    @x64
+    def evaluate(self, values: Mapping[str, float] | None = None, *, seed: int, grad: bool = False) -> LogLikelihood:
+        """The log-likelihood at `values` (id → value for some of `names`; the rest keep theirs)."""
+        if grad and not self.exact:
+            raise EstimatorError(
+                f"the likelihood gradient follows exact paths (the path score); method {self.method!r} is not exact: "
+                "use method='direct' or 'nrm'"
+            )
+        if grad:
+            self._check_initial_counts()
+        theta = self._theta(values or {})
+        start = time.perf_counter()
+        total, total_se2, per, g_total, g_se2 = 0.0, 0.0, [], np.zeros(len(self.names)), np.zeros(len(self.names))
+        min_ess, resampled = math.inf, 0
+        for i, f in enumerate(self.filters):
+            f._theta = theta
+            keys = jax.vmap(lambda r, i=i: jax.random.fold_in(_seed_key(seed, i), r))(jnp.arange(self.replicates))
+            out = f.run(theta, keys, grad)
+            v, se = logmeanexp_jackknife(out.loglik)
+            total += v
+            total_se2 += se**2
+            per.append(v)
+            min_ess = min(min_ess, float(out.min_ess.min()))
+            resampled += int(out.resampled.sum())
+            if grad:
+                g, gse = pooled_gradient(out.loglik, out.grad)
+                g_total += g
+                g_se2 += gse**2
+        return LogLikelihood(
+            value=total,
+            stderr=math.sqrt(total_se2),
+            grad=dict(zip(self.names, map(float, g_total))) if grad else None,
+            grad_stderr=dict(zip(self.names, map(float, np.sqrt(g_se2)))) if grad else None,
+            per_dataset=tuple(per),
+            n_particles=self.n * self.replicates,
+            replicates=self.replicates,
+            method=self.method,
+            wall_time_s=time.perf_counter() - start,
+            min_ess=min_ess,
+            resampled=resampled,
+        )
+
+    def _check_initial_counts(self) -> None:
+        theta = self._theta({})
+        for f in self.filters:
+            jac = np.asarray(jax.jacfwd(lambda th, f=f: f.initial(th)[0])(theta))
+            moved = [self.names[j] for j in range(len(self.names)) if np.any(jac[:, j] != 0)]
+            if moved:
+                raise EstimatorError(
+                    f"the initial counts depend on {moved}; the path score cannot differentiate the (discrete) "
+                    "initial state, so the likelihood gradient is not available for them"
+                )
+
+
+def _is_petab(data) -> bool:
+    if isinstance(data, Problem):
+        return True
+    if type(data).__name__ == "Problem" and type(data).__module__.startswith("petab"):
+        return True
+    return isinstance(data, (str, os.PathLike)) and str(data).lower().endswith((".yaml", ".yml"))
+
+
+def as_likelihood_problem(model, data, params, noise_sd) -> tuple[Problem, dict[str, float], tuple[str, ...]]:
+    """`log_likelihood`'s inputs as a `Problem`, every parameter value, and the parameters that vary."""
+    params = dict(params or {})
+    if _is_petab(data):
+        from .._fit import as_problem
+
+        problem, _ = as_problem(data)
+        if model is not None and isinstance(model, Model) and model is not problem.model:
+            raise ConfigError("data is a PEtab problem with its own model; pass model=None")
+        known = set(problem.model.parameter_values()) | set(problem.fixed) | set(problem.estimated_ids)
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ParameterError(f"{problem.source}: unknown parameter(s) {unknown}")
+        values = {**problem.fixed, **problem.nominal(), **params}
+        nan = [k for k in problem.estimated_ids if math.isnan(values[k])]
+        if nan:
+            raise ParameterError(f"{problem.source}: estimated parameter(s) {nan} have no nominal value; pass params=")
+        names = tuple(dict.fromkeys([*problem.estimated_ids, *params]))
+        return problem, values, names
+    if model is None:
+        raise ConfigError("model is required unless data is a PEtab problem")
+    m = as_model(model)
+    items = data if isinstance(data, (list, tuple)) else [data]
+    if not items:
+        raise ConfigError("no data: pass a CSV path, a Dataset or a PEtab problem")
+    datasets = []
+    for item in items:
+        if isinstance(item, Dataset):
+            datasets.append(item)
+        elif isinstance(item, (str, os.PathLike)):
+            datasets.append(Dataset.from_csv(item, m, noise_sd=noise_sd))
+        else:
+            raise ConfigError(f"data must be a CSV path, a Dataset or a PEtab problem, got {type(item).__name__}")
+    problem = Problem(m, tuple(datasets), (), source=", ".join(d.source or d.name for d in datasets))
+    return problem, params, tuple(params)
+
+
+@x64
+def log_likelihood(
+    model: Model | str | os.PathLike | None,
+    data,
+    params: Mapping[str, float] | None = None,
+    *,
+    n_particles: int = 1000,
+    seed: int,
+    method="direct",
+    noise_sd: float | None = None,
+    replicates: int = DEFAULT_REPLICATES,
+    grad: bool = False,
+    block: int | None = None,
+) -> LogLikelihood:
+    """The log-likelihood of a stochastic model given time-series data, by bootstrap particle filters.
+
+    The particles are simulated exactly between observation times (`method`), weighted by the measurement
+    density of each observation (normal, laplace, lin/log/log10, or a count model: see
+    `sbmljax.data.Observable`), and resampled systematically when the effective sample size falls below
+    half the particles. The `n_particles` are run as `replicates` independent filters of
+    `n_particles // replicates` particles each: `value` is the log of the mean of their (unbiased)
+    likelihood estimates, with a jackknife standard error; to first order its variance is that of one filter
+    with all the particles.
+
+    **Arguments:**
+
+    - `model`: a `Model` or SBML path (`None` when `data` is a PEtab problem).
+    - `data`: a quick-form CSV path (a `time` column and one column per observed species; empty cells are
+      missing), a `Dataset`, a list of these (independent experiments: log-likelihoods add), or a PEtab
+      problem (YAML path, `sbmljax.data.Problem` or `petab.Problem`: its observables, noise formulas and
+      distributions are used, and its estimated parameters take their nominal values unless in `params`).
+    - `params`: parameter id → value (model parameters, or parameters of observable and noise formulas).
+    - `n_particles`: particles in total (over the replicate filters).
+    - `seed`: integer seed; the same seed gives the same result.
+    - `method`: the simulator between observations: `"direct"`, `"nrm"`, `"tau_leap"` (approximate), or an
+      instance.
+    - `noise_sd`: the known Gaussian measurement SD of quick-form CSV data (required there).
+    - `replicates`: independent filters (≥ 2 for a standard error).
+    - `grad`: also estimate `∂ log p(data)/∂θ` for every parameter in `params` and every estimated
+      parameter of a PEtab problem, rates included: Fisher's identity over the particles' ancestral paths,
+      with each path's score accumulated during the exact simulation (Poyiadjis, Doucet & Singh 2011).
+      Consistent, with `O(1/n_particles)` bias and variance growing with the number of observations.
+      Needs an exact method and initial counts that do not depend on the parameters.
+    - `block`: steps per block of random numbers (default: the method's).
+
+    **Returns:** a `LogLikelihood` (`.value`, `.stderr`, `.grad`, `.grad_stderr`).
+
+    **Raises:** `DataError` (unknown column or observable, negative count data, non-positive noise scale),
+    `ParameterError`, `UnsupportedSBMLFeatureError` (SBML events), `SimulationError` (a particle's
+    simulation failed: reaction, time and state), `LikelihoodError` (every particle's weight vanished at an
+    observation: it names the time and the observed values).
+
+    **References:** N. J. Gordon, D. J. Salmond, A. F. M. Smith, IEE Proc. F 140:107–113 (1993);
+    G. Poyiadjis, A. Doucet, S. S. Singh, Biometrika 98:65–80 (2011); M. K. Pitt, R. dos Santos Silva,
+    P. Giordani, R. Kohn, J. Econometrics 171:134–151 (2012) (the bias of `log Ẑ`).
+    """
+    if not isinstance(seed, (int, np.integer)):
+        raise ConfigError(f"seed must be an integer, got {seed!r}")
+    problem, values, names = as_likelihood_problem(model, data, params, noise_sd)
+    pl = ParticleLikelihood(
+        problem, names, values, n_particles=n_particles, replicates=replicates, method=method, block=block
+    )
+    return pl.evaluate(seed=int(seed), grad=grad)
