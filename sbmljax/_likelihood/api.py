@@ -14,10 +14,12 @@ import time
 import types
 from collections.abc import Mapping, Sequence
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._compile._network import CompiledNetwork
 from .._config import x64
 from .._ensemble import as_model, parameter_vector, prepare, raise_failures
 from .._model import Model
@@ -32,7 +34,7 @@ from ..errors import (
     UnsupportedSBMLFeatureError,
 )
 from .bootstrap import FilterOutput, bootstrap_filter
-from .observation import ObservationModel
+from .observation import observation_model
 
 DEFAULT_REPLICATES = 4
 
@@ -100,6 +102,39 @@ def _seed_key(seed: int, d: int) -> jax.Array:
     return jax.random.fold_in(jax.random.key(int(seed)), d)
 
 
+class _Initial(eqx.Module):
+    """`theta → (x0, p)`: initial counts and full parameter vector with the model parameters of `theta`
+    (at `model_pos`) set at `model_idx` of the free vector, and the dataset's initial counts applied."""
+
+    net: CompiledNetwork
+    p_free: jax.Array
+    init_val: jax.Array
+    model_pos: tuple[int, ...] = eqx.field(static=True)
+    model_idx: tuple[int, ...] = eqx.field(static=True)
+    init_idx: tuple[int, ...] = eqx.field(static=True)
+    t0: float = eqx.field(static=True)
+
+    def __call__(self, theta):
+        pf = self.p_free
+        if self.model_pos:
+            pf = pf.at[jnp.asarray(self.model_idx)].set(theta[jnp.asarray(self.model_pos)])
+        x0, p = self.net.initial_state(pf, self.t0)
+        if self.init_idx:
+            x0 = x0.at[jnp.asarray(self.init_idx)].set(self.init_val)
+        return x0, p
+
+
+@eqx.filter_jit
+def _run_filters(net, sim, obs, initial, theta, keys, n: int, block: int, score: bool) -> FilterOutput:
+    # Module-level and keyed on structure: a second problem of the same shape reuses the compiled filter.
+    def one(key):
+        return bootstrap_filter(
+            net, sim, obs, initial, theta, key, n_particles=n, t0=initial.t0, block=block, threshold=0.5, score=score
+        )
+
+    return jax.vmap(one)(keys)
+
+
 class _DatasetFilter:
     """The compiled filter of one dataset and what its errors need."""
 
@@ -122,43 +157,18 @@ class _DatasetFilter:
             )
         net = prep.net
         self.prep, self.dataset, self.names = prep, d, tuple(names)
-        model_pos = [i for i, nm in enumerate(self.names) if nm in net.free_names]
-        model_idx = jnp.asarray([net.free_names.index(self.names[i]) for i in model_pos], dtype=jnp.int32)
-        model_pos_j = jnp.asarray(model_pos, dtype=jnp.int32)
-        p_free = parameter_vector(net, {k: v for k, v in merged.items() if k in model_params})
-        init_idx = jnp.asarray([net.plan.species_index[s] for s in d.initial], dtype=jnp.int32)
-        init_val = jnp.asarray([float(v) for v in d.initial.values()], dtype=jnp.float64)
-        t0 = prep.t0
-
-        def initial(theta):
-            pf = p_free.at[model_idx].set(theta[model_pos_j]) if model_pos else p_free
-            x0, p = net.initial_state(pf, t0)
-            if d.initial:
-                x0 = x0.at[init_idx].set(init_val)
-            return x0, p
-
-        self.initial = initial
+        self.initial = _Initial(
+            net=net,
+            p_free=parameter_vector(net, {k: v for k, v in merged.items() if k in model_params}),
+            init_val=jnp.asarray([float(v) for v in d.initial.values()], dtype=jnp.float64),
+            model_pos=tuple(i for i, nm in enumerate(self.names) if nm in net.free_names),
+            model_idx=tuple(net.free_names.index(nm) for nm in self.names if nm in net.free_names),
+            init_idx=tuple(net.plan.species_index[s] for s in d.initial),
+            t0=float(prep.t0),
+        )
         constants = {k: v for k, v in merged.items() if k not in self.names}
-        self.obs = ObservationModel(d, model, net, self.names, constants)
-        sim = prep.sim
-
-        def run(theta, keys, score: bool):
-            one = lambda key: bootstrap_filter(  # noqa: E731
-                net,
-                sim,
-                self.obs,
-                initial,
-                theta,
-                key,
-                n_particles=n,
-                t0=t0,
-                block=block or sim.default_block,
-                threshold=0.5,
-                score=score,
-            )
-            return jax.vmap(one)(keys)
-
-        self._run = jax.jit(run, static_argnums=2)
+        self.obs = observation_model(d, model, net, self.names, constants)
+        self.sim, self.n, self.block = prep.sim, n, block or prep.sim.default_block
 
     def check_noise(self, theta: jax.Array) -> None:
         """Noise values at the initial state (constant noise formulas): one error naming the observable and
@@ -177,11 +187,12 @@ class _DatasetFilter:
                 )
 
     def run(self, theta: jax.Array, keys: jax.Array, score: bool) -> FilterOutput:
-        out = jax.tree.map(np.asarray, self._run(theta, keys, score))
-        self._raise(out)
+        out = _run_filters(self.initial.net, self.sim, self.obs, self.initial, theta, keys, self.n, self.block, score)
+        out = jax.tree.map(np.asarray, out)
+        self._raise(out, theta)
         return out
 
-    def _raise(self, out: FilterOutput) -> None:
+    def _raise(self, out: FilterOutput, theta: jax.Array) -> None:
         d = self.dataset
         where = d.source or d.name
         failed = np.nonzero(out.failed_at >= 0)[0]
@@ -192,7 +203,7 @@ class _DatasetFilter:
                 status=out.fail_status[i : i + 1],
                 t=out.fail_t[i : i + 1],
                 x=out.fail_x[i : i + 1],
-                p=np.asarray(self.initial(jnp.asarray(self._theta))[1])[None],
+                p=np.asarray(self.initial(theta)[1])[None],
             )
             try:
                 raise_failures(self.prep, sol, 2**62)
@@ -244,6 +255,7 @@ class ParticleLikelihood:
     - `n_particles`, `replicates`, `method`, `block`: see `log_likelihood`.
     """
 
+    @x64
     def __init__(
         self,
         problem: Problem,
@@ -306,7 +318,6 @@ class ParticleLikelihood:
         total, total_se2, per, g_total, g_se2 = 0.0, 0.0, [], np.zeros(len(self.names)), np.zeros(len(self.names))
         min_ess, resampled = math.inf, 0
         for i, f in enumerate(self.filters):
-            f._theta = theta
             keys = jax.vmap(lambda r, i=i: jax.random.fold_in(_seed_key(seed, i), r))(jnp.arange(self.replicates))
             out = f.run(theta, keys, grad)
             v, se = logmeanexp_jackknife(out.loglik)
@@ -386,7 +397,9 @@ def as_likelihood_problem(model, data, params, noise_sd) -> tuple[Problem, dict[
             datasets.append(Dataset.from_csv(item, m, noise_sd=noise_sd))
         else:
             raise ConfigError(f"data must be a CSV path, a Dataset or a PEtab problem, got {type(item).__name__}")
-    problem = Problem(m, tuple(datasets), (), source=", ".join(d.source or d.name for d in datasets))
+    model_params = set(m.parameter_values())
+    others = {k: float(v) for k, v in params.items() if k not in model_params}  # of observable/noise formulas
+    problem = Problem(m, tuple(datasets), (), others, source=", ".join(d.source or d.name for d in datasets))
     return problem, params, tuple(params)
 
 

@@ -19,10 +19,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln, xlogy
+from jaxtyping import Array, Bool, Float
 
 from .._compile._network import CompiledNetwork
 from .._expr import evaluate
@@ -80,9 +82,74 @@ def _noise_check(distribution: str, s) -> jax.Array:
     return (s > 0) & jnp.isfinite(s)
 
 
-class ObservationModel:
-    """`log g(y_k | x, θ)` for every observation time `k` of one dataset (a plain object closed over by the
-    filter's jitted function: formulas are static, measurements are constants).
+class ObservationModel(eqx.Module):
+    """`log g(y_k | x, θ)` for every observation time `k` of one dataset.
+
+    A pytree: measurements and constants are leaves, formulas and settings static, so that the filter
+    compiles once per model and data layout (build it with `observation_model`).
+    """
+
+    net: CompiledNetwork
+    times: Float[Array, " T"]
+    y: Float[Array, "T O"]
+    mask: Bool[Array, "T O"]
+    noise_parameters: Float[Array, "T O K"]
+    constant_values: Float[Array, " C"]
+    constant_names: tuple[str, ...] = eqx.field(static=True)
+    names: tuple[str, ...] = eqx.field(static=True)
+    species_ids: tuple[str, ...] = eqx.field(static=True)
+    exprs: tuple = eqx.field(static=True)
+    noises: tuple = eqx.field(static=True)
+    distributions: tuple[str, ...] = eqx.field(static=True)
+    transformations: tuple[str, ...] = eqx.field(static=True)
+    observable_ids: tuple[str, ...] = eqx.field(static=True)
+    placeholders: tuple[tuple[str, int, int], ...] = eqx.field(static=True)
+
+    def _env(self, x, p, k, theta) -> dict:
+        t = self.times[k]
+        x = self.net.observe(x, p, t)
+        env: dict = {n: self.constant_values[i] for i, n in enumerate(self.constant_names)}
+        env.update({n: theta[i] for i, n in enumerate(self.names)})
+        for i, sid in enumerate(self.species_ids):
+            env[sid] = x[i]
+        env["time"] = t
+        for name, j, q in self.placeholders:
+            env[name] = self.noise_parameters[k, j, q]
+        return env
+
+    def terms(self, x, p, k, theta) -> tuple[jax.Array, jax.Array]:
+        """Per-observable log-densities at time index `k` (0 where not measured) and whether each noise value
+        is usable (True where not measured)."""
+        env = self._env(x, p, k, theta)
+        out, ok = [], []
+        for j, dist in enumerate(self.distributions):
+            h = jnp.asarray(evaluate(self.exprs[j], env, env["time"]), dtype=jnp.float64)
+            noise = self.noises[j]
+            s = jnp.asarray(evaluate(noise, env, env["time"]), dtype=jnp.float64) if noise is not None else 1.0
+            m = self.mask[k, j]
+            good = _noise_check(dist, s)
+            s_safe = jnp.where(good, s, 1.0)
+            y = jnp.where(m, self.y[k, j], 1.0)
+            v = log_density(dist, self.transformations[j], y, h, s_safe)
+            out.append(jnp.where(m, v, 0.0))
+            ok.append(~m | good)
+        return jnp.stack(out), jnp.stack(ok)
+
+    def log_g(self, x, p, k, theta) -> tuple[jax.Array, jax.Array]:
+        """`log g(y_k | x, θ)` summed over the observables measured at `k`, and whether every noise value
+        was usable."""
+        v, ok = self.terms(x, p, k, theta)
+        return jnp.sum(v), jnp.all(ok)
+
+
+def observation_model(
+    dataset: Dataset,
+    model: Model,
+    net: CompiledNetwork,
+    names: Sequence[str],
+    constants: Mapping[str, float],
+) -> ObservationModel:
+    """The `ObservationModel` of a dataset, checked.
 
     **Arguments:**
 
@@ -93,89 +160,58 @@ class ObservationModel:
     **Raises:** `DataError` for a formula symbol without a value, count data that are negative or not
     whole, log-transformed data that are not positive, or a missing noise formula.
     """
-
-    def __init__(
-        self,
-        dataset: Dataset,
-        model: Model,
-        net: CompiledNetwork,
-        names: Sequence[str],
-        constants: Mapping[str, float],
-    ):
-        where = dataset.source or dataset.name
-        check_symbols(dataset, model, frozenset(names) | frozenset(constants))
-        self.dataset, self.model, self.net, self.names = dataset, model, net, tuple(names)
-        env: dict = dict(model.parameter_values())
-        env.update({c.id: c.size for c in model.compartments if c.size is not None})
-        env.update(dataset.params)
-        env.update(constants)
-        self.constants = {k: float(v) for k, v in env.items() if k not in self.names}
-        y = dataset.values
-        for j, o in enumerate(dataset.observables):
-            col = y[:, j]
-            bad_rows = []
-            if o.distribution in COUNT_DISTRIBUTIONS:
-                bad_rows = np.nonzero(~np.isnan(col) & ((col < 0) | (col != np.round(col))))[0]
-                what = f"a {o.distribution} count model needs whole counts ≥ 0"
-            elif o.transformation != "lin":
-                bad_rows = np.nonzero(~np.isnan(col) & (col <= 0))[0]
-                what = f"a {o.transformation} transformation needs positive values"
-            if len(bad_rows):
-                r = int(bad_rows[0])
-                raise DataError(
-                    f"{where}: observable '{o.id}' at time {dataset.times[r]:g} (row {r + 1}): value {col[r]:g}; {what}"
-                )
-            if o.noise is None and o.distribution != "poisson":
-                raise DataError(
-                    f"{where}: the noise of observable '{o.id}' is unknown; a likelihood needs it (give noise_sd= "
-                    "for the quick form, or a noise formula)"
-                )
-        self.times = jnp.asarray(dataset.times)
-        self.y = jnp.asarray(np.nan_to_num(y))
-        self.mask = jnp.asarray(~np.isnan(y))
-        self.noise_parameters = jnp.asarray(np.nan_to_num(dataset.noise_parameters))
-        self.placeholders = {
-            f"noiseParameter{q + 1}_{o.id}": (j, q)
-            for j, o in enumerate(dataset.observables)
+    where = dataset.source or dataset.name
+    names = tuple(names)
+    check_symbols(dataset, model, frozenset(names) | frozenset(constants))
+    env: dict = dict(model.parameter_values())
+    env.update({c.id: c.size for c in model.compartments if c.size is not None})
+    env.update(dataset.params)
+    env.update(constants)
+    consts = {k: float(v) for k, v in env.items() if k not in names}
+    y = dataset.values
+    for j, o in enumerate(dataset.observables):
+        col = y[:, j]
+        bad_rows: np.ndarray = np.zeros(0, dtype=int)
+        what = ""
+        if o.distribution in COUNT_DISTRIBUTIONS:
+            bad_rows = np.nonzero(~np.isnan(col) & ((col < 0) | (col != np.round(col))))[0]
+            what = f"a {o.distribution} count model needs whole counts ≥ 0"
+        elif o.transformation != "lin":
+            bad_rows = np.nonzero(~np.isnan(col) & (col <= 0))[0]
+            what = f"a {o.transformation} transformation needs positive values"
+        if len(bad_rows):
+            r = int(bad_rows[0])
+            raise DataError(
+                f"{where}: observable '{o.id}' at time {dataset.times[r]:g} (row {r + 1}): value {col[r]:g}; {what}"
+            )
+        if o.noise is None and o.distribution != "poisson":
+            raise DataError(
+                f"{where}: the noise of observable '{o.id}' is unknown; a likelihood needs it (give noise_sd= "
+                "for the quick form, or a noise formula)"
+            )
+        for sym in o.symbols():
+            if sym not in consts and sym not in names and sym not in model.species_ids and sym != "time":
+                if not sym.startswith("noiseParameter"):
+                    raise ParameterError(f"{where}: observable '{o.id}' needs a value for '{sym}'")
+    obs = dataset.observables
+    return ObservationModel(
+        net=net,
+        times=jnp.asarray(dataset.times),
+        y=jnp.asarray(np.nan_to_num(y)),
+        mask=jnp.asarray(~np.isnan(y)),
+        noise_parameters=jnp.asarray(np.nan_to_num(dataset.noise_parameters)),
+        constant_values=jnp.asarray(list(consts.values()), dtype=jnp.float64),
+        constant_names=tuple(consts),
+        names=names,
+        species_ids=tuple(model.species_ids),
+        exprs=tuple(o.expr for o in obs),
+        noises=tuple(o.noise for o in obs),
+        distributions=tuple(o.distribution for o in obs),
+        transformations=tuple(o.transformation for o in obs),
+        observable_ids=tuple(o.id for o in obs),
+        placeholders=tuple(
+            (f"noiseParameter{q + 1}_{o.id}", j, q)
+            for j, o in enumerate(obs)
             for q in range(dataset.noise_parameters.shape[2])
-        }
-
-    def _env(self, x, p, k, theta) -> dict:
-        t = self.times[k]
-        x = self.net.observe(x, p, t)
-        env: dict = dict(self.constants)
-        env.update({n: theta[i] for i, n in enumerate(self.names)})
-        for i, sid in enumerate(self.model.species_ids):
-            env[sid] = x[i]
-        env["time"] = t
-        for name, (j, q) in self.placeholders.items():
-            env[name] = self.noise_parameters[k, j, q]
-        return env
-
-    def terms(self, x, p, k, theta) -> tuple[jax.Array, jax.Array]:
-        """Per-observable log-densities at time index `k` (0 where not measured) and whether each noise value
-        is usable (True where not measured)."""
-        env = self._env(x, p, k, theta)
-        out, ok = [], []
-        for j, o in enumerate(self.dataset.observables):
-            try:
-                h = jnp.asarray(evaluate(o.expr, env, env["time"]), dtype=jnp.float64)
-                s = jnp.asarray(evaluate(o.noise, env, env["time"]), dtype=jnp.float64) if o.noise is not None else 1.0
-            except KeyError as err:
-                raise ParameterError(
-                    f"{self.dataset.source or self.dataset.name}: observable '{o.id}' needs a value for {err.args[0]!r}"
-                ) from None
-            m = self.mask[k, j]
-            good = _noise_check(o.distribution, s)
-            s_safe = jnp.where(good, s, 1.0)
-            y = jnp.where(m, self.y[k, j], 1.0)
-            v = log_density(o.distribution, o.transformation, y, h, s_safe)
-            out.append(jnp.where(m, v, 0.0))
-            ok.append(~m | good)
-        return jnp.stack(out), jnp.stack(ok)
-
-    def log_g(self, x, p, k, theta) -> tuple[jax.Array, jax.Array]:
-        """`log g(y_k | x, θ)` summed over the observables measured at `k`, and whether every noise value
-        was usable."""
-        v, ok = self.terms(x, p, k, theta)
-        return jnp.sum(v), jnp.all(ok)
+        ),
+    )
