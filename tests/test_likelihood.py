@@ -263,3 +263,44 @@ def test_observation_densities_match_scipy() -> None:
         assert got == pytest.approx(want, rel=1e-9), (dist, trafo)
     assert float(log_density("binomial", "lin", 13.0, 12.0, 0.4)) == -np.inf
     assert gammaln(1.0) == 0.0  # scipy's convention, shared with jax
+
+
+def _write_cli_inputs(tmp_path, id_data):
+    m, ds, y = id_data
+    model = tmp_path / "id.xml"
+    model.write_text(
+        sbml_model({"X": ID_X0}, {"k1": 10.0, "k2": 1.0}, [("birth", "0 -> X", "k1"), ("death", "X -> 0", "k2*X")])
+    )
+    data = tmp_path / "data.csv"
+    data.write_text(
+        "time,X\n" + "".join(f"{t!r},{'' if np.isnan(v) else v!r}\n" for t, v in zip(TIMES.tolist(), y.tolist()))
+    )
+    return model, data
+
+
+def test_cli_loglik_errors_are_one_line_and_leave_no_file(tmp_path, id_data, capsys) -> None:
+    from sbmljax._cli import main
+
+    model, data = _write_cli_inputs(tmp_path, id_data)
+    out = tmp_path / "ll.json"
+    code = main(["loglik", str(model), str(data), "--seed", "1", "--out", str(out)])  # no --noise-sd
+    err = capsys.readouterr().err
+    assert code == 1 and not out.exists()
+    assert err.count("\n") == 1 and "noise of observable 'X' is unknown" in err
+    code = main(["loglik", str(model), str(data), "--seed", "1", "--noise-sd", "2", "--param", "nope=1"])
+    assert code == 1 and "unknown parameter 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_loglik_prints_and_writes_json(tmp_path, id_data, capsys) -> None:
+    import json
+
+    from sbmljax._cli import main
+
+    model, data = _write_cli_inputs(tmp_path, id_data)
+    out = tmp_path / "ll.json"
+    args = ["loglik", str(model), str(data), "--param", "k1=8", "--particles", "400", "--seed", "2", "--noise-sd", "2"]
+    assert main([*args, "--grad", "--out", str(out)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    written = json.loads(out.read_text())
+    assert printed == written and math.isfinite(written["value"]) and set(written["grad"]) == {"k1"}
