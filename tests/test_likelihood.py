@@ -16,6 +16,7 @@ underestimates the spread of the skewed `Ẑ`). The gradient (Fisher identity ov
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -273,7 +274,7 @@ def _write_cli_inputs(tmp_path, id_data):
     )
     data = tmp_path / "data.csv"
     data.write_text(
-        "time,X\n" + "".join(f"{t!r},{'' if np.isnan(v) else v!r}\n" for t, v in zip(TIMES.tolist(), y.tolist()))
+        "time,X\n" + "".join(f"{t!r},{'' if np.isnan(v) else repr(v)}\n" for t, v in zip(TIMES.tolist(), y.tolist()))
     )
     return model, data
 
@@ -304,3 +305,26 @@ def test_cli_loglik_prints_and_writes_json(tmp_path, id_data, capsys) -> None:
     printed = json.loads(capsys.readouterr().out)
     written = json.loads(out.read_text())
     assert printed == written and math.isfinite(written["value"]) and set(written["grad"]) == {"k1"}
+
+
+def test_petab_distributions_and_transformations_are_read_and_moment_losses_refuse_them(tmp_path) -> None:
+    import shutil
+
+    from conftest import REPO
+
+    from sbmljax.data import load_petab
+
+    school = Path(shutil.copytree(REPO / "data" / "boarding_school", tmp_path / "school"))
+    table = school / "observables.tsv"
+    original = table.read_text()
+    table.write_text(original.replace("\tlin\tsigma\tnormal", "\tlog10\tsigma\tlaplace"))
+    (o,) = load_petab(school / "problem.yaml").datasets[0].observables
+    assert (o.distribution, o.transformation) == ("laplace", "log10")
+    table.write_text(original.replace("\tlin\tsigma\tnormal", "\tlin\tsigma\tpoisson"))  # an sbmljax extension
+    problem = load_petab(school / "problem.yaml")
+    assert problem.datasets[0].observables[0].distribution == "poisson"
+    with pytest.raises(DataError, match="observable 'obs_I' has lin-scale poisson noise.*use loss='likelihood'"):
+        sbmljax.fit(problem, seed=0, iterations=1)
+    table.write_text(original.replace("\tlin\tsigma\tnormal", "\tlog\tsigma\tpoisson"))
+    with pytest.raises(DataError, match="column 'observableTransformation': a poisson count model takes the 'lin'"):
+        load_petab(school / "problem.yaml")

@@ -277,8 +277,10 @@ class ParticleLikelihood:
         read = set().union(*(o.symbols() for d in problem.datasets for o in d.observables))
         for nm in self.names:
             if nm not in model_params and nm not in read:
+                known = ", ".join(sorted(model_params | read - set(model.species_ids) - {"time"}))
                 raise ParameterError(
-                    f"'{nm}' is neither a parameter of model '{model.id}' nor read by an observable or noise formula"
+                    f"unknown parameter '{nm}': neither a parameter of model '{model.id}' nor read by an observable "
+                    f"or noise formula (known: {known})"
                 )
         missing = [nm for nm in self.names if nm not in values]
         if missing:
