@@ -167,14 +167,14 @@ def _check(result, exact_value: float, exact_grad: np.ndarray) -> None:
 def id_filter(id_data):
     m, ds, _ = id_data
     problem, values, names = as_likelihood_problem(m, ds, {"k1": 10.0, "k2": 1.0}, None)
-    return ParticleLikelihood(problem, names, values, n_particles=8000, replicates=8)
+    return ParticleLikelihood(problem, names, values, n_particles=1000, replicates=8)
 
 
 @pytest.fixture(scope="module")
 def sir_filter(sir_data):
     m, ds, _ = sir_data
     problem, values, names = as_likelihood_problem(m, ds, {"beta": 1.5, "gamma": 0.5, "rho": 0.8}, None)
-    return ParticleLikelihood(problem, names, values, n_particles=8000, replicates=8)
+    return ParticleLikelihood(problem, names, values, n_particles=1000, replicates=8)
 
 
 @pytest.mark.slow
@@ -212,9 +212,9 @@ def test_same_seed_same_result_and_quick_form_csv(tmp_path, id_data) -> None:
     (d,) = from_csv.datasets
     np.testing.assert_array_equal(d.values, ds.values)
     assert d.observables[0].describe() == ds.observables[0].describe()
-    a = sbmljax.log_likelihood(m, path, {"k1": 10.0}, n_particles=200, seed=3, noise_sd=ID_SD)
+    a = sbmljax.log_likelihood(m, path, {"k1": 10.0}, n_particles=50, seed=3, noise_sd=ID_SD)
     problem, values, names = as_likelihood_problem(m, path, {"k1": 10.0}, ID_SD)
-    b = ParticleLikelihood(problem, names, values, n_particles=200).evaluate(seed=3)
+    b = ParticleLikelihood(problem, names, values, n_particles=50).evaluate(seed=3)
     assert a.value == b.value and a.stderr == b.stderr
     assert math.isfinite(a.value) and a.stderr > 0
 
@@ -300,7 +300,7 @@ def test_cli_loglik_prints_and_writes_json(tmp_path, id_data, capsys) -> None:
 
     model, data = _write_cli_inputs(tmp_path, id_data)
     out = tmp_path / "ll.json"
-    args = ["loglik", str(model), str(data), "--param", "k1=8", "--particles", "400", "--seed", "2", "--noise-sd", "2"]
+    args = ["loglik", str(model), str(data), "--param", "k1=8", "--particles", "100", "--seed", "2", "--noise-sd", "2"]
     assert main([*args, "--grad", "--out", str(out)]) == 0
     printed = json.loads(capsys.readouterr().out)
     written = json.loads(out.read_text())

@@ -51,7 +51,7 @@ class LogLikelihood:
     - `grad`: parameter id → `∂ log p(data)/∂θ` on the linear scale (Fisher identity over the particles'
       paths), or `None` if not requested; `grad_stderr` its standard errors (jackknife).
     - `per_dataset`: the value of each dataset.
-    - `n_particles`, `replicates`, `method`, `wall_time_s`.
+    - `n_particles` (per filter), `replicates`, `method`, `wall_time_s`.
     - `min_ess`: the smallest effective sample size seen (per replicate filter); `resampled`: resampling
       steps (total over filters).
     """
@@ -267,10 +267,10 @@ class ParticleLikelihood:
         method="direct",
         block: int | None = None,
     ):
-        if replicates < 1 or n_particles < replicates:
-            raise ConfigError(f"need replicates ≥ 1 and n_particles ≥ replicates, got {n_particles}, {replicates}")
+        if replicates < 1 or n_particles < 1:
+            raise ConfigError(f"need n_particles ≥ 1 and replicates ≥ 1, got {n_particles}, {replicates}")
         self.problem, self.names = problem, tuple(names)
-        self.n = n_particles // replicates
+        self.n = int(n_particles)
         self.replicates = replicates
         model = problem.model
         model_params = set(model.parameter_values())
@@ -338,7 +338,7 @@ class ParticleLikelihood:
             grad=dict(zip(self.names, map(float, g_total))) if grad else None,
             grad_stderr=dict(zip(self.names, map(float, np.sqrt(g_se2)))) if grad else None,
             per_dataset=tuple(per),
-            n_particles=self.n * self.replicates,
+            n_particles=self.n,
             replicates=self.replicates,
             method=self.method,
             wall_time_s=time.perf_counter() - start,
@@ -424,10 +424,9 @@ def log_likelihood(
     The particles are simulated exactly between observation times (`method`), weighted by the measurement
     density of each observation (normal, laplace, lin/log/log10, or a count model: see
     `sbmljax.data.Observable`), and resampled systematically when the effective sample size falls below
-    half the particles. The `n_particles` are run as `replicates` independent filters of
-    `n_particles // replicates` particles each: `value` is the log of the mean of their (unbiased)
-    likelihood estimates, with a jackknife standard error; to first order its variance is that of one filter
-    with all the particles.
+    half the particles. `replicates` independent filters of `n_particles` each run at once (vmapped):
+    `value` is the log of the mean of their (unbiased) likelihood estimates, with a jackknife standard error
+    (the estimator of pomp's `logmeanexp(se=TRUE)`); the cost is `replicates × n_particles` simulations.
 
     **Arguments:**
 
@@ -437,7 +436,7 @@ def log_likelihood(
       problem (YAML path, `sbmljax.data.Problem` or `petab.Problem`: its observables, noise formulas and
       distributions are used, and its estimated parameters take their nominal values unless in `params`).
     - `params`: parameter id → value (model parameters, or parameters of observable and noise formulas).
-    - `n_particles`: particles in total (over the replicate filters).
+    - `n_particles`: particles per filter.
     - `seed`: integer seed; the same seed gives the same result.
     - `method`: the simulator between observations: `"direct"`, `"nrm"`, `"tau_leap"` (approximate), or an
       instance.

@@ -15,7 +15,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", nargs="*", help="quick-form CSV files: a time column and one column per observed species")
     add_substance_units_argument(p)
     p.add_argument("--param", nargs="*", metavar="ID=VALUE", help="parameter values, e.g. k1=0.5 rho=0.9")
-    p.add_argument("--particles", type=int, default=1000, help="particles in total (default 1000)")
+    p.add_argument("--particles", type=int, default=1000, help="particles per filter (default 1000)")
     p.add_argument("--replicates", type=int, default=4, help="independent filters for the standard error (default 4)")
     p.add_argument("--seed", type=int, required=True, help="random seed (required: results are reproducible)")
     p.add_argument("--method", default="direct", help="direct, nrm or tau_leap (default: direct)")
