@@ -38,6 +38,7 @@ from ._estimator import (
 from ._estimator import (
     TauPathwise as TauPathwise,
 )
+from ._fit import FitHistory as FitHistory
 from ._fit import FitResult as FitResult
 from ._fit import default_optimizer as default_optimizer
 from ._fit import fit as fit
@@ -47,6 +48,9 @@ from ._likelihood import LogLikelihood as LogLikelihood
 from ._likelihood import log_likelihood as log_likelihood
 from ._model import Model as Model
 from ._simulate import simulate as simulate
+from ._simulator import (
+    AbstractSimState as AbstractSimState,
+)
 from ._simulator import (
     AbstractSimulator as AbstractSimulator,
 )

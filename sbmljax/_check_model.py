@@ -205,13 +205,13 @@ def _confirm(prep, row: dict, settings: CheckSettings) -> dict:
     """One real trajectory with the exact SSA, up to `confirm_steps` steps."""
 
     from ._ensemble import raise_failures, run_ensemble, trajectory_keys
-    from ._results import RESULTS
+    from ._results import RESULTS, status_code
 
     sol = run_ensemble(prep, trajectory_keys(0, 1), max_steps=settings.confirm_steps, chunk=1)
     status, t, fired = int(sol.status[0]), float(sol.t[0]), int(sol.firings[0])
-    if status == RESULTS.successful._value:
+    if status == status_code(RESULTS.successful):
         return _verdict(row, "exact", f"a confirmation run reached t={settings.t_end:g} after {fired} reaction events")
-    if status == RESULTS.max_steps_reached._value:
+    if status == status_code(RESULTS.max_steps_reached):
         return _verdict(
             row,
             "exact",
@@ -224,7 +224,7 @@ def _confirm(prep, row: dict, settings: CheckSettings) -> dict:
         message, element = one_line(e, prep.model.source), e.element
     else:  # pragma: no cover (raise_failures raises for every failed status)
         message, element = "the confirmation run failed", None
-    if status == RESULTS.non_integer_count._value:
+    if status == status_code(RESULTS.non_integer_count):
         return _verdict(row, "tau_leap_only", message, ["event assignment (non-integer count)"])
     return _verdict(row, "refused", message, [element or "run-time failure"])
 

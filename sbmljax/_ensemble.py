@@ -38,7 +38,7 @@ from ._compile._network import CompiledNetwork, compile_network
 from ._config import default_chunk
 from ._feasibility import expected_events
 from ._model import Model
-from ._results import RESULTS
+from ._results import RESULTS, status_code
 from ._simulator import AbstractSimulator, make_simulator
 from ._solve import UNLIMITED_STEPS, Solution, solve
 from ._support import CONSTRUCTS
@@ -319,7 +319,7 @@ def ensemble_workers(n_chunks: int) -> int:
 def raise_failures(prep: Prepared, sol: Solution, max_steps: int) -> None:
     """Raise one `SimulationError` describing the first failed trajectory, if any failed."""
     status = np.asarray(sol.status)
-    failed = np.nonzero(status != RESULTS.successful._value)[0]
+    failed = np.nonzero(status != status_code(RESULTS.successful))[0]
     if failed.size == 0:
         return
     i = int(failed[0])
@@ -329,7 +329,7 @@ def raise_failures(prep: Prepared, sol: Solution, max_steps: int) -> None:
     where = f"in trajectory {i} ({failed.size} of {status.size} failed)"
     state = format_state(model.species_ids, x)
     fields = {"time": t, "state": dict(zip(model.species_ids, (float(v) for v in x)))}
-    if code == RESULTS.bad_propensity._value:
+    if code == status_code(RESULTS.bad_propensity):
         a = np.asarray(net.propensities(jnp.asarray(x), p, jnp.asarray(t)))
         k = int(np.argmax(~((a >= 0) & np.isfinite(a))))
         kind = "NaN" if np.isnan(a[k]) else ("infinite" if np.isinf(a[k]) else "negative")
@@ -340,7 +340,7 @@ def raise_failures(prep: Prepared, sol: Solution, max_steps: int) -> None:
             element=f"reaction '{rid}' kineticLaw",
             **fields,
         )
-    if code == RESULTS.negative_count._value:
+    if code == status_code(RESULTS.negative_count):
         S = len(model.species_ids)
         for half in range(max(1, x.shape[0] // S)):  # a coupled pair carries two states
             xs = x[half * S : (half + 1) * S]
@@ -360,7 +360,7 @@ def raise_failures(prep: Prepared, sol: Solution, max_steps: int) -> None:
                         time=t,
                         state=dict(zip(model.species_ids, (float(v) for v in xs))),
                     )
-    if code == RESULTS.max_steps_reached._value:
+    if code == status_code(RESULTS.max_steps_reached):
         raise SimulationError(
             f"{model.source}: {where} took {max_steps} steps and reached only t={t:g} of {prep.t_eval[-1]:g}; "
             "raise max_steps or use method='tau_leap'",

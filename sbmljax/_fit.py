@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
 from ._config import x64
-from ._ensemble import UNLIMITED_STEPS, as_model, parameter_vector, raise_failures, run_ensemble, trajectory_keys
+from ._ensemble import as_model
 from ._estimator import AbstractGradientEstimator
-from ._grad import build_problem, make_estimator
-from ._loss import AbstractLoss, DataTerm, data_term, make_loss, pilot_moments
+from ._grad import make_estimator
+from ._loss import AbstractLoss, make_loss
 from ._model import Model
+from ._moment_objective import MomentObjective
+from ._objective import AbstractObjective, Evaluation
 from ._trajectory import atomic_write_text
 from .data import Dataset, EstimatedParameter, Problem, load_petab
 from .errors import ConfigError, FitError, ParameterError
@@ -44,17 +46,53 @@ def default_optimizer(learning_rate: float = 0.05, iterations: int = 150) -> opt
 
 
 @dataclasses.dataclass(frozen=True)
+class FitHistory:
+    """The trace of a fit, one entry per iteration.
+
+    - `loss`: the objective's value; `loss_stderr`: its Monte Carlo standard error (`None` for plug-in values);
+    - `params`: id → values (linear scale) at which the iteration evaluated;
+    - `grad`: id → gradient on each parameter's scale (the step the optimiser saw);
+    - `seconds`: wall time since the fit started (empty when read back from JSON).
+
+    `history["loss"]` works as well as `history.loss`, for code that treats it as a mapping.
+    """
+
+    loss: list[float]
+    loss_stderr: list[float | None]
+    params: dict[str, list[float]]
+    grad: dict[str, list[float]]
+    seconds: list[float]
+
+    @classmethod
+    def empty(cls, ids: Sequence[str]) -> FitHistory:
+        return cls([], [], {i: [] for i in ids}, {i: [] for i in ids}, [])
+
+    def record(self, ev: Evaluation, values: Mapping[str, float], g_scaled: np.ndarray, seconds: float) -> None:
+        """Append one iteration (the lists are filled in place; the fields themselves never change)."""
+        self.loss.append(ev.value)
+        self.loss_stderr.append(ev.stderr)
+        for i, k in enumerate(self.params):
+            self.params[k].append(values[k])
+            self.grad[k].append(float(g_scaled[i]))
+        self.seconds.append(seconds)
+
+    def __getitem__(self, key: str):
+        if key not in {f.name for f in dataclasses.fields(self)}:
+            raise KeyError(key)
+        return getattr(self, key)
+
+
+@dataclasses.dataclass(frozen=True)
 class FitResult:
     """The outcome of `fit`: averaged parameters, their Monte Carlo error, the trace, and provenance.
 
-    `history` has `loss`, `loss_stderr`, `params` (id → values per iteration, linear scale), `grad` (id →
-    gradient on each parameter's scale) and `seconds`. `ode_fit` holds the deterministic (libRoadRunner) fit
+    `history` is a `FitHistory` (loss, its standard error, parameters and gradients per iteration). `ode_fit` holds the deterministic (libRoadRunner) fit
     when requested.
     """
 
     params: dict[str, float]
     stderr: dict[str, float]
-    history: dict
+    history: FitHistory
     estimator: str
     loss: str
     n_trajectories: int
@@ -75,10 +113,10 @@ class FitResult:
             "params": self.params,
             "stderr": self.stderr,
             "uncertainty": UNCERTAINTY,
-            "loss_history": self.history["loss"],
-            "loss_stderr_history": self.history["loss_stderr"],
-            "param_history": self.history["params"],
-            "grad_history": self.history["grad"],
+            "loss_history": self.history.loss,
+            "loss_stderr_history": self.history.loss_stderr,
+            "param_history": self.history.params,
+            "grad_history": self.history.grad,
             "estimator": self.estimator,
             "loss": self.loss,
             "n_trajectories": self.n_trajectories,
@@ -108,12 +146,13 @@ class FitResult:
         try:
             with open(path, encoding="utf-8") as f:
                 d = json.load(f)
-            history = {
-                "loss": d["loss_history"],
-                "loss_stderr": d["loss_stderr_history"],
-                "params": d["param_history"],
-                "grad": d["grad_history"],
-            }
+            history = FitHistory(
+                loss=d["loss_history"],
+                loss_stderr=d["loss_stderr_history"],
+                params=d["param_history"],
+                grad=d["grad_history"],
+                seconds=[],
+            )
             return cls(
                 params={k: float(v) for k, v in d["params"].items()},
                 stderr={k: float(v) for k, v in d["stderr"].items()},
@@ -198,22 +237,8 @@ def as_problem(
     return problem, starts
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class _Term:
-    """Everything about one dataset that stays fixed during a fit."""
-
-    data: DataTerm
-    grad: object  # GradProblem at the start values
-    model_ids: tuple[str, ...]
-    loss_ids: tuple[str, ...]
-    fixed_model: dict[str, float]  # model parameters this dataset sets without estimating them
-
-
-def _seed(seed: int, *parts: int) -> int:
-    return int(np.random.SeedSequence([seed, *parts]).generate_state(1)[0])
-
-
 def _batch_means_se(x: np.ndarray, batches: int = 5) -> np.ndarray:
+    """Standard error of the mean of a correlated series by batch means (too short: NaN)."""
     n = x.shape[0] // batches
     if n < 1:
         return np.full(x.shape[1:], np.nan)
@@ -221,90 +246,134 @@ def _batch_means_se(x: np.ndarray, batches: int = 5) -> np.ndarray:
     return means.std(axis=0, ddof=1) / math.sqrt(batches)
 
 
-def _condition_key(d: Dataset) -> tuple:
-    """Datasets with equal keys share one simulation per iteration (replicates of one experiment)."""
-    obs = tuple((o.id, str(o.expr)) for o in d.observables)
-    return (d.times.tobytes(), obs, tuple(sorted(d.initial.items())), tuple(sorted(d.params.items())))
+def _check_settings(seed: object, iterations: int, n_trajectories: int, average: float) -> None:
+    if not isinstance(seed, (int, np.integer)):
+        raise ConfigError(f"seed must be an integer, got {seed!r}")
+    if iterations < 1 or n_trajectories < 2:
+        raise ConfigError("iterations must be ≥ 1 and n_trajectories ≥ 2")
+    if not 0 < average <= 1:
+        raise ConfigError(f"average must be in (0, 1], got {average}")
 
 
-def _terms(
-    problem: Problem, loss: AbstractLoss, est: AbstractGradientEstimator, start: Mapping[str, float], n: int
-) -> list[_Term]:
-    model_params = set(problem.model.parameter_values())
-    groups: dict[tuple, list[Dataset]] = {}
-    for d in problem.datasets:
-        groups.setdefault(_condition_key(d), []).append(d)
-    out = []
-    for members in groups.values():
-        d = members[0]
-        model_ids = tuple(i for i in problem.estimated_ids if i in model_params)
-        loss_ids = tuple(i for i in problem.estimated_ids if i not in model_params)
-        fixed_all = {**problem.fixed, **d.params}
-        fixed_model = {k: v for k, v in fixed_all.items() if k in model_params and k not in model_ids}
-        fixed_other = {k: v for k, v in fixed_all.items() if k not in model_params}
-        term = data_term(members, problem.model, fixed_other)
-        grad = build_problem(
-            _placeholder(term, problem.model),
-            problem.model,
-            {k: start[k] for k in model_ids},
-            d.times,
-            estimator=est,
-            n_trajectories=n,
-            loss_params={k: start[k] for k in loss_ids},
-            initial=d.initial,
-            fixed=fixed_model,
-        )
-        out.append(_Term(term, grad, model_ids, loss_ids, fixed_model))
-    return out
+def make_objective(
+    problem: Problem,
+    start: Mapping[str, float],
+    *,
+    loss: str | AbstractLoss,
+    estimator: str | AbstractGradientEstimator,
+    n_trajectories: int,
+    estimator_options: Mapping[str, object] | None = None,
+) -> AbstractObjective:
+    """The objective `fit` minimises for a loss name or instance (see `sbmljax._objective`)."""
+    est = make_estimator(estimator, **(estimator_options or {}))
+    return MomentObjective(problem, start, loss=make_loss(loss), estimator=est, n_trajectories=n_trajectories)
 
 
-def _placeholder(term: DataTerm, model: Model):
-    """The loss `build_problem` starts with; pilot-weighted losses replace it every iteration."""
-    from ._loss import ExpectedSquaredError
+@contextlib.contextmanager
+def _progress_bar(total: int, enabled: bool) -> Iterator[Callable[[float], None]]:
+    """`show(loss)` after each iteration: a tqdm bar when `enabled`, else nothing."""
+    if not enabled:
+        yield lambda loss: None
+        return
+    from tqdm.auto import tqdm
 
-    return ExpectedSquaredError().trajectory_loss(term, None)
+    bar = tqdm(total=total, desc="fitting", unit="it")
+
+    def show(loss: float) -> None:
+        bar.set_postfix(loss=f"{loss:.4g}")
+        bar.update()
+
+    try:
+        yield show
+    finally:
+        bar.close()
 
 
-def _step(
-    term: _Term,
-    loss: AbstractLoss,
-    est: AbstractGradientEstimator,
-    values: Mapping[str, float],
+@dataclasses.dataclass(frozen=True)
+class _Descent:
+    """What the optimisation loop leaves: the iterates on the parameters' scales, the history, the cost."""
+
+    trace: np.ndarray  # (iterations, parameters)
+    history: FitHistory
+    n_simulations: int
+    settled: bool  # stopped early because the iterates moved less than `tol`
+
+
+def _settled(trace: list[np.ndarray], window: int, tol: float) -> bool:
+    """Early stop: the means of the last two windows of iterates differ by less than `tol` on every scale."""
+    if len(trace) < 2 * window:
+        return False
+    a, b = np.mean(trace[-2 * window : -window], axis=0), np.mean(trace[-window:], axis=0)
+    return bool(np.max(np.abs(b - a)) < tol)
+
+
+def _descend(
+    objective: AbstractObjective,
+    problem: Problem,
+    start: Mapping[str, float],
+    opt: optax.GradientTransformation,
+    *,
     seed: int,
-    it: int,
-    d: int,
-    n: int,
-):
-    """Loss value, its standard error, the gradient (dict) and the simulations used, for one dataset."""
-    gp = term.grad
-    theta_model = [values[k] for k in term.model_ids]
-    theta = np.array(theta_model + [values[k] for k in term.loss_ids])
-    p_free = parameter_vector(gp.net, {**term.fixed_model, **dict(zip(term.model_ids, theta_model))})
-    gp = gp.at(theta, p_free, None if loss.pilot else loss.trajectory_loss(term.data, None))
+    iterations: int,
+    tol: float | None,
+    window: int,
+    progress: bool,
+    t_start: float,
+) -> _Descent:
+    """Projected optax steps on the parameters' scales, one noisy evaluation of `objective` per step."""
+    params = problem.estimated
+    scaled = jnp.asarray([p.to_scale(start[p.id]) for p in params])
+    lower, upper = (jnp.asarray(b) for b in problem.scaled_bounds())
+    opt_state = opt.init(scaled)
+    history = FitHistory.empty(problem.estimated_ids)
+    trace: list[np.ndarray] = []
     sims = 0
-    moments = None
-    params_now = dict(zip(term.model_ids + term.loss_ids, theta))
-    if loss.pilot:
-        x0, p = gp.initial(gp.theta[: gp.n_model])
-        sol = run_ensemble(
-            gp.prep, trajectory_keys(_seed(seed, it, d, 1), n), x0=x0, p=p, block=gp.prep.sim.default_block
-        )
-        raise_failures(gp.prep, sol, UNLIMITED_STEPS)
-        counts = np.asarray(jax_observe(gp, sol.counts, p))
-        moments = pilot_moments(term.data, counts, params_now)
-        gp = gp.at(theta, p_free, loss.trajectory_loss(term.data, moments))
-        sims += n
-    losses, grads, n_sims = est.samples(gp, trajectory_keys(_seed(seed, it, d, 0), n))
-    sims += n_sims
-    value = loss.value(term.data, moments) if loss.pilot else float(np.mean(losses))
-    value_se = float(np.std(losses, ddof=1) / math.sqrt(len(losses))) if not loss.pilot else float("nan")
-    grad = dict(zip(gp.names, grads.mean(axis=0)))
-    return value, value_se, grad, sims
+    with _progress_bar(iterations, progress) as show:
+        for it in range(iterations):
+            values = {p.id: p.from_scale(float(s)) for p, s in zip(params, scaled)}
+            ev = objective.evaluate(values, seed, it)
+            sims += ev.n_simulations
+            # chain rule to each parameter's scale (log10 steps are relative steps)
+            g_scaled = np.array([ev.grad[p.id] * p.dlinear_dscaled(float(s)) for p, s in zip(params, scaled)])
+            if not (math.isfinite(ev.value) and np.all(np.isfinite(g_scaled))):
+                raise FitError(
+                    f"{problem.source}: the {objective.name} loss or its gradient is not finite at iteration {it} "
+                    f"(parameters {values}); check the data, noise SDs and bounds"
+                )
+            history.record(ev, values, g_scaled, time.perf_counter() - t_start)
+            updates, opt_state = opt.update(jnp.asarray(g_scaled), opt_state, scaled)
+            scaled = jnp.clip(optax.apply_updates(scaled, updates), lower, upper)
+            trace.append(np.asarray(scaled))
+            show(ev.value)
+            if tol is not None and _settled(trace, window, tol):
+                return _Descent(np.asarray(trace), history, sims, True)
+    return _Descent(np.asarray(trace), history, sims, False)
 
 
-def jax_observe(gp, counts, p):
-    """Recorded counts `(N, T, S)` with rule-defined species filled in."""
-    return jax.vmap(lambda c: gp.observe(c, p))(jnp.asarray(counts))
+def _polyak_average(trace: np.ndarray, average: float) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of the last `average` fraction of iterates and its batch-means standard error (on the scales).
+
+    **Reference:** B. T. Polyak, A. B. Juditsky, "Acceleration of stochastic approximation by averaging",
+    SIAM J. Control Optim. 30 (1992).
+    """
+    tail = trace[-max(1, int(round(average * len(trace)))) :]
+    return tail.mean(axis=0), _batch_means_se(tail)
+
+
+def _stationary(trace: np.ndarray, window: int) -> bool:
+    """The last two windows' means differ by less than 3 of their Monte Carlo errors (False if too short)."""
+    if len(trace) < 2 * window:
+        return False
+    first, last = trace[-2 * window : -window], trace[-window:]
+    spread = np.hypot(_batch_means_se(first), _batch_means_se(last))
+    return bool(np.all(np.abs(last.mean(axis=0) - first.mean(axis=0)) <= 3 * spread))
+
+
+def _ode_reference(problem: Problem, start: Mapping[str, float]) -> dict:
+    from .reference import fit_ode
+
+    of = fit_ode(problem, start=start)
+    return {"params": dict(of.params), "stderr": dict(of.standard_errors), "cost": float(of.cost)}
 
 
 @x64
@@ -366,109 +435,50 @@ def fit(
     **Raises:** `DataError`, `ParameterError`, `ConfigError` for bad inputs (before any simulation);
     `FitError` if the loss or gradient becomes non-finite.
     """
-    if not isinstance(seed, (int, np.integer)):
-        raise ConfigError(f"seed must be an integer, got {seed!r}")
-    if iterations < 1 or n_trajectories < 2:
-        raise ConfigError("iterations must be ≥ 1 and n_trajectories ≥ 2")
-    if not 0 < average <= 1:
-        raise ConfigError(f"average must be in (0, 1], got {average}")
+    _check_settings(seed, iterations, n_trajectories, average)
     problem, start = as_problem(model, datasets, free_params, noise_sd=noise_sd)
-    est = make_estimator(estimator, **(estimator_options or {}))
-    loss_obj = make_loss(loss)
-    if est.name == "nrm_pathwise":
-        raise ConfigError(
-            "nrm_pathwise cannot fit losses of counts (it misses the jump contribution); choose another estimator"
-        )
-    terms = _terms(problem, loss_obj, est, start, n_trajectories)
-    for t in terms:
-        est.check(t.grad)
-    params = problem.estimated
-    scaled = jnp.asarray([p.to_scale(start[p.id]) for p in params])
-    lower, upper = (jnp.asarray(b) for b in problem.scaled_bounds())
+    objective = make_objective(
+        problem,
+        start,
+        loss=loss,
+        estimator=estimator,
+        n_trajectories=n_trajectories,
+        estimator_options=estimator_options,
+    )
     opt = optimizer if optimizer is not None else default_optimizer(learning_rate, iterations)
-    opt_state = opt.init(scaled)
-    history: dict = {
-        "loss": [],
-        "loss_stderr": [],
-        "params": {p.id: [] for p in params},
-        "grad": {p.id: [] for p in params},
-        "seconds": [],
-    }
-    trace, sims, t_start, converged = [], 0, time.perf_counter(), False
     window = max(10, iterations // 10)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=iterations, desc="fitting", unit="it")
-    try:
-        for it in range(iterations):
-            values = {p.id: p.from_scale(float(s)) for p, s in zip(params, scaled)}
-            total, total_se2, grad = 0.0, 0.0, dict.fromkeys(values, 0.0)
-            for d, term in enumerate(terms):
-                v, se, g, n_s = _step(term, loss_obj, est, values, seed, it, d, n_trajectories)
-                total += v
-                total_se2 += se**2
-                sims += n_s
-                for k, gv in g.items():
-                    grad[k] += float(gv)
-            g_scaled = np.array([grad[p.id] * p.dlinear_dscaled(float(s)) for p, s in zip(params, scaled)])
-            if not (math.isfinite(total) and np.all(np.isfinite(g_scaled))):
-                raise FitError(
-                    f"{problem.source}: the {loss_obj.name} loss or its gradient is not finite at iteration {it} "
-                    f"(parameters {values}); check the data, noise SDs and bounds"
-                )
-            history["loss"].append(total)
-            history["loss_stderr"].append(math.sqrt(total_se2) if math.isfinite(total_se2) else None)
-            for i, p in enumerate(params):
-                history["params"][p.id].append(values[p.id])
-                history["grad"][p.id].append(float(g_scaled[i]))
-            history["seconds"].append(time.perf_counter() - t_start)
-            updates, opt_state = opt.update(jnp.asarray(g_scaled), opt_state, scaled)
-            scaled = jnp.clip(optax.apply_updates(scaled, updates), lower, upper)
-            trace.append(np.asarray(scaled))
-            if bar is not None:
-                bar.set_postfix(loss=f"{total:.4g}")
-                bar.update()
-            if tol is not None and len(trace) >= 2 * window:
-                a, b = np.mean(trace[-2 * window : -window], axis=0), np.mean(trace[-window:], axis=0)
-                if np.max(np.abs(b - a)) < tol:
-                    converged = True
-                    break
-    finally:
-        if bar is not None:
-            bar.close()
-    trace_arr = np.asarray(trace)
-    tail = trace_arr[-max(1, int(round(average * len(trace_arr)))) :]
-    mean_scaled = tail.mean(axis=0)
-    se_scaled = _batch_means_se(tail)
+    t_start = time.perf_counter()
+    run = _descend(
+        objective,
+        problem,
+        start,
+        opt,
+        seed=int(seed),
+        iterations=iterations,
+        tol=tol,
+        window=window,
+        progress=progress,
+        t_start=t_start,
+    )
+    mean_scaled, se_scaled = _polyak_average(run.trace, average)
+    params = problem.estimated
     fitted = {p.id: p.from_scale(float(m)) for p, m in zip(params, mean_scaled)}
+    # delta method: a standard error on the scale times d linear / d scaled at the estimate
     stderr = {p.id: float(se * p.dlinear_dscaled(float(m))) for p, m, se in zip(params, mean_scaled, se_scaled)}
-    if not converged and len(trace_arr) >= 2 * window:
-        # Stationary: the last two windows' means differ by less than 3 of their Monte Carlo errors.
-        first, last = trace_arr[-2 * window : -window], trace_arr[-window:]
-        spread = np.hypot(_batch_means_se(first), _batch_means_se(last))
-        converged = bool(np.all(np.abs(last.mean(axis=0) - first.mean(axis=0)) <= 3 * spread))
-    ode = None
-    if ode_fit:
-        from .reference import fit_ode
-
-        of = fit_ode(problem, start=start)
-        ode = {"params": dict(of.params), "stderr": dict(of.standard_errors), "cost": float(of.cost)}
     return FitResult(
         params=fitted,
         stderr=stderr,
-        history=history,
-        estimator=est.name,
-        loss=loss_obj.name,
+        history=run.history,
+        estimator=objective.estimator,
+        loss=objective.name,
         n_trajectories=n_trajectories,
-        iterations=len(trace_arr),
-        n_simulations=sims,
+        iterations=len(run.trace),
+        n_simulations=run.n_simulations,
         wall_time_s=time.perf_counter() - t_start,
         seed=int(seed),
         start=dict(start),
-        converged=converged,
-        ode_fit=ode,
+        converged=run.settled or _stationary(run.trace, window),
+        ode_fit=_ode_reference(problem, start) if ode_fit else None,
         source=problem.source,
         notes=tuple(problem.notes),
         problem=problem,

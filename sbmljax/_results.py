@@ -8,6 +8,16 @@ import numpy as np
 from ._support import CONSTRUCTS
 
 
+def status_code(item: RESULTS):
+    """The integer code of a `RESULTS` item (a traced array inside `jit`, an int-like outside).
+
+    Simulator states carry `RESULTS` items; a `Solution` leaves JAX with the code, so that ensembles of
+    statuses are plain integer arrays for NumPy (compare them with `status_code(RESULTS.x)`, name them with
+    `status_names`).
+    """
+    return item._value
+
+
 def status_names(codes) -> np.ndarray:
     """`RESULTS` names (`"successful"`, `"bad_propensity"`, …) for an array of status codes."""
     names = np.asarray(list(RESULTS._name_to_item), dtype=object)

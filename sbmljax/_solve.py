@@ -18,8 +18,8 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 
 from ._compile._events import CompiledEvents
 from ._compile._network import CompiledNetwork
-from ._results import RESULTS
-from ._simulator.base import AbstractSimulator
+from ._results import RESULTS, status_code
+from ._simulator.base import LOOP_FIELDS, AbstractSimulator
 
 UNLIMITED_STEPS = 2**62
 """The per-trajectory step limit that means "none" (it fits the loops' int64 step counter)."""
@@ -44,7 +44,7 @@ class Solution(eqx.Module):
     t: Float[Array, ""]
     x: Float[Array, " species"]
     p: Float[Array, " params"]
-    status: Int[Array, ""]
+    status: Int[Array, ""]  # the `RESULTS` item's code (`status_code`), for NumPy after the run
     steps: Int[Array, ""]
     firings: Int[Array, ""]  # reaction firings (SBML events are `events` elsewhere)
     extra: PyTree
@@ -67,14 +67,12 @@ def _where(pred, new: PyTree, old: PyTree) -> PyTree:
     return jax.tree.map(lambda a, b: jnp.where(pred, a, b), new, old)
 
 
-_BASE = ("t", "x", "status", "fired", "count")
-
-
 def _freeze(act, new, old):
-    """Keep a finished trajectory's time, counts and status. Its simulator-specific fields may go on
-    changing harmlessly (a finished lane never resumes), which saves masking O(R) arrays every step."""
-    values = tuple(jnp.where(act, getattr(new, f), getattr(old, f)) for f in _BASE)
-    return eqx.tree_at(lambda z: tuple(getattr(z, f) for f in _BASE), new, values)
+    """Keep a finished trajectory's time, counts and status (the `AbstractSimState` contract). Its
+    simulator-specific fields may go on changing harmlessly (a finished lane never resumes), which saves
+    masking O(R) arrays every step."""
+    values = tuple(_where(act, getattr(new, f), getattr(old, f)) for f in LOOP_FIELDS)
+    return eqx.tree_at(lambda z: tuple(getattr(z, f) for f in LOOP_FIELDS), new, values)
 
 
 def solve(
@@ -120,7 +118,7 @@ def solve(
     carry = _Carry(state, p, jnp.asarray(0), buf, key, zero, zero, ev, acc)
 
     def active(c: _Carry):
-        return (c.idx < n_out) & (c.state.status == RESULTS.successful._value) & (c.steps < max_steps)
+        return (c.idx < n_out) & (c.state.status == RESULTS.successful) & (c.steps < max_steps)
 
     def one_step(c: _Carry, rand) -> tuple[_Carry, None]:
         act = active(c)
@@ -131,9 +129,11 @@ def solve(
         p, ev = c.p, c.ev
         if events is not None:
             x, p, ev, status, changed = events.after_step(net, new.x, c.p, new.t, c.ev, sim.exact)
-            new = eqx.tree_at(lambda s: (s.x, s.status), new, (x, jnp.maximum(status, new.status)))
+            # a failed step keeps its own status; else the events' (successful or their failure)
+            status = RESULTS.where(new.status == RESULTS.successful, status, new.status)
+            new = eqx.tree_at(lambda s: (s.x, s.status), new, (x, status))
             new = _where(changed, sim.reset(net, new, p), new)
-        ok = new.status == RESULTS.successful._value
+        ok = new.status == RESULTS.successful
         rec = act & ok & (new.t >= t_out)
         buf = jax.lax.dynamic_update_slice(c.buf, new.x[None, :], (jnp.where(rec, c.idx, n_out), 0))
         out = _Carry(
@@ -158,15 +158,13 @@ def solve(
 
     carry = jax.lax.while_loop(active, block_body, carry)
     status = carry.state.status
-    status = jnp.where(
-        (status == RESULTS.successful._value) & (carry.idx < n_out), RESULTS.max_steps_reached._value, status
-    )
+    status = RESULTS.where((status == RESULTS.successful) & (carry.idx < n_out), RESULTS.max_steps_reached, status)
     return Solution(
         counts=carry.buf[:n_out],
         t=carry.state.t,
         x=carry.state.x,
         p=carry.p,
-        status=status,
+        status=status_code(status),
         steps=carry.steps,
         firings=carry.firings,
         extra=carry.acc,

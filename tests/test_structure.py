@@ -152,12 +152,13 @@ def test_fit_result_json_round_trip(tmp_path) -> None:
     result = sbmljax.FitResult(
         params={"k": 0.5},
         stderr={"k": 0.01},
-        history={
-            "loss": [3.0, 2.0],
-            "loss_stderr": [0.1, float("nan")],
-            "params": [{"k": 1.0}, {"k": 0.5}],
-            "grad": [[1.0], [0.2]],
-        },
+        history=sbmljax.FitHistory(
+            loss=[3.0, 2.0],
+            loss_stderr=[0.1, None],
+            params={"k": [1.0, 0.5]},
+            grad={"k": [1.0, 0.2]},
+            seconds=[0.1, 0.2],
+        ),
         estimator="score",
         loss="mean_sse",
         n_trajectories=8,
@@ -175,6 +176,9 @@ def test_fit_result_json_round_trip(tmp_path) -> None:
     back = sbmljax.FitResult.from_json(tmp_path / "fit.json")
     assert back.to_dict().keys() == result.to_dict().keys()
     assert json.dumps(back.to_dict(), allow_nan=True) == json.dumps(result.to_dict(), allow_nan=True)
+    assert back.history["loss"] == back.history.loss == [3.0, 2.0]
+    with pytest.raises(KeyError):
+        back.history["nothing"]
     (tmp_path / "bad.json").write_text('{"params": {}}')
     with pytest.raises(DataError, match=r"not a fit result written by FitResult.to_json \(no 'loss_history'\)"):
         sbmljax.FitResult.from_json(tmp_path / "bad.json")

@@ -161,7 +161,7 @@ class CompiledEvents(eqx.Module):
 
     def _cascade(self, net, x, p, t, trig_prev, pending, stored, exact: bool):
         def cond(c):
-            return jnp.any(c[4]) & (c[6] < MAX_CASCADE) & (c[5] == RESULTS.successful._value)
+            return jnp.any(c[4]) & (c[6] < MAX_CASCADE) & (c[5] == RESULTS.successful)
 
         def body(c):
             x, p, trig_prev, stored, pending, status, n = c
@@ -181,14 +181,13 @@ class CompiledEvents(eqx.Module):
             newly = trig_now & ~trig_prev
             stored = jnp.where(newly[:, None], self.values(net, x, p, t), stored)
             pending = (pending & (trig_now | self.persistent)) | newly
-            status = jnp.where(bad, RESULTS.non_integer_count._value, status)
+            status = RESULTS.where(bad, RESULTS.non_integer_count, status)
             return x, p, trig_now, stored, pending, status, n + 1
 
-        status0 = jnp.asarray(RESULTS.successful._value)
         x, p, trig_prev, stored, pending, status, n = jax.lax.while_loop(
-            cond, body, (x, p, trig_prev, stored, pending, status0, jnp.asarray(0))
+            cond, body, (x, p, trig_prev, stored, pending, RESULTS.successful, jnp.asarray(0))
         )
-        status = jnp.where((n >= MAX_CASCADE) & jnp.any(pending), RESULTS.event_cascade._value, status)
+        status = RESULTS.where((n >= MAX_CASCADE) & jnp.any(pending), RESULTS.event_cascade, status)
         return x, p, trig_prev, status, n > 0
 
     def initial(self, net: CompiledNetwork, x, p, t0, exact: bool):

@@ -12,7 +12,7 @@ import numpy as np
 from jaxtyping import PRNGKeyArray
 
 from .._ensemble import UNLIMITED_STEPS, raise_failures
-from .._results import RESULTS
+from .._results import RESULTS, status_code
 from .._simulator import AbstractSimulator
 from .._simulator.nrm import NextReaction, event_path
 from .._solve import solve
@@ -84,7 +84,7 @@ class NRMPathwise(AbstractGradientEstimator):
             return np.asarray(losses), np.asarray(grads), keys.shape[0]
         grads, losses, sols = _counts_value_and_jac(problem, keys)
         sols = jax.tree.map(np.asarray, sols)
-        if np.any(sols.status != RESULTS.successful._value):
+        if np.any(sols.status != status_code(RESULTS.successful)):
             raise_failures(problem.prep, sols, UNLIMITED_STEPS)
         return np.asarray(losses), np.asarray(grads), keys.shape[0]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .._registry import instantiate
+from .base import AbstractSimState as AbstractSimState
 from .base import AbstractSimulator as AbstractSimulator
 from .base import SimState as SimState
 from .direct import GillespieDirect as GillespieDirect

@@ -11,31 +11,46 @@ Random numbers are drawn in blocks: `draw(key, n)` returns the randomness for `n
 call per block instead of per step, which is most of an SSA step's cost in JAX).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: equinox reads `AbstractVar` annotations as objects.
 import abc
 from typing import ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
+from equinox import AbstractVar
 from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 
 from .._compile._network import CompiledNetwork
 from .._results import RESULTS
 
 
-class SimState(eqx.Module):
-    """The state every simulator's state has (as fields of the same names; extra fields may follow).
+class AbstractSimState(eqx.Module):
+    """The contract of every simulator's state: the fields the shared loop (`sbmljax._solve`) reads.
 
-    `t` is the time, `x` the counts, `status` a `RESULTS` value, `fired` the channel the last step fired
+    `t` is the time, `x` the counts, `status` a `RESULTS` item, `fired` the channel the last step fired
     (`-1` when it fired none, or several at once as a leap does) and `count` how many reaction firings the
-    last step made (0 or 1 for exact methods). The loop reads these fields and replaces `x` when an event
-    fires.
+    last step made (0 or 1 for exact methods). The loop reads these fields, replaces `x` and `status` when an
+    event fires, and freezes them once a trajectory is done. A simulator's state subclasses this and adds its
+    own fields; equinox checks at class creation that every `AbstractVar` is given.
     """
+
+    t: AbstractVar[Float[Array, ""]]
+    x: AbstractVar[Float[Array, " species"]]
+    status: AbstractVar[RESULTS]
+    fired: AbstractVar[Int[Array, ""]]
+    count: AbstractVar[Int[Array, ""]]
+
+
+LOOP_FIELDS: tuple[str, ...] = tuple(AbstractSimState.__annotations__)
+"""The names of `AbstractSimState`'s fields, in order (the loop freezes these when a trajectory ends)."""
+
+
+class SimState(AbstractSimState):
+    """The state of a simulator that needs nothing beyond the contract (direct method, coupled pair)."""
 
     t: Float[Array, ""]
     x: Float[Array, " species"]
-    status: Int[Array, ""]
+    status: RESULTS
     fired: Int[Array, ""]
     count: Int[Array, ""]
 
@@ -45,7 +60,7 @@ def initial_sim_state(t0, x0) -> SimState:
     return SimState(
         t=jnp.asarray(t0, dtype=jnp.float64),
         x=jnp.asarray(x0, dtype=jnp.float64),
-        status=jnp.asarray(RESULTS.successful._value),
+        status=RESULTS.successful,
         fired=jnp.asarray(-1, dtype=jnp.int32),
         count=jnp.asarray(0, dtype=jnp.int64),
     )
@@ -72,7 +87,7 @@ class AbstractSimulator(eqx.Module):
         p: Float[Array, " params"],
         key: PRNGKeyArray,
     ) -> PyTree:
-        """The initial state: a `SimState`, or a module with its fields and more."""
+        """The initial state: an `AbstractSimState` (a `SimState`, or a subclass with more fields)."""
 
     @abc.abstractmethod
     def draw(self, key: PRNGKeyArray, n: int) -> PyTree:

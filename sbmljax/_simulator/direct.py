@@ -77,11 +77,11 @@ def direct_step(
     x_new = apply(k)
     negative = fire & jnp.any(x_new < 0)
     fire = fire & ~negative
-    status = jnp.where(ok, state.status, RESULTS.bad_propensity._value)
+    status = RESULTS.where(ok, state.status, RESULTS.bad_propensity)
     return SimState(
         t=jnp.where(ok & ~negative, jnp.where(fire, t_next, t_stop), state.t),
         x=jnp.where(fire, x_new, state.x),
-        status=jnp.where(negative, RESULTS.negative_count._value, status),
+        status=RESULTS.where(negative, RESULTS.negative_count, status),
         fired=jnp.where(fire, k, -1).astype(jnp.int32),
         count=fire.astype(jnp.int64),
     )

@@ -13,18 +13,18 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 from .._compile._mass_action import build_graph
 from .._compile._network import CompiledNetwork
 from .._results import RESULTS
-from .base import AbstractSimulator
+from .base import AbstractSimState, AbstractSimulator
 from .direct import first_argmin, propensities_ok
 
 
-class NRMState(eqx.Module):
+class NRMState(AbstractSimState):
     """Counts and time, plus per channel: internal time `T` as of time `s`, the propensity `a` since `s`,
     the next internal firing time `P`, the absolute putative firing time `tau`, and the parameter-only
     factor `consts` of product-form laws."""
 
     t: Float[Array, ""]
     x: Float[Array, " species"]
-    status: Int[Array, ""]
+    status: RESULTS
     fired: Int[Array, ""]
     count: Int[Array, ""]
     T: Float[Array, " channels"]
@@ -111,7 +111,7 @@ class NextReaction(AbstractSimulator):
         return NRMState(
             t=t0,
             x=jnp.asarray(x0, jnp.float64),
-            status=jnp.where(propensities_ok(a), RESULTS.successful._value, RESULTS.bad_propensity._value),
+            status=RESULTS.where(propensities_ok(a), RESULTS.successful, RESULTS.bad_propensity),
             fired=jnp.asarray(-1, jnp.int32),
             count=jnp.asarray(0, jnp.int64),
             T=T,
@@ -164,10 +164,10 @@ class NextReaction(AbstractSimulator):
         return NRMState(
             t=t,
             x=x,
-            status=jnp.where(
+            status=RESULTS.where(
                 negative,
-                RESULTS.negative_count._value,
-                jnp.where(fire & ~ok, RESULTS.bad_propensity._value, state.status),
+                RESULTS.negative_count,
+                RESULTS.where(fire & ~ok, RESULTS.bad_propensity, state.status),
             ),
             fired=jnp.where(fire, k, -1).astype(jnp.int32),
             count=fire.astype(jnp.int64),
@@ -194,7 +194,7 @@ class NextReaction(AbstractSimulator):
         graph = build_graph(net)
         a = net.propensities(state.x, p, state.t)
         T = state.T + _elapsed(state.a, state.t, state.s)
-        status = jnp.where(propensities_ok(a), state.status, RESULTS.bad_propensity._value)
+        status = RESULTS.where(propensities_ok(a), state.status, RESULTS.bad_propensity)
         tau = _padded(_putative(state.t, T, state.P, a))
         return eqx.tree_at(
             lambda z: (z.T, z.s, z.a, z.tau, z.block_min, z.consts, z.status),

@@ -15,16 +15,16 @@ from .._compile._network import CompiledNetwork
 from .._poisson import poisson
 from .._results import RESULTS
 from ..errors import ConfigError
-from .base import AbstractSimulator
+from .base import AbstractSimState, AbstractSimulator
 from .direct import propensities_ok, select_channel
 
 
-class TauState(eqx.Module):
+class TauState(AbstractSimState):
     """Counts and time, plus `shrink`: the factor on the next candidate step after rejected leaps."""
 
     t: Float[Array, ""]
     x: Float[Array, " species"]
-    status: Int[Array, ""]
+    status: RESULTS
     fired: Int[Array, ""]
     count: Int[Array, ""]
     shrink: Float[Array, ""]
@@ -120,7 +120,7 @@ class TauLeaping(AbstractSimulator):
         return TauState(
             t=jnp.asarray(t0, jnp.float64),
             x=jnp.asarray(x0, jnp.float64),
-            status=jnp.asarray(RESULTS.successful._value),
+            status=RESULTS.successful,
             fired=jnp.asarray(-1, jnp.int32),
             count=jnp.asarray(0, jnp.int64),
             shrink=jnp.asarray(1.0),
@@ -191,8 +191,8 @@ class TauLeaping(AbstractSimulator):
         return TauState(
             t=jnp.where(ok & ~ssa_negative, t_new, t),
             x=jnp.where(ok, x_new, x),
-            status=jnp.where(
-                ssa_negative, RESULTS.negative_count._value, jnp.where(ok, state.status, RESULTS.bad_propensity._value)
+            status=RESULTS.where(
+                ssa_negative, RESULTS.negative_count, RESULTS.where(ok, state.status, RESULTS.bad_propensity)
             ),
             fired=jnp.where(use_ssa & fire_ssa, k_ssa, -1).astype(jnp.int32),
             count=jnp.where(ok, count, 0),
