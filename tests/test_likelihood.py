@@ -328,3 +328,36 @@ def test_petab_distributions_and_transformations_are_read_and_moment_losses_refu
     table.write_text(original.replace("\tlin\tsigma\tnormal", "\tlog\tsigma\tpoisson"))
     with pytest.raises(DataError, match="column 'observableTransformation': a poisson count model takes the 'lin'"):
         load_petab(school / "problem.yaml")
+
+
+FIT_TIMES = np.arange(0.5, 6.01, 0.5)
+
+
+def _fit_data():
+    """Immigration–death relaxing from X = 40: informative about both rates (an exact MLE inside the bounds)."""
+    m = immigration_death()
+    x = sbmljax.simulate(m, FIT_TIMES, seed=11, initial={"X": 40}).counts[0, :, 0]
+    y = x + np.random.default_rng(5).normal(0.0, ID_SD, FIT_TIMES.size)
+
+    def exact(k1, k2):
+        p0 = np.zeros(ID_MAX + 1)
+        p0[40] = 1.0
+        n = np.arange(ID_MAX + 1)
+        return forward_loglik(id_generator(k1, k2), p0, FIT_TIMES, lambda k: norm.pdf(y[k], n, ID_SD))
+
+    ds = Dataset("relax", FIT_TIMES, (Observable.parse("X", "X", ID_SD),), y[:, None], initial={"X": 40.0})
+    return m, ds, exact
+
+
+@pytest.mark.slow
+def test_fit_by_likelihood_from_far_off_reaches_the_exact_maximum() -> None:
+    from scipy.optimize import minimize
+
+    m, ds, exact = _fit_data()
+    best = minimize(lambda th: -exact(*np.exp(th)), np.log([10.0, 1.0]), method="Nelder-Mead")
+    fit = sbmljax.fit(
+        m, [ds], {"k1": 10.0 * 2.5, "k2": 1.0 / 2.5}, loss="likelihood", n_trajectories=200, seed=0, iterations=150
+    )
+    assert fit.loss == "likelihood" and fit.estimator == "path_score"
+    reached = exact(fit.params["k1"], fit.params["k2"])
+    assert reached > -best.fun - 1.0, (fit.params, np.exp(best.x), reached, -best.fun)
