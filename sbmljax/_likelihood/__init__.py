@@ -2,7 +2,9 @@
 
 - `bootstrap.py`: the bootstrap particle filter, with the path-score gradient (Fisher identity);
 - `observation.py`: measurement densities (PEtab's normal/laplace on lin/log/log10 scales, count models);
-- `api.py`: `log_likelihood` and `ParticleLikelihood` (compiled once, evaluated many times).
+- `dataset_filter.py`: one dataset's compiled filter (initial state, jitted filter, its errors);
+- `api.py`: `log_likelihood` and `ParticleLikelihood` (compiled once, evaluated many times);
+- `objective.py`: `LikelihoodObjective`, `fit(loss="likelihood")`'s objective; `cli.py`: `sbmljax loglik`.
 """
 
 from __future__ import annotations
