@@ -19,7 +19,7 @@ from ._check_model import COLUMNS, VERDICTS, CheckSettings
 from ._cli import add_substance_units_argument, command
 from ._trajectory import atomic_write_text
 from .errors import ConfigError
-from .sbml._units import check_policy
+from .sbml._units import check_policy, check_system_size
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,6 +71,7 @@ def check_models(
     max_events: float | int = CheckSettings.max_events,
     confirm_steps: int = CheckSettings.confirm_steps,
     substance_units: str = "auto",
+    system_size: float | None = None,
     progress: bool = False,
 ) -> pd.DataFrame:
     """Check SBML files for what sbmljax can simulate: one row per file, in parallel, with a time limit each.
@@ -92,6 +93,7 @@ def check_models(
       impractical (`tau_leap_only`); the default lets an ensemble of 100 fit `simulate`'s default budget.
     - `confirm_steps`: step limit of the confirmation run (0: no run).
     - `substance_units`: how amounts become counts, as in `load_sbml` (`auto`, `item` or `mole`).
+    - `system_size`: molecules per substance unit for every model, as in `load_sbml` (default: none).
     - `progress`: show a progress bar.
 
     **Returns:** a `pandas.DataFrame` with columns `file`, `model_id`, `sbml` (e.g. `L2V4`), `species`,
@@ -116,8 +118,9 @@ def check_models(
     if not (max_events > 0) or confirm_steps < 0:
         raise ConfigError("max_events must be positive and confirm_steps non-negative")
     check_policy(substance_units)
+    omega = check_system_size(system_size)
     files = find_sbml_files(paths)
-    settings = CheckSettings(float(t_end), float(max_events), int(confirm_steps), substance_units)
+    settings = CheckSettings(float(t_end), float(max_events), int(confirm_steps), substance_units, omega)
     with tqdm(total=len(files), desc="checking", unit="model", disable=not progress) as bar:
         rows = run_checks(files, settings, workers=workers, timeout=float(timeout), on_done=lambda row: bar.update())
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
@@ -225,6 +228,7 @@ def _check(args: argparse.Namespace) -> int:
         max_events=args.max_events,
         confirm_steps=args.confirm_steps,
         substance_units=args.substance_units,
+        system_size=args.system_size,
         progress=args.progress,
     )
     write_tsv(frame, args.out)
@@ -233,6 +237,7 @@ def _check(args: argparse.Namespace) -> int:
             f"horizon t = 0..{args.t_end:g} (model time units); exact budget {args.max_events:.2g} events per "
             f"trajectory; confirmation run up to {args.confirm_steps} steps; {args.timeout:g} s per model; "
             f"substance units: {args.substance_units}"
+            + (f"; system size Ω = {args.system_size:g}" if args.system_size is not None else "")
         )
         atomic_write_text(args.html, summary_html(frame, settings=settings))
     counts = frame["verdict"].value_counts()

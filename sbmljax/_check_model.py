@@ -72,6 +72,7 @@ class CheckSettings:
     max_events: float = DEFAULT_MAX_EVENTS / 100  # an ensemble of 100 fits simulate()'s default budget
     confirm_steps: int = 100_000
     substance_units: str = "auto"
+    system_size: float | None = None
 
 
 def blank_row(path: str) -> dict[str, Any]:
@@ -103,7 +104,7 @@ def check_model(path: str, settings: CheckSettings, report: Report | None = None
     report = report or (lambda stage, row: None)
     report("while loading the file", dict(row))
     try:
-        model = load_sbml(path, substance_units=settings.substance_units)  # type: ignore[arg-type]
+        model = load_sbml(path, substance_units=settings.substance_units, system_size=settings.system_size)  # type: ignore[arg-type]
     except SbmlJaxError as e:
         root = _root_element(path)
         if root is not None and root != "sbml":  # libsbml's schema message would not say this plainly
@@ -157,7 +158,14 @@ def _classify(model: Model, row: dict, settings: CheckSettings, report: Report) 
     # The same rule as `prepare`: an event trigger reading a time-dependent assignment rule is refused.
     time_rules = net.time_dependent_rules
     refused += event_refusals(model, time_rules)
-    x0, p = net.initial_state(net.p_default, 0.0)
+    try:
+        x0, p = net.initial_state(net.p_default, 0.0)
+    except (KeyError, SbmlJaxError):
+        # A refused construct can leave the initial state undefined (a rule reading a reaction's rate reads a
+        # symbol the network does not have): the refusal is the answer, not the failure it causes.
+        if refused:
+            return _verdict(row, "refused", _refusal_reason(refused), [u.element for u in refused + exact_only])
+        raise
     x0 = np.asarray(x0, dtype=np.float64)
     finite = x0[np.isfinite(x0)]
     row["max_initial_count"] = float(finite.max()) if finite.size else math.nan
@@ -257,8 +265,9 @@ def _initial_value_refusals(model: Model, net, x0: np.ndarray) -> list[Unsupport
             Unsupported(
                 f"initial values of species {names}",
                 f"they are not molecule counts ({values}): the model's quantities look like concentrations or "
-                "dimensionless levels, which a stochastic simulation cannot count; rescale them to molecule numbers "
-                "(declare substance units and a compartment volume)",
+                "dimensionless levels, which a stochastic simulation cannot count; give a system size "
+                "(system_size=Ω or --system-size Ω: molecules per unit) or rescale them to molecule numbers (declare substance units "
+                "and a compartment volume)",
             )
         )
     return out + near

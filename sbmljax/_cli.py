@@ -42,7 +42,7 @@ def parse_assignments(items: Sequence[str] | None, what: str) -> dict[str, float
 
 
 def add_substance_units_argument(p: argparse.ArgumentParser) -> None:
-    """`--substance-units`, for every command that loads models."""
+    """`--substance-units` and `--system-size`, for every command that loads models."""
     from .sbml._units import SUBSTANCE_POLICIES
 
     p.add_argument(
@@ -50,6 +50,14 @@ def add_substance_units_argument(p: argparse.ArgumentParser) -> None:
         choices=list(SUBSTANCE_POLICIES),
         default="auto",
         help="how amounts become molecule counts (default: auto, the model's declared units)",
+    )
+    p.add_argument(
+        "--system-size",
+        type=float,
+        default=None,
+        metavar="OMEGA",
+        help="molecules per substance unit, for models in concentrations or fractions of a molecule "
+        "(amounts × OMEGA become counts, propensities OMEGA × the kinetic laws)",
     )
 
 
@@ -67,7 +75,7 @@ def _configure_info(p: argparse.ArgumentParser) -> None:
 def _info(args: argparse.Namespace) -> int:
     from .sbml import load_sbml
 
-    model = load_sbml(args.model, substance_units=args.substance_units)
+    model = load_sbml(args.model, substance_units=args.substance_units, system_size=args.system_size)
     print(json.dumps(model.summary(), indent=2) if args.json else model.info())
     return 0
 
@@ -108,7 +116,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
         figure_format(args.plot)  # refuse a bad extension before simulating, not after writing the CSV
     options = {k: v for k, v in (("tau", args.tau), ("epsilon", args.epsilon)) if v is not None}
-    model = load_sbml(args.model, substance_units=args.substance_units)
+    model = load_sbml(args.model, substance_units=args.substance_units, system_size=args.system_size)
     t_eval = np.linspace(args.t_start, args.t_end, args.points)
     traj = simulate(
         model,

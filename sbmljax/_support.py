@@ -379,6 +379,25 @@ _TABLE: tuple[Construct, ...] = (
         error=_UNSUPPORTED,
     ),
     Construct(
+        key="concentration_units",
+        category="Species and units",
+        name="Concentration unit definitions as substance units (e.g. `nanoMolar` = nmol/L)",
+        status="partial",
+        scope="stochastic",
+        reason=(
+            "unit definition {unit!r} is a concentration (substance per volume); it converts only for a species "
+            "given as a concentration, in a compartment whose size unit is a volume"
+        ),
+        note=(
+            "SBML asks for a substance unit, but curated models often give a concentration unit such as "
+            "`nanoMolar`. For a species given as a concentration (not `hasOnlySubstanceUnits`) it is read as "
+            "what it says: `count = c × V × N_A × scale × (compartment unit / the definition's volume unit)`. "
+            "On an amount-only species, or in a compartment whose size unit is not a volume, it is refused."
+        ),
+        fix=_ITEM_FIX,
+        error=_UNSUPPORTED,
+    ),
+    Construct(
         key="undefined_units",
         category="Species and units",
         name="References to undefined units",
@@ -425,7 +444,10 @@ _TABLE: tuple[Construct, ...] = (
             "remainder can never be used up. `sbmljax check` calls a model whose counts are far from integers "
             "(e.g. concentrations of order one) `refused` with that explanation."
         ),
-        fix="set an integer amount (or initial= counts), or check substance_units",
+        fix=(
+            "set an integer amount (or initial= counts), check substance_units, or, for a model written in "
+            "concentrations, give a system size (system_size=Ω: molecules per substance unit)"
+        ),
         error="InitialStateError",
     ),
     Construct(
@@ -574,10 +596,14 @@ _TABLE: tuple[Construct, ...] = (
         key="stoichiometry_math",
         category="Reactions",
         name="`stoichiometryMath` (Level 2)",
-        status="refused",
+        status="partial",
         scope="stochastic",
-        reason="stoichiometryMath (variable stoichiometry) is not supported",
-        note="",
+        reason="stoichiometryMath that can change during a run (it reads {symbol!r}) is not supported",
+        note=(
+            "A `stoichiometryMath` made of numbers and constant parameters (no rule or initial assignment sets "
+            "them) is evaluated when the model is read and used as the stoichiometry; it must then be an "
+            "integer, as any stoichiometry. One that reads a species, a variable or time is refused."
+        ),
         error=_UNSUPPORTED,
     ),
     Construct(

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import ALL_EXACT_METHODS, birth_death_moments, sbml_model, z_scores
+from helpers import ALL_EXACT_METHODS, ALL_METHODS, birth_death_moments, sbml_model, z_scores
 
 import sbmljax
 
@@ -104,6 +104,14 @@ def test_reversible_reaction_is_split_and_matches_linear_mean() -> None:
     b_mean = 100 * 0.3 / k * (1 - np.exp(-k * t))
     assert np.all(np.abs(z_scores(traj["B"], b_mean)) < 4)
     np.testing.assert_array_equal(traj["A"] + traj["B"], 100)
+
+
+@pytest.mark.parametrize("method, options", ALL_METHODS)
+def test_a_model_without_reactions_follows_its_rules_and_events(method, options) -> None:
+    """Rules and events only (BioModels has such models): nothing fires, rules and events still apply."""
+    model = sbmljax.load_antimony("species A = 5; species B; B := 2*A; at time > 1: A = 7;")
+    traj = sbmljax.simulate(model, [0.0, 0.5, 2.0], n_trajectories=2, seed=0, method=method, **options)
+    np.testing.assert_array_equal(traj.counts[1], [[5, 10], [5, 10], [7, 14]])
 
 
 def test_dataframe_csv_and_summary(bd, tmp_path) -> None:

@@ -66,6 +66,13 @@ def initial_sim_state(t0, x0) -> SimState:
     )
 
 
+def idle_step(state: AbstractSimState, t_stop: Float[Array, ""]) -> AbstractSimState:
+    """The step of a network without reaction channels (rules and events only): nothing fires, and time moves
+    to `t_stop`, where the loop applies the events. Simulators call it when `net.stoich` has no rows."""
+    none = (jnp.asarray(-1, dtype=jnp.int32), jnp.asarray(0, dtype=jnp.int64))
+    return eqx.tree_at(lambda s: (s.t, s.fired, s.count), state, (jnp.asarray(t_stop, dtype=jnp.float64), *none))
+
+
 class AbstractSimulator(eqx.Module):
     """A stochastic simulation algorithm: `init`, `draw`, `step`, `reset`.
 

@@ -12,7 +12,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._compile._network import CompiledNetwork
 from .._results import RESULTS
-from .base import AbstractSimulator, SimState, initial_sim_state
+from .base import AbstractSimulator, SimState, idle_step, initial_sim_state
 
 
 def select_channel(a: Float[Array, " channels"], u: Float[Array, ""]) -> tuple[jax.Array, jax.Array]:
@@ -113,6 +113,8 @@ class GillespieDirect(AbstractSimulator):
         return jax.random.uniform(key, (n, 2), dtype=jnp.float64)
 
     def step(self, net: CompiledNetwork, state: SimState, p, rand, t_stop) -> SimState:
+        if net.stoich.shape[0] == 0:
+            return idle_step(state, t_stop)
         a = net.propensities(state.x, p, state.t)
         return direct_step(state, a, propensities_ok(a), rand, t_stop, lambda k: state.x + net.stoich[k])
 

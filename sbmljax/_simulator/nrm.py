@@ -13,7 +13,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 from .._compile._mass_action import build_graph
 from .._compile._network import CompiledNetwork
 from .._results import RESULTS
-from .base import AbstractSimState, AbstractSimulator
+from .base import AbstractSimState, AbstractSimulator, idle_step
 from .direct import first_argmin, propensities_ok
 
 
@@ -102,6 +102,22 @@ class NextReaction(AbstractSimulator):
     name: ClassVar[str] = "nrm"
 
     def init(self, net: CompiledNetwork, t0, x0, p, key: PRNGKeyArray) -> NRMState:
+        if net.stoich.shape[0] == 0:  # rules and events only: one padding slot that never fires
+            none = jnp.zeros(0)
+            return NRMState(
+                t=jnp.asarray(t0, jnp.float64),
+                x=jnp.asarray(x0, jnp.float64),
+                status=RESULTS.successful,
+                fired=jnp.asarray(-1, jnp.int32),
+                count=jnp.asarray(0, jnp.int64),
+                T=none,
+                s=none,
+                a=none,
+                P=none,
+                tau=jnp.full(1, jnp.inf),
+                block_min=jnp.full(1, jnp.inf),
+                consts=none,
+            )
         graph = build_graph(net)
         t0 = jnp.asarray(t0, jnp.float64)
         a = net.propensities(x0, p, t0)
@@ -127,6 +143,8 @@ class NextReaction(AbstractSimulator):
         return jax.random.exponential(key, (n,), dtype=jnp.float64)
 
     def step(self, net: CompiledNetwork, state: NRMState, p, rand, t_stop) -> NRMState:
+        if net.stoich.shape[0] == 0:
+            return idle_step(state, t_stop)
         graph = build_graph(net)
         k = jnp.minimum(_next_channel(state.tau, state.block_min), state.a.shape[0] - 1)
         t_next = state.tau[k]
@@ -189,6 +207,8 @@ class NextReaction(AbstractSimulator):
         return block_min.at[blocks].set(rows[blocks].min(axis=1))
 
     def reset(self, net: CompiledNetwork, state: NRMState, p) -> NRMState:
+        if net.stoich.shape[0] == 0:
+            return state
         # An event changed x or p: bring every internal time up to now and re-derive every propensity; the
         # unit-rate processes carry over unchanged, which keeps the method exact.
         graph = build_graph(net)

@@ -15,7 +15,7 @@ from .._compile._network import CompiledNetwork
 from .._poisson import poisson
 from .._results import RESULTS
 from ..errors import ConfigError
-from .base import AbstractSimState, AbstractSimulator
+from .base import AbstractSimState, AbstractSimulator, idle_step
 from .direct import propensities_ok, select_channel
 
 
@@ -143,6 +143,8 @@ class TauLeaping(AbstractSimulator):
         return jnp.min(cand, initial=jnp.inf)
 
     def step(self, net: CompiledNetwork, state: TauState, p, rand, t_stop) -> TauState:
+        if net.stoich.shape[0] == 0:
+            return idle_step(state, t_stop)
         k_pois, k_u = jax.random.split(rand)
         # One draw for the step's three uniforms and the Poisson inversion uniforms (one per channel).
         u = jax.random.uniform(k_u, (3 + net.stoich.shape[0],), dtype=jnp.float64)

@@ -30,7 +30,12 @@ def _sbml_of(source: object) -> tuple[str | os.PathLike, str | None]:
     )
 
 
-def load_sbml(source: str | os.PathLike | object, *, substance_units: SubstancePolicy = "auto") -> Model:
+def load_sbml(
+    source: str | os.PathLike | object,
+    *,
+    substance_units: SubstancePolicy = "auto",
+    system_size: float | None = None,
+) -> Model:
     """Read an SBML file (or XML string) into a checked, immutable [`Model`][sbmljax.Model].
 
     The document is validated with libsbml (XML and consistency errors are raised with line numbers). Every
@@ -46,6 +51,10 @@ def load_sbml(source: str | os.PathLike | object, *, substance_units: SubstanceP
     - `substance_units`: how amounts become molecule counts: `"auto"` (the model's declared units; undeclared
       units are read as counts), `"item"` (every number is a count) or `"mole"` (undeclared units are moles,
       the SBML Level 2 default). See the units section of the docs.
+    - `system_size`: `Ω`, molecules per unit of the model's substance (reaction extent), for models whose
+      numbers are concentrations or fractions of a molecule: amounts become `value × Ω` molecules and
+      propensities `Ω ×` the kinetic laws, so that the ensemble mean divided by `Ω` tends to the model's ODE as
+      `Ω` grows. Replaces the conversion `substance_units` would make. See "System size" in the units docs.
 
     **Returns:** the `Model`.
 
@@ -56,17 +65,21 @@ def load_sbml(source: str | os.PathLike | object, *, substance_units: SubstanceP
     Level 3 Version 2 Core", J. Integr. Bioinform. 15:20170081 (2018).
     """
     source, label = _sbml_of(source)
-    return _load(source, label, substance_units)
+    return _load(source, label, substance_units, system_size)
 
 
 @x64
-def _load(source: str | os.PathLike, label: str | None, substance_units: SubstancePolicy) -> Model:
-    _units.check_policy(substance_units)  # before reading: a bad option is reported before a bad file
+def _load(
+    source: str | os.PathLike, label: str | None, substance_units: SubstancePolicy, system_size: float | None = None
+) -> Model:
+    # options before reading: a bad option is reported before a bad file
+    _units.check_policy(substance_units)
+    omega = _units.check_system_size(system_size)
     doc, read_label, text, notes, declared = read_document(source, label)
-    return build_model(doc, read_label, text, substance_units, notes, declared)
+    return build_model(doc, read_label, text, substance_units, notes, declared, omega)
 
 
-def load_antimony(text: str, *, substance_units: SubstancePolicy = "auto") -> Model:
+def load_antimony(text: str, *, substance_units: SubstancePolicy = "auto", system_size: float | None = None) -> Model:
     """Build a [`Model`][sbmljax.Model] from Antimony text, as tellurium's `te.loada` does.
 
     The text is translated to SBML by the `antimony` package (which tellurium installs) and read by
@@ -78,6 +91,7 @@ def load_antimony(text: str, *, substance_units: SubstancePolicy = "auto") -> Mo
     - `text`: the Antimony model (its main module is used).
     - `substance_units`: as for `load_sbml`. Antimony declares no units unless told, so `"auto"` reads
       the numbers as molecule counts.
+    - `system_size`: as for `load_sbml`.
 
     **Returns:** the `Model`.
 
@@ -100,7 +114,7 @@ def load_antimony(text: str, *, substance_units: SubstancePolicy = "auto") -> Mo
     sbml = antimony.getSBMLString(antimony.getMainModuleName())
     if not sbml:
         raise SBMLReadError(f"<antimony>: no SBML for the main module: {antimony.getLastError()}")
-    return _load(sbml, "<antimony>", substance_units)
+    return _load(sbml, "<antimony>", substance_units, system_size)
 
 
 __all__ = ["load_antimony", "load_sbml"]

@@ -6,11 +6,12 @@ Every construct is either represented, or recorded in `Model.unsupported` with t
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import libsbml
 
-from .._expr import DependencyCycle, Expr, Num, dependency_order, evaluate, symbols, to_string
+from .._expr import DependencyCycle, Expr, Num, dependency_order, evaluate, symbols, to_string, uses_time
 from .._model import (
     Compartment,
     Event,
@@ -45,8 +46,16 @@ def _topological(assignments: list[tuple[str, Expr]], what: str, label: str) -> 
 
 
 class _Builder:
-    def __init__(self, doc: libsbml.SBMLDocument, label: str, text: str, policy: _units.SubstancePolicy):
+    def __init__(
+        self,
+        doc: libsbml.SBMLDocument,
+        label: str,
+        text: str,
+        policy: _units.SubstancePolicy,
+        system_size: float | None = None,
+    ):
         self.doc = doc
+        self.system_size = system_size
         self.m: libsbml.Model = doc.getModel()
         self.label = label
         self.text = text
@@ -96,10 +105,12 @@ class _Builder:
         extent_factor = extent.factor if extent.factor is not None else 1.0
         if extent.problem:
             self.refuse("model extentUnits", extent.problem_key, extent.problem_and_fix)
+        if self.system_size is not None:
+            species, extent_factor = self.scale_to_system_size(species, extent_factor, extent.label)
         for s in species:
             if s.count_factor is not None and not math.isclose(s.count_factor, extent_factor, rel_tol=1e-12):
                 self.refuse(f"species '{s.id}'", "mixed_units", unit=s.substance_units, extent=extent.label)
-        if any(not sp_declared for sp_declared in self._declared):
+        if self.system_size is None and any(not sp_declared for sp_declared in self._declared):
             self.notes.append(
                 "the model declares no substance units; SBML Level 2's default is the mole, but "
                 "substance_units='auto' reads the numbers as molecule counts (pass substance_units='mole' "
@@ -151,11 +162,30 @@ class _Builder:
                 self.refuse(f"compartment '{c.getId()}'", "variable_compartment")
         return out
 
+    def scale_to_system_size(
+        self, species: list[Species], extent_factor: float, extent_label: str
+    ) -> tuple[list[Species], float]:
+        """One extent unit is `Ω` molecules: every species' factor becomes `Ω` times its unit's ratio to the
+        extent unit, and kinetic laws are multiplied by `Ω` (see `sbmljax.sbml._units`)."""
+        omega = float(self.system_size)  # type: ignore[arg-type]
+        scaled = [dataclasses.replace(s, count_factor=omega * s.count_factor / extent_factor) for s in species]
+        self.notes.append(
+            f"system size Ω = {omega:g}: one {extent_label} is {omega:g} molecules and propensities are Ω × the "
+            "kinetic laws, so the ensemble mean / Ω tends to the model's ODE solution as Ω grows"
+        )
+        return scaled, omega
+
     def species(self, compartments: list[Compartment]) -> list[Species]:
         out = []
         self._declared: list[bool] = []
         for s in self.m.getListOfSpecies():
-            res = _units.resolve(self.m, _units.species_unit_id(self.m, s), self.policy)
+            res = _units.resolve(
+                self.m,
+                _units.species_unit_id(self.m, s),
+                self.policy,
+                compartment_litres=_units.volume_litres(self.m, self.m.getCompartment(s.getCompartment())),
+                concentration=not s.getHasOnlySubstanceUnits(),
+            )
             self._declared.append(res.declared)
             if res.problem:
                 self.refuse(f"species '{s.getId()}'", res.problem_key, res.problem_and_fix)
@@ -243,6 +273,32 @@ class _Builder:
             out.append(c)
         return out
 
+    def stoichiometry_math(self, sr: libsbml.SpeciesReference, element: str) -> float:
+        """A Level 2 `stoichiometryMath` that is a constant (numbers and constant parameters that no rule,
+        initial assignment or event sets) is its value; one that can change during a run is refused."""
+        sm = sr.getStoichiometryMath()
+        expr = self.math(sm.getMath(), element) if sm is not None and sm.isSetMath() else None
+        if expr is None:
+            self.refuse(element, "stoichiometry_math", "stoichiometryMath without math")
+            return 1.0
+        values = {}
+        for name in sorted(symbols(expr)):
+            p = self.m.getParameter(name)
+            changed = (
+                p is None
+                or not p.getConstant()
+                or self.m.getRule(name) is not None
+                or self.m.getInitialAssignment(name) is not None
+            )
+            if changed:
+                self.refuse(element, "stoichiometry_math", CONSTRUCTS["stoichiometry_math"].why(symbol=name))
+                return 1.0
+            values[name] = p.getValue()
+        if uses_time(expr):
+            self.refuse(element, "stoichiometry_math", CONSTRUCTS["stoichiometry_math"].why(symbol="time"))
+            return 1.0
+        return float(evaluate(expr, values))
+
     def reactions(self, species_ids: set[str]) -> list[Reaction]:
         out = []
         as_written: list[str] = []  # reversible-flagged laws that are no difference at all
@@ -259,8 +315,7 @@ class _Builder:
                             f"{self.label}: reaction '{rid}' refers to unknown species '{sr.getSpecies()}'"
                         )
                     if self.m.getLevel() < 3 and sr.isSetStoichiometryMath():
-                        self.refuse(f"reaction '{rid}' {role} '{sr.getSpecies()}'", "stoichiometry_math")
-                        stoich = 1.0
+                        stoich = self.stoichiometry_math(sr, f"reaction '{rid}' {role} '{sr.getSpecies()}'")
                     else:
                         stoich = sr.getStoichiometry()
                         if stoich is None or math.isnan(stoich):
@@ -386,13 +441,14 @@ def build_model(
     policy: _units.SubstancePolicy,
     notes: list[str] | None = None,
     declared: tuple[int, int] | None = None,
+    system_size: float | None = None,
 ) -> Model:
     """Build the IR from a checked document (see `sbmljax.load_sbml`).
 
     `notes` are kept on the model; `declared` is the file's own (level, version), which the model reports even
     when the document was converted (Level 1 is read through Level 2 Version 4).
     """
-    builder = _Builder(doc, label, text, policy)  # `load_sbml` has checked the policy
+    builder = _Builder(doc, label, text, policy, system_size)  # `load_sbml` has checked both
     builder.notes.extend(notes or [])
     builder.declared = declared
     return builder.build()
