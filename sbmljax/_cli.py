@@ -155,10 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load_optional_commands() -> None:
-    """Import the modules that register more subcommands (fit, check)."""
+    """Import the modules that register more subcommands (fit, check, loglik)."""
     import importlib
 
-    for module in ("sbmljax._fit_cli", "sbmljax._check"):
+    for module in ("sbmljax._fit_cli", "sbmljax._check", "sbmljax._likelihood.cli"):
         importlib.import_module(module)
 
 

@@ -265,6 +265,14 @@ def make_objective(
     estimator_options: Mapping[str, object] | None = None,
 ) -> AbstractObjective:
     """The objective `fit` minimises for a loss name or instance (see `sbmljax._objective`)."""
+    if isinstance(loss, str) and loss == "likelihood":
+        from ._likelihood.objective import LikelihoodObjective
+
+        options = dict(estimator_options or {})
+        unknown = set(options) - {"method", "replicates"}
+        if unknown:
+            raise ConfigError(f"loss='likelihood' takes estimator_options method and replicates, not {sorted(unknown)}")
+        return LikelihoodObjective(problem, start, n_particles=n_trajectories, **options)
     est = make_estimator(estimator, **(estimator_options or {}))
     return MomentObjective(problem, start, loss=make_loss(loss), estimator=est, n_trajectories=n_trajectories)
 
@@ -417,7 +425,11 @@ def fit(
     - `loss`: `"mean_sse"` (default: the ensemble mean against the data; a consistent mean-matching
       estimator with an unbiased gradient), `"expected_sse"` (penalises the spread too, so it favours less
       variable parameters) or `"gaussian_nll"` (moment matching with the noise model; the natural choice
-      when the data give noise SDs). See `sbmljax._loss`.
+      when the data give noise SDs). See `sbmljax._loss`. Or `"likelihood"`: maximum likelihood of the
+      observed time series by particle filtering (`sbmljax.log_likelihood`: any PEtab or count noise model,
+      `n_trajectories` particles per filter); its gradient is the path score over the particles (Fisher
+      identity), so `estimator` is not used; `estimator_options` may set `method` (an exact one) and
+      `replicates`.
     - `n_trajectories`: trajectories per dataset and iteration (and per pilot ensemble).
     - `seed`: integer seed; iteration `k` uses seeds derived from `(seed, k)`.
     - `iterations`: optimiser steps.

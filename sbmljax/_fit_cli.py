@@ -39,7 +39,11 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, required=True, help="random seed (required: results are reproducible)")
     p.add_argument("--out", required=True, help="JSON result file")
     p.add_argument("--estimator", default="score", help="score, cfd, fd_crn or tau_pathwise (default score)")
-    p.add_argument("--loss", default="mean_sse", help="mean_sse, expected_sse or gaussian_nll (default mean_sse)")
+    p.add_argument(
+        "--loss",
+        default="mean_sse",
+        help="mean_sse, expected_sse, gaussian_nll or likelihood (particle filter; --n particles) (default mean_sse)",
+    )
     p.add_argument("--n", type=int, default=200, help="trajectories per dataset and iteration (default 200)")
     p.add_argument("--iterations", type=int, default=150, help="optimiser steps (default 150)")
     p.add_argument(

@@ -73,7 +73,19 @@ class DataTerm:
 
 
 def data_term(datasets: Sequence[Dataset], model, fixed: Mapping[str, float]) -> DataTerm:
-    """Build the `DataTerm` of datasets sharing a simulation (unknown noise means `σ = 1`)."""
+    """Build the `DataTerm` of datasets sharing a simulation (unknown noise means `σ = 1`).
+
+    **Raises:** `DataError` for an observable that is not normal on the linear scale (a count model, laplace
+    noise or a log transformation): the moment losses cannot honour it, `loss="likelihood"` can."""
+    from .errors import DataError
+
+    for d in datasets:
+        for o in d.observables:
+            if not o.plain:
+                raise DataError(
+                    f"{d.source or d.name}: observable '{o.id}' has {o.transformation}-scale {o.distribution} noise; "
+                    "the moment losses assume normal noise on the linear scale: use loss='likelihood'"
+                )
     noise = tuple(noise_model(d, model) if all(o.noise is not None for o in d.observables) else None for d in datasets)
     return DataTerm(tuple(datasets), tuple(observables(d, model) for d in datasets), noise, dict(fixed))
 

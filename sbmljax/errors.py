@@ -20,6 +20,7 @@ __all__ = [
     "ConfigError",
     "EstimatorError",
     "FitError",
+    "LikelihoodError",
 ]
 
 
@@ -102,3 +103,8 @@ class EstimatorError(SbmlJaxError):
 
 class FitError(SbmlJaxError):
     """A fit cannot go on (e.g. the loss or its gradient became non-finite at some iteration)."""
+
+
+class LikelihoodError(SbmlJaxError):
+    """The particle filter cannot go on: every particle's weight vanished at an observation (the model
+    cannot reach the data, or the noise is too small for the number of particles); `time` names it."""

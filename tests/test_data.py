@@ -187,8 +187,8 @@ def test_petab_non_numeric_cell_names_row_and_column(school) -> None:
 
 def test_petab_unsupported_features_are_refused_with_position(school) -> None:
     obs = school / "observables.tsv"
-    obs.write_text(obs.read_text().replace("\tnormal", "\tlaplace"))
-    with pytest.raises(DataError, match=r"observables\.tsv: row 1 \(line 2\), column 'noiseDistribution': .*'laplace'"):
+    obs.write_text(obs.read_text().replace("\tnormal", "\tcauchy"))
+    with pytest.raises(DataError, match=r"observables\.tsv: row 1 \(line 2\), column 'noiseDistribution': .*'cauchy'"):
         load_petab(school / "problem.yaml")
     shutil.copy(SCHOOL / "observables.tsv", obs)
     par = school / "parameters.tsv"

@@ -17,7 +17,12 @@ from .._expr import Expr, Sym, symbols, to_string
 from ..errors import DataError
 from ..sbml._mathml import UnsupportedMath, convert
 
-NoiseDistribution = Literal["normal"]
+NoiseDistribution = Literal["normal", "laplace", "poisson", "negative_binomial", "binomial"]
+Transformation = Literal["lin", "log", "log10"]
+DISTRIBUTIONS: tuple[str, ...] = ("normal", "laplace", "poisson", "negative_binomial", "binomial")
+"""Measurement distributions: PEtab's (`normal`, `laplace`) and count models (see `sbmljax.log_likelihood`)."""
+COUNT_DISTRIBUTIONS: frozenset[str] = frozenset({"poisson", "negative_binomial", "binomial"})
+TRANSFORMATIONS: tuple[str, ...] = ("lin", "log", "log10")
 
 
 def parse_formula(text: str, where: str) -> Expr:
@@ -55,7 +60,14 @@ class Observable:
     - `noise_formula`: the noise standard deviation as text (a number, a parameter id or a formula of
       parameters, species and `noiseParameter{k}_{id}` placeholders), or `None` when the noise is unknown
       (least squares then estimates one common variance from the residuals); `noise` its tree.
-    - `distribution`: the measurement noise distribution; only `"normal"` (additive Gaussian) is supported.
+    - `distribution`: the measurement distribution: `"normal"` (additive Gaussian, the default; the moment
+      losses and the ODE fit support only this), `"laplace"` (PEtab's), or a count model for
+      `sbmljax.log_likelihood`: `"poisson"` (mean = the formula; the noise formula is not used),
+      `"negative_binomial"` (mean = the formula, the noise formula is the size `k`: variance `μ + μ²/k`),
+      `"binomial"` (the formula is the number of trials, e.g. a count; the noise formula is the reporting
+      probability).
+    - `transformation`: PEtab's `observableTransformation`: `"lin"`, `"log"` or `"log10"` (the noise acts
+      on the transformed observable and measurement); normal and laplace only.
     """
 
     id: str
@@ -64,17 +76,37 @@ class Observable:
     noise_formula: str | None = None
     noise: Expr | None = None
     distribution: NoiseDistribution = "normal"
+    transformation: Transformation = "lin"
 
     def __post_init__(self):
-        if self.distribution != "normal":
+        if self.distribution not in DISTRIBUTIONS:
             raise DataError(
-                f"observable '{self.id}': noise distribution {self.distribution!r} is not supported (only 'normal')"
+                f"observable '{self.id}': noise distribution {self.distribution!r} is not supported "
+                f"(one of {', '.join(DISTRIBUTIONS)})"
+            )
+        if self.transformation not in TRANSFORMATIONS:
+            raise DataError(
+                f"observable '{self.id}': transformation {self.transformation!r} is not one of "
+                f"{', '.join(TRANSFORMATIONS)}"
+            )
+        if self.transformation != "lin" and self.distribution in COUNT_DISTRIBUTIONS:
+            raise DataError(
+                f"observable '{self.id}': a {self.distribution} count model takes the 'lin' transformation only"
             )
         if (self.noise is None) != (self.noise_formula is None):
             raise DataError(f"observable '{self.id}': give both noise_formula and its parsed noise, or neither")
 
     @classmethod
-    def parse(cls, id: str, formula: str, noise_formula: str | float | None = None, *, where: str = "") -> Observable:
+    def parse(
+        cls,
+        id: str,
+        formula: str,
+        noise_formula: str | float | None = None,
+        *,
+        where: str = "",
+        distribution: NoiseDistribution = "normal",
+        transformation: Transformation = "lin",
+    ) -> Observable:
         """An observable from formula text (`noise_formula` may be a number, text or `None`).
 
         **Arguments:**
@@ -83,6 +115,7 @@ class Observable:
         - `formula`: the observable formula.
         - `noise_formula`: the noise SD formula, a number, or `None` (unknown noise).
         - `where`: the source, for error messages.
+        - `distribution`, `transformation`: as the attributes.
 
         **Returns:** the `Observable`.
 
@@ -91,9 +124,15 @@ class Observable:
         at = f"{where}, observable '{id}'" if where else f"observable '{id}'"
         expr = parse_formula(formula, at)
         if noise_formula is None:
-            return cls(id, str(formula), expr)
+            return cls(id, str(formula), expr, distribution=distribution, transformation=transformation)
         noise_text = repr(float(noise_formula)) if isinstance(noise_formula, (int, float)) else str(noise_formula)
-        return cls(id, str(formula), expr, noise_text, parse_formula(noise_text, f"{at} (noise formula)"))
+        noise = parse_formula(noise_text, f"{at} (noise formula)")
+        return cls(id, str(formula), expr, noise_text, noise, distribution, transformation)
+
+    @property
+    def plain(self) -> bool:
+        """Normal noise on the linear scale: what the moment losses and the ODE fit assume."""
+        return self.distribution == "normal" and self.transformation == "lin"
 
     def symbols(self) -> frozenset[str]:
         """Every symbol the observable and noise formulas read."""

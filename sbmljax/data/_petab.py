@@ -23,7 +23,7 @@ from .._expr import Num, Sym, substitute
 from ..errors import DataError, ParameterError
 from ..sbml import load_sbml
 from ._dataset import Dataset
-from ._formula import Observable
+from ._formula import COUNT_DISTRIBUTIONS, Observable
 from ._petab_tables import Table, check_measurements, check_observables, check_parameters, read_table
 from ._problem import EstimatedParameter, Problem
 
@@ -83,6 +83,15 @@ def _lint(petab_problem, files: dict[str, list[Path]], yaml_path: Path) -> list[
     if errors:
         raise DataError(f"{yaml_path}: PEtab lint found {len(errors)} error(s): " + "; ".join(errors))
     return warnings
+
+
+def _hide_count_models(petab_problem) -> None:
+    """Show petab's linter `normal` where the table names one of sbmljax's count models (an extension of
+    PEtab v1, which knows normal and laplace only); sbmljax reads the distributions from its own copy."""
+    df = petab_problem.observable_df
+    col = "noiseDistribution"
+    if df is not None and col in df.columns:
+        df[col] = [("normal" if str(v) in COUNT_DISTRIBUTIONS else v) for v in df[col]]
 
 
 def _files(yaml_path: Path) -> dict[str, list[Path]]:
@@ -156,6 +165,8 @@ def _substitutions(meas: list[Table], observables: dict[str, Observable], column
                     substitute(o.expr, mapping),
                     o.noise_formula,
                     substitute(o.noise, mapping) if o.noise is not None else None,
+                    o.distribution,
+                    o.transformation,
                 )
             continue
         for t, r, e in entries:
@@ -246,12 +257,14 @@ def _datasets(meas: list[Table], observables: dict[str, Observable], conditions,
 def load_petab(problem_yaml: str | os.PathLike) -> Problem:
     """Load and lint a PEtab v1 problem into a `Problem`.
 
-    Supported: one SBML model; measurements at finite times; linear observables with normal noise whose
-    `noiseFormula` is a number, a parameter or a formula of parameters, species and `noiseParameter`
-    placeholders (numbers per measurement, or one value for all measurements of an observable); numeric
-    condition values for species (initial amounts or concentrations, converted to molecule counts) and
-    parameters. Refused with a `DataError` naming file, row and column: pre-equilibration, steady-state
-    times, log-transformed observables, non-normal noise, objective priors.
+    Supported: one SBML model; measurements at finite times; observables with `noiseFormula` a number, a
+    parameter or a formula of parameters, species and `noiseParameter` placeholders (numbers per
+    measurement, or one value for all measurements of an observable); `lin`, `log` and `log10`
+    transformations with `normal` or `laplace` noise, and, as an sbmljax extension, the count models
+    `poisson`, `negative_binomial` and `binomial` (see `Observable`; only `sbmljax.log_likelihood` and
+    `fit(loss="likelihood")` read anything but linear normal observables); numeric condition values for
+    species (initial amounts or concentrations, converted to molecule counts) and parameters. Refused with a
+    `DataError` naming file, row and column: pre-equilibration, steady-state times, objective priors.
 
     **Arguments:**
 
@@ -284,6 +297,7 @@ def load_petab(problem_yaml: str | os.PathLike) -> Problem:
             petab_problem = petab.v1.Problem.from_yaml(str(yaml_path))
     except Exception as e:  # petab raises assertion, value and key errors on malformed tables
         raise DataError(f"{yaml_path}: petab cannot load the problem: {type(e).__name__}: {e}") from None
+    _hide_count_models(petab_problem)
     notes += _lint(petab_problem, files, yaml_path)
     model = load_sbml(files["sbml"][0])
 
@@ -296,6 +310,8 @@ def load_petab(problem_yaml: str | os.PathLike) -> Problem:
                 t.cell(r, "observableFormula"),
                 t.cell(r, "noiseFormula"),
                 where=f"{t.path}: row {r} (line {r + 1})",
+                distribution=t.cell(r, "noiseDistribution") or "normal",
+                transformation=t.cell(r, "observableTransformation") or "lin",
             )
     _substitutions(tables["measurement"], observables, "observableParameters", "observableParameter", False)
     noise_rows = _substitutions(tables["measurement"], observables, "noiseParameters", "noiseParameter", True)

@@ -116,18 +116,26 @@ def check_measurements(t: Table) -> None:
 
 
 def check_observables(t: Table) -> None:
-    """Cell checks of an observable table: linear transformation and normal noise only."""
+    """Cell checks of an observable table: known transformations and noise distributions."""
+    from ._formula import COUNT_DISTRIBUTIONS, DISTRIBUTIONS, TRANSFORMATIONS
+
     for r in range(1, len(t.rows) + 1):
         transformation = t.cell(r, "observableTransformation") or "lin"
-        if transformation != "lin":
+        if transformation not in TRANSFORMATIONS:
             raise DataError(
-                f"{t.where(r, 'observableTransformation')}: transformation {transformation!r} is not supported "
-                "(only 'lin': sbmljax compares counts on the linear scale)"
+                f"{t.where(r, 'observableTransformation')}: transformation {transformation!r} is not one of "
+                f"{', '.join(TRANSFORMATIONS)}"
             )
         distribution = t.cell(r, "noiseDistribution") or "normal"
-        if distribution != "normal":
+        if distribution not in DISTRIBUTIONS:
             raise DataError(
-                f"{t.where(r, 'noiseDistribution')}: noise distribution {distribution!r} is not supported (only 'normal')"
+                f"{t.where(r, 'noiseDistribution')}: noise distribution {distribution!r} is not supported "
+                f"(one of {', '.join(DISTRIBUTIONS)})"
+            )
+        if distribution in COUNT_DISTRIBUTIONS and transformation != "lin":
+            raise DataError(
+                f"{t.where(r, 'observableTransformation')}: a {distribution} count model takes the 'lin' "
+                "transformation only"
             )
         for col in ("observableId", "observableFormula", "noiseFormula"):
             if not t.cell(r, col):

@@ -143,6 +143,12 @@ def fit_ode(problem: Problem, *, start: Mapping[str, float] | None = None, rtol:
     model, est = problem.model, problem.estimated
     parts = []
     for d in problem.datasets:
+        for o in d.observables:
+            if not o.plain:
+                raise DataError(
+                    f"{d.source or d.name}: observable '{o.id}' has {o.transformation}-scale {o.distribution} noise; "
+                    "the ODE fit is least squares (normal noise on the linear scale)"
+                )
         mask = ~np.isnan(d.values)
         parts.append((d, observables(d, model), noise_model(d, model) if known else None, mask, d.values[mask]))
     n_data = sum(int(p[3].sum()) for p in parts)

@@ -14,7 +14,8 @@ try:
     problem, starts = load_problem(sm.params.spec)
     cfg = sm.params.fit
     loss = sm.params.spec.get("loss") or cfg["loss"]  # the sheet may choose the loss per dataset
-    options = dict(sm.params.estimators.get(cfg["estimator"], {}))
+    # the likelihood's gradient is the particle filter's path score: the estimator's options do not apply
+    options = {} if loss == "likelihood" else dict(sm.params.estimators.get(cfg["estimator"], {}))
     logging.info("fitting with %s", {**cfg, "loss": loss, "estimator_options": options, "starts": starts})
     result = sbmljax.fit(
         problem,

@@ -1,0 +1,98 @@
+"""The bsflu log-likelihood: sbmljax's particle filter against pypomp's, in the same run.
+
+The model is pomp's boarding-school influenza example (`data/bsflu/`, a PEtab problem): S → I → R1 → out,
+N = 763, I(0) = 1, B ~ Poisson(rho·R1 + 1e-6), mu_R1 = 512/sum(B) per day. sbmljax simulates it exactly
+(or by tau-leaping); pypomp's version is the Euler-binomial model with dt = 1/12 day that pomp's lessons
+use. Printed per configuration: the time of one 1,000-particle filter after compilation (median of the
+repeats), the mean and SD of the log-likelihood over the repeats, and the time relative to pypomp's; and
+the cost of sbmljax's gradient (all parameters) relative to its value alone.
+
+pypomp is not a dependency: give an interpreter that has it (a separate venv, since it may pin another jax):
+
+    python -m venv /work/pypomp-venv && /work/pypomp-venv/bin/pip install pypomp
+    python benchmarks/bench_likelihood.py --pypomp-python /work/pypomp-venv/bin/python
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+POINT = {"Beta": 3.7, "mu_IR": 2.0, "rho": 0.9}
+
+
+def sbmljax_filter(method, options: dict, n: int, repeats: int, grad: bool, block: int | None) -> dict:
+    import sbmljax  # noqa: F401  (x64 scoping lives in the entry points)
+    from sbmljax._likelihood import ParticleLikelihood
+    from sbmljax._likelihood.api import as_likelihood_problem
+    from sbmljax._simulator import make_simulator
+
+    problem, values, names = as_likelihood_problem(None, REPO / "data" / "bsflu" / "problem.yaml", POINT, None)
+    pl = ParticleLikelihood(
+        problem, names, values, n_particles=n, replicates=1, method=make_simulator(method, **options), block=block
+    )
+    t = time.perf_counter()
+    pl.evaluate(seed=0, grad=grad)
+    compile_s = time.perf_counter() - t
+    values_, seconds = [], []
+    for r in range(repeats):
+        t = time.perf_counter()
+        res = pl.evaluate(seed=r + 1, grad=grad)
+        seconds.append(time.perf_counter() - t)
+        values_.append(res.value)
+    return {"loglik": values_, "seconds": seconds, "compile_s": compile_s}
+
+
+def pypomp_filter(python: str, n: int, repeats: int) -> dict | None:
+    args = json.dumps({"params": POINT, "J": n, "reps": repeats})
+    script = Path(__file__).with_name("_pypomp_bsflu.py")
+    out = subprocess.run([python, str(script), args], capture_output=True, text=True, timeout=1800)
+    if out.returncode != 0:
+        print(f"pypomp run failed: {out.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--particles", type=int, default=1000)
+    ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--pypomp-python", help="a Python interpreter with pypomp installed (skipped if not given)")
+    ap.add_argument("--blocks", type=int, nargs="*", default=[None], help="steps per random block to try")
+    args = ap.parse_args()
+
+    rows = []
+    peer = pypomp_filter(args.pypomp_python, args.particles, args.repeats) if args.pypomp_python else None
+    if peer:
+        rows.append(("pypomp Euler-binomial dt=1/12", peer))
+    configs = [("direct", {}, False), ("direct", {}, True), ("tau_leap", {"epsilon": 0.03}, False)]
+    for block in args.blocks:
+        for method, options, grad in configs:
+            r = sbmljax_filter(method, options, args.particles, args.repeats, grad, block)
+            label = f"sbmljax {method}{' ' + str(options) if options else ''}{' +grad' if grad else ''}"
+            rows.append((label + (f" block={block}" if block else ""), r))
+    base = statistics.median(peer["seconds"]) if peer else None
+    value_only = {}
+    print(f"bsflu at {POINT}, {args.particles} particles, {args.repeats} repeats (median time after compilation)")
+    print(f"{'filter':<52} {'ms':>8} {'vs pypomp':>10} {'loglik mean':>12} {'SD':>6}")
+    for label, r in rows:
+        ms = 1000 * statistics.median(r["seconds"])
+        ratio = f"{ms / (1000 * base):.2f}x" if base else "-"
+        sd = statistics.stdev(r["loglik"]) if len(r["loglik"]) > 1 else float("nan")
+        print(f"{label:<52} {ms:8.1f} {ratio:>10} {statistics.mean(r['loglik']):12.2f} {sd:6.2f}")
+        if "+grad" not in label:
+            value_only[label.replace(" +grad", "")] = ms
+        else:
+            plain = value_only.get(label.replace(" +grad", ""))
+            if plain:
+                print(f"{'':<52} gradient (all parameters) costs {ms / plain:.2f}x the value alone")
+
+
+if __name__ == "__main__":
+    main()

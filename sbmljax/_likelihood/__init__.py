@@ -1,0 +1,14 @@
+"""Likelihood of time-series data by particle filtering: one algorithm per module.
+
+- `bootstrap.py`: the bootstrap particle filter, with the path-score gradient (Fisher identity);
+- `observation.py`: measurement densities (PEtab's normal/laplace on lin/log/log10 scales, count models);
+- `dataset_filter.py`: one dataset's compiled filter (initial state, jitted filter, its errors);
+- `api.py`: `log_likelihood` and `ParticleLikelihood` (compiled once, evaluated many times);
+- `objective.py`: `LikelihoodObjective`, `fit(loss="likelihood")`'s objective; `cli.py`: `sbmljax loglik`.
+"""
+
+from __future__ import annotations
+
+from .api import LogLikelihood as LogLikelihood
+from .api import ParticleLikelihood as ParticleLikelihood
+from .api import log_likelihood as log_likelihood

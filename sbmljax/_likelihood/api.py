@@ -1,0 +1,320 @@
+"""`log_likelihood`: the particle-filter log-likelihood of a model given time series, and its gradient.
+
+`ParticleLikelihood` holds everything that stays fixed while parameters change (compiled filters per
+dataset), so that a fit evaluates it many times and compiles once; `log_likelihood` builds one and
+evaluates it once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._config import x64
+from .._ensemble import as_model
+from .._model import Model
+from ..data import Dataset, Problem
+from ..errors import (
+    ConfigError,
+    EstimatorError,
+    ParameterError,
+)
+from .dataset_filter import DatasetFilter
+
+DEFAULT_REPLICATES = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class LogLikelihood:
+    """A particle-filter estimate of `log p(data | θ)`.
+
+    **Attributes:**
+
+    - `value`: `log Ẑ`, the log of the filters' unbiased likelihood estimate, summed over datasets. As the
+      log of an unbiased estimate it is biased low by about `Var(log Ẑ)/2` (Jensen; Pitt et al. 2012).
+    - `stderr`: its Monte Carlo standard error (jackknife over the `replicates` independent filters).
+    - `grad`: parameter id → `∂ log p(data)/∂θ` on the linear scale (Fisher identity over the particles'
+      paths), or `None` if not requested; `grad_stderr` its standard errors (jackknife).
+    - `per_dataset`: the value of each dataset.
+    - `n_particles` (per filter), `replicates`, `method`, `wall_time_s`.
+    - `min_ess`: the smallest effective sample size seen (per replicate filter); `resampled`: resampling
+      steps (total over filters).
+    """
+
+    value: float
+    stderr: float
+    grad: dict[str, float] | None
+    grad_stderr: dict[str, float] | None
+    per_dataset: tuple[float, ...]
+    n_particles: int
+    replicates: int
+    method: str
+    wall_time_s: float
+    min_ess: float
+    resampled: int
+
+
+def logmeanexp_jackknife(ll: np.ndarray) -> tuple[float, float]:
+    """`log mean exp(ll)` and its jackknife standard error (the estimator of pomp's `logmeanexp(se=TRUE)`)."""
+    ll = np.asarray(ll, dtype=np.float64)
+    r = ll.size
+    top = ll.max()
+    value = float(top + np.log(np.mean(np.exp(ll - top))))
+    if r < 2:
+        return value, math.nan
+    loo = np.array([top + np.log(np.mean(np.exp(np.delete(ll, i) - top))) for i in range(r)])
+    return value, float(np.sqrt((r - 1) * np.mean((loo - loo.mean()) ** 2)))
+
+
+def pooled_gradient(ll: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The replicates' gradients weighted by their likelihood estimates (all particles pooled), with
+    jackknife standard errors."""
+    ll, g = np.asarray(ll, dtype=np.float64), np.asarray(g, dtype=np.float64)
+    r = ll.size
+
+    def pool(idx):
+        w = np.exp(ll[idx] - ll[idx].max())
+        return (w[:, None] * g[idx]).sum(axis=0) / w.sum()
+
+    est = pool(np.arange(r))
+    if r < 2:
+        return est, np.full(est.shape, math.nan)
+    loo = np.array([pool(np.delete(np.arange(r), i)) for i in range(r)])
+    return est, np.sqrt((r - 1) * np.mean((loo - loo.mean(axis=0)) ** 2, axis=0))
+
+
+def _seed_key(seed: int, d: int) -> jax.Array:
+    return jax.random.fold_in(jax.random.key(int(seed)), d)
+
+
+class ParticleLikelihood:
+    """The log-likelihood of a `Problem` by bootstrap particle filters, compiled once for many evaluations.
+
+    **Arguments:**
+
+    - `problem`: the model and datasets (each dataset its own filter; log-likelihoods add).
+    - `names`: the parameters evaluations may change (and that `grad=True` differentiates): estimated
+      parameters of the problem, model parameters, or parameters of observable and noise formulas.
+    - `values`: values of every parameter the problem and the caller set (`names` included, as start values).
+    - `n_particles`, `replicates`, `method`, `block`: see `log_likelihood`.
+    """
+
+    @x64
+    def __init__(
+        self,
+        problem: Problem,
+        names: Sequence[str],
+        values: Mapping[str, float],
+        *,
+        n_particles: int = 1000,
+        replicates: int = DEFAULT_REPLICATES,
+        method="direct",
+        block: int | None = None,
+    ):
+        if replicates < 1 or n_particles < 1:
+            raise ConfigError(f"need n_particles ≥ 1 and replicates ≥ 1, got {n_particles}, {replicates}")
+        self.problem, self.names = problem, tuple(names)
+        self.n = int(n_particles)
+        self.replicates = replicates
+        model = problem.model
+        model_params = set(model.parameter_values())
+        read = set().union(*(o.symbols() for d in problem.datasets for o in d.observables))
+        for nm in self.names:
+            if nm not in model_params and nm not in read:
+                known = ", ".join(sorted(model_params | read - set(model.species_ids) - {"time"}))
+                raise ParameterError(
+                    f"unknown parameter '{nm}': neither a parameter of model '{model.id}' nor read by an observable "
+                    f"or noise formula (known: {known})"
+                )
+        missing = [nm for nm in self.names if nm not in values]
+        if missing:
+            raise ParameterError(f"no value for parameter(s) {missing}")
+        self.values = {k: float(v) for k, v in values.items()}
+        self.filters = [
+            DatasetFilter(problem, d, self.values, self.names, method, self.n, replicates, block)
+            for d in problem.datasets
+        ]
+        self.method = self.filters[0].prep.sim.name
+        self.exact = self.filters[0].prep.sim.exact
+        theta = self._theta(self.values)
+        for f in self.filters:
+            f.check_noise(theta)
+
+    def _theta(self, values: Mapping[str, float]) -> jax.Array:
+        merged = {**self.values, **values}
+        for k, v in values.items():
+            if k not in self.names:
+                raise ParameterError(f"'{k}' cannot be changed here; parameters: {', '.join(self.names)}")
+            if not math.isfinite(float(v)):
+                raise ParameterError(f"parameter '{k}' = {v} is not finite")
+        return jnp.asarray([float(merged[n]) for n in self.names], dtype=jnp.float64)
+
+    @x64
+    def evaluate(self, values: Mapping[str, float] | None = None, *, seed: int, grad: bool = False) -> LogLikelihood:
+        """The log-likelihood at `values` (id → value for some of `names`; the rest keep theirs)."""
+        if grad and not self.exact:
+            raise EstimatorError(
+                f"the likelihood gradient follows exact paths (the path score); method {self.method!r} is not exact: "
+                "use method='direct' or 'nrm'"
+            )
+        if grad:
+            self._check_initial_counts()
+        theta = self._theta(values or {})
+        start = time.perf_counter()
+        total, total_se2, per, g_total, g_se2 = 0.0, 0.0, [], np.zeros(len(self.names)), np.zeros(len(self.names))
+        min_ess, resampled = math.inf, 0
+        for i, f in enumerate(self.filters):
+            keys = jax.vmap(lambda r, i=i: jax.random.fold_in(_seed_key(seed, i), r))(jnp.arange(self.replicates))
+            out = f.run(theta, keys, grad)
+            v, se = logmeanexp_jackknife(out.loglik)
+            total += v
+            total_se2 += se**2
+            per.append(v)
+            min_ess = min(min_ess, float(out.min_ess.min()))
+            resampled += int(out.resampled.sum())
+            if grad:
+                g, gse = pooled_gradient(out.loglik, out.grad)
+                g_total += g
+                g_se2 += gse**2
+        return LogLikelihood(
+            value=total,
+            stderr=math.sqrt(total_se2),
+            grad=dict(zip(self.names, map(float, g_total))) if grad else None,
+            grad_stderr=dict(zip(self.names, map(float, np.sqrt(g_se2)))) if grad else None,
+            per_dataset=tuple(per),
+            n_particles=self.n,
+            replicates=self.replicates,
+            method=self.method,
+            wall_time_s=time.perf_counter() - start,
+            min_ess=min_ess,
+            resampled=resampled,
+        )
+
+    def _check_initial_counts(self) -> None:
+        theta = self._theta({})
+        for f in self.filters:
+            jac = np.asarray(jax.jacfwd(lambda th, f=f: f.initial(th)[0])(theta))
+            moved = [self.names[j] for j in range(len(self.names)) if np.any(jac[:, j] != 0)]
+            if moved:
+                raise EstimatorError(
+                    f"the initial counts depend on {moved}; the path score cannot differentiate the (discrete) "
+                    "initial state, so the likelihood gradient is not available for them"
+                )
+
+
+def _is_petab(data) -> bool:
+    if isinstance(data, Problem):
+        return True
+    if type(data).__name__ == "Problem" and type(data).__module__.startswith("petab"):
+        return True
+    return isinstance(data, (str, os.PathLike)) and str(data).lower().endswith((".yaml", ".yml"))
+
+
+def as_likelihood_problem(model, data, params, noise_sd) -> tuple[Problem, dict[str, float], tuple[str, ...]]:
+    """`log_likelihood`'s inputs as a `Problem`, every parameter value, and the parameters that vary."""
+    params = dict(params or {})
+    if _is_petab(data):
+        from .._fit import as_problem
+
+        problem, _ = as_problem(data)
+        if model is not None and isinstance(model, Model) and model is not problem.model:
+            raise ConfigError("data is a PEtab problem with its own model; pass model=None")
+        known = set(problem.model.parameter_values()) | set(problem.fixed) | set(problem.estimated_ids)
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ParameterError(f"{problem.source}: unknown parameter(s) {unknown}")
+        values = {**problem.fixed, **problem.nominal(), **params}
+        nan = [k for k in problem.estimated_ids if math.isnan(values[k])]
+        if nan:
+            raise ParameterError(f"{problem.source}: estimated parameter(s) {nan} have no nominal value; pass params=")
+        names = tuple(dict.fromkeys([*problem.estimated_ids, *params]))
+        return problem, values, names
+    if model is None:
+        raise ConfigError("model is required unless data is a PEtab problem")
+    m = as_model(model)
+    items = data if isinstance(data, (list, tuple)) else [data]
+    if not items:
+        raise ConfigError("no data: pass a CSV path, a Dataset or a PEtab problem")
+    datasets = []
+    for item in items:
+        if isinstance(item, Dataset):
+            datasets.append(item)
+        elif isinstance(item, (str, os.PathLike)):
+            datasets.append(Dataset.from_csv(item, m, noise_sd=noise_sd))
+        else:
+            raise ConfigError(f"data must be a CSV path, a Dataset or a PEtab problem, got {type(item).__name__}")
+    model_params = set(m.parameter_values())
+    others = {k: float(v) for k, v in params.items() if k not in model_params}  # of observable/noise formulas
+    problem = Problem(m, tuple(datasets), (), others, source=", ".join(d.source or d.name for d in datasets))
+    return problem, params, tuple(params)
+
+
+@x64
+def log_likelihood(
+    model: Model | str | os.PathLike | None,
+    data,
+    params: Mapping[str, float] | None = None,
+    *,
+    n_particles: int = 1000,
+    seed: int,
+    method="direct",
+    noise_sd: float | None = None,
+    replicates: int = DEFAULT_REPLICATES,
+    grad: bool = False,
+    block: int | None = None,
+) -> LogLikelihood:
+    """The log-likelihood of a stochastic model given time-series data, by bootstrap particle filters.
+
+    The particles are simulated exactly between observation times (`method`), weighted by the measurement
+    density of each observation (normal, laplace, lin/log/log10, or a count model: see
+    `sbmljax.data.Observable`), and resampled systematically when the effective sample size falls below
+    half the particles. `replicates` independent filters of `n_particles` each run at once (vmapped):
+    `value` is the log of the mean of their (unbiased) likelihood estimates, with a jackknife standard error
+    (the estimator of pomp's `logmeanexp(se=TRUE)`); the cost is `replicates × n_particles` simulations.
+
+    **Arguments:**
+
+    - `model`: a `Model` or SBML path (`None` when `data` is a PEtab problem).
+    - `data`: a quick-form CSV path (a `time` column and one column per observed species; empty cells are
+      missing), a `Dataset`, a list of these (independent experiments: log-likelihoods add), or a PEtab
+      problem (YAML path, `sbmljax.data.Problem` or `petab.Problem`: its observables, noise formulas and
+      distributions are used, and its estimated parameters take their nominal values unless in `params`).
+    - `params`: parameter id → value (model parameters, or parameters of observable and noise formulas).
+    - `n_particles`: particles per filter.
+    - `seed`: integer seed; the same seed gives the same result.
+    - `method`: the simulator between observations: `"direct"`, `"nrm"`, `"tau_leap"` (approximate), or an
+      instance.
+    - `noise_sd`: the known Gaussian measurement SD of quick-form CSV data (required there).
+    - `replicates`: independent filters (≥ 2 for a standard error).
+    - `grad`: also estimate `∂ log p(data)/∂θ` for every parameter in `params` and every estimated
+      parameter of a PEtab problem, rates included: Fisher's identity over the particles' ancestral paths,
+      with each path's score accumulated during the exact simulation (Poyiadjis, Doucet & Singh 2011).
+      Consistent, with `O(1/n_particles)` bias and variance growing with the number of observations.
+      Needs an exact method and initial counts that do not depend on the parameters.
+    - `block`: steps per block of random numbers (default: the method's).
+
+    **Returns:** a `LogLikelihood` (`.value`, `.stderr`, `.grad`, `.grad_stderr`).
+
+    **Raises:** `DataError` (unknown column or observable, negative count data, non-positive noise scale),
+    `ParameterError`, `UnsupportedSBMLFeatureError` (SBML events), `SimulationError` (a particle's
+    simulation failed: reaction, time and state), `LikelihoodError` (every particle's weight vanished at an
+    observation: it names the time and the observed values).
+
+    **References:** N. J. Gordon, D. J. Salmond, A. F. M. Smith, IEE Proc. F 140:107–113 (1993);
+    G. Poyiadjis, A. Doucet, S. S. Singh, Biometrika 98:65–80 (2011); M. K. Pitt, R. dos Santos Silva,
+    P. Giordani, R. Kohn, J. Econometrics 171:134–151 (2012) (the bias of `log Ẑ`).
+    """
+    if not isinstance(seed, (int, np.integer)):
+        raise ConfigError(f"seed must be an integer, got {seed!r}")
+    problem, values, names = as_likelihood_problem(model, data, params, noise_sd)
+    pl = ParticleLikelihood(
+        problem, names, values, n_particles=n_particles, replicates=replicates, method=method, block=block
+    )
+    return pl.evaluate(seed=int(seed), grad=grad)

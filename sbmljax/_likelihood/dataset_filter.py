@@ -1,0 +1,161 @@
+"""One dataset's compiled particle filter: the initial state as a function of the parameters, the jitted
+filter (compiled once per problem structure), and the errors its outcome turns into.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Mapping
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._compile._network import CompiledNetwork
+from .._ensemble import parameter_vector, prepare, raise_failures
+from ..data import Dataset, Problem
+from ..errors import DataError, EstimatorError, LikelihoodError, SimulationError, UnsupportedSBMLFeatureError
+from .bootstrap import FilterOutput, bootstrap_filter
+from .observation import observation_model
+
+
+class Initial(eqx.Module):
+    """`theta → (x0, p)`: initial counts and full parameter vector with the model parameters of `theta`
+    (at `model_pos`) set at `model_idx` of the free vector, and the dataset's initial counts applied."""
+
+    net: CompiledNetwork
+    p_free: jax.Array
+    init_val: jax.Array
+    model_pos: tuple[int, ...] = eqx.field(static=True)
+    model_idx: tuple[int, ...] = eqx.field(static=True)
+    init_idx: tuple[int, ...] = eqx.field(static=True)
+    t0: float = eqx.field(static=True)
+
+    def __call__(self, theta):
+        pf = self.p_free
+        if self.model_pos:
+            pf = pf.at[jnp.asarray(self.model_idx)].set(theta[jnp.asarray(self.model_pos)])
+        x0, p = self.net.initial_state(pf, self.t0)
+        if self.init_idx:
+            x0 = x0.at[jnp.asarray(self.init_idx)].set(self.init_val)
+        return x0, p
+
+
+@eqx.filter_jit
+def run_filters(net, sim, obs, initial, theta, keys, n: int, block: int, score: bool) -> FilterOutput:
+    # Module-level and keyed on structure: a second problem of the same shape reuses the compiled filter.
+    def one(key):
+        return bootstrap_filter(
+            net, sim, obs, initial, theta, key, n_particles=n, t0=initial.t0, block=block, threshold=0.5, score=score
+        )
+
+    return jax.vmap(one)(keys)
+
+
+class DatasetFilter:
+    """The compiled filter of one dataset and what its errors need."""
+
+    def __init__(self, problem: Problem, d: Dataset, values: Mapping[str, float], names, method, n, r, block):
+        model = problem.model
+        model_params = set(model.parameter_values())
+        merged = {**values, **d.params}
+        prep = prepare(
+            model,
+            d.times,
+            method=method,
+            params={k: v for k, v in merged.items() if k in model_params},
+            initial=d.initial,
+            n_trajectories=n * r,
+        )
+        if prep.events is not None:
+            raise UnsupportedSBMLFeatureError(
+                f"{model.source}: the particle filter does not support SBML events yet (it restarts the simulation "
+                "at each observation time, which would re-evaluate event triggers)"
+            )
+        net = prep.net
+        self.prep, self.dataset, self.names = prep, d, tuple(names)
+        self.initial = Initial(
+            net=net,
+            p_free=parameter_vector(net, {k: v for k, v in merged.items() if k in model_params}),
+            init_val=jnp.asarray([float(v) for v in d.initial.values()], dtype=jnp.float64),
+            model_pos=tuple(i for i, nm in enumerate(self.names) if nm in net.free_names),
+            model_idx=tuple(net.free_names.index(nm) for nm in self.names if nm in net.free_names),
+            init_idx=tuple(net.plan.species_index[s] for s in d.initial),
+            t0=float(prep.t0),
+        )
+        constants = {k: v for k, v in merged.items() if k not in self.names}
+        self.obs = observation_model(d, model, net, self.names, constants)
+        self.sim, self.n, self.block = prep.sim, n, block or prep.sim.default_block
+
+    def check_noise(self, theta: jax.Array) -> None:
+        """Noise values at the initial state (constant noise formulas): one error naming the observable and
+        time where an SD, scale or probability is not usable."""
+        x0, p = self.initial(theta)
+        d = self.dataset
+        for k in range(d.times.size):
+            _, ok = self.obs.terms(x0, p, k, theta)
+            bad = np.nonzero(~np.asarray(ok))[0]
+            if bad.size:
+                o = d.observables[int(bad[0])]
+                raise DataError(
+                    f"{d.source or d.name}: observable '{o.id}' at time {d.times[k]:g} (row {k + 1}): its noise "
+                    f"formula {o.noise_formula!r} gives an unusable value (an SD or scale must be > 0, a size > 0, "
+                    "a reporting probability in (0, 1])"
+                )
+
+    def run(self, theta: jax.Array, keys: jax.Array, score: bool) -> FilterOutput:
+        out = run_filters(self.initial.net, self.sim, self.obs, self.initial, theta, keys, self.n, self.block, score)
+        out = jax.tree.map(np.asarray, out)
+        self._raise(out, theta)
+        return out
+
+    def _raise(self, out: FilterOutput, theta: jax.Array) -> None:
+        d = self.dataset
+        where = d.source or d.name
+        failed = np.nonzero(out.failed_at >= 0)[0]
+        if failed.size:
+            i = int(failed[0])
+            k = int(out.failed_at[i])
+            sol = types.SimpleNamespace(
+                status=out.fail_status[i : i + 1],
+                t=out.fail_t[i : i + 1],
+                x=out.fail_x[i : i + 1],
+                p=np.asarray(self.initial(theta)[1])[None],
+            )
+            try:
+                raise_failures(self.prep, sol, 2**62)
+            except SimulationError as e:
+                t_prev = 0.0 if k == 0 else float(d.times[k - 1])
+                raise SimulationError(
+                    f"particle filter, interval t={t_prev:g}..{d.times[k]:g} of {where}: {e}",
+                    reaction=e.reaction,
+                    element=e.element,
+                    time=e.time,
+                    state=e.state,
+                ) from None
+        bad = out.bad_noise_at[out.bad_noise_at >= 0]
+        if bad.size:
+            k = int(bad.min())
+            raise DataError(
+                f"{where}: at time {d.times[k]:g} (row {k + 1}) a noise formula gives an unusable value for some "
+                "particle (an SD or scale must be > 0, a size > 0, a reporting probability in (0, 1])"
+            )
+        gone = out.vanished_at[out.vanished_at >= 0]
+        if gone.size:
+            k = int(gone.min())
+            shown = ", ".join(
+                f"{o.id} = {d.values[k, j]:g}" for j, o in enumerate(d.observables) if not np.isnan(d.values[k, j])
+            )
+            raise LikelihoodError(
+                f"{where}: every particle's weight vanished at time {d.times[k]:g} (row {k + 1}; observed "
+                f"{shown}): no simulated state explains the data there. Use more particles, a larger noise SD, "
+                "or parameters under which the model can reach the data",
+                time=float(d.times[k]),
+            )
+        bad_g = out.bad_grad_at[out.bad_grad_at >= 0]
+        if bad_g.size:
+            raise EstimatorError(
+                f"{where}: the score of a weighted particle is not finite (a propensity or measurement density "
+                "with an infinite derivative); the gradient cannot be estimated at these parameters"
+            )
