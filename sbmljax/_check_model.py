@@ -157,8 +157,8 @@ def _classify(model: Model, row: dict, settings: CheckSettings, report: Report) 
     # The same rule as `prepare`: an event trigger reading a time-dependent assignment rule is refused.
     time_rules = net.time_dependent_rules
     refused += event_refusals(model, time_rules)
-    x0, p = net.initial_state(net.p_default, 0.0)
-    x0 = np.asarray(x0, dtype=np.float64)
+    x_init, p = net.initial_state(net.p_default, 0.0)
+    x0 = np.asarray(x_init, dtype=np.float64)
     finite = x0[np.isfinite(x0)]
     row["max_initial_count"] = float(finite.max()) if finite.size else math.nan
     refused += _initial_value_refusals(model, net, x0)
@@ -244,9 +244,11 @@ def _initial_value_refusals(model: Model, net, x0: np.ndarray) -> list[Unsupport
         if f.construct != "non_integer_counts":
             out.append(_unsupported(f))
             continue
-        v = float(x0[net.plan.species_index[f.species]])
+        sid = f.species
+        assert sid is not None  # a non_integer_counts finding names its species
+        v = float(x0[net.plan.species_index[sid]])
         if abs(v - round(v)) > NOT_COUNTS_TOLERANCE * max(v, 1.0):
-            not_counts.append((f.species, v))
+            not_counts.append((sid, v))
         else:
             near.append(_unsupported(f))
     if not_counts:

@@ -100,7 +100,7 @@ def simulate(
     keys = trajectory_keys(seed, n_trajectories, first_trajectory)
     block = block or prep.sim.default_block
     sol = run_ensemble(prep, keys, block=block, max_steps=steps, chunk=chunk, progress=progress)
-    counts = sol.counts  # run_ensemble's own (fresh) numpy array
+    counts = np.asarray(sol.counts)  # run_ensemble's own (fresh) numpy array: filled in place below
     if throw:
         raise_failures(prep, sol, steps)
     else:  # rows a failed trajectory never reached

@@ -53,7 +53,7 @@ def difference_samples(
         x_lo, p_lo = problem.initial(jnp.asarray(lo[:m]))
         x_hi, p_hi = problem.initial(jnp.asarray(hi[:m]))
         if coupled:
-            sim = SplitCoupledDirect(n_species=S, n_params=int(p_lo.shape[0]))
+            sim: AbstractSimulator = SplitCoupledDirect(n_species=S, n_params=int(p_lo.shape[0]))
             sol = run_ensemble(
                 problem.prep,
                 keys,

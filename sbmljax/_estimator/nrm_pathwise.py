@@ -80,6 +80,7 @@ class NRMPathwise(AbstractGradientEstimator):
 
     def samples(self, problem: GradProblem, keys: PRNGKeyArray) -> tuple[np.ndarray, np.ndarray, int]:
         if self.observable == "events":
+            assert self.n_events is not None  # __check_init__ requires it for observable="events"
             losses, grads = _event_value_and_grad(self.n_events, problem, keys)
             return np.asarray(losses), np.asarray(grads), keys.shape[0]
         grads, losses, sols = _counts_value_and_jac(problem, keys)

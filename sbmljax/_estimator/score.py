@@ -94,8 +94,8 @@ class ScoreFunction(AbstractGradientEstimator):
         sim = problem.prep.sim
         sol = run_ensemble(problem.prep, keys, x0=x0, p=p, sim=sim, accumulator=acc, block=sim.default_block)
         raise_failures(problem.prep, sol, UNLIMITED_STEPS)
-        losses, direct = losses_and_direct(problem, jnp.asarray(sol.counts), p, theta)
-        losses, direct, score = np.asarray(losses), np.asarray(direct), np.asarray(sol.extra)
+        losses_j, direct_j = losses_and_direct(problem, jnp.asarray(sol.counts), p, theta)
+        losses, direct, score = np.asarray(losses_j), np.asarray(direct_j), np.asarray(sol.extra)
         n = losses.shape[0]
         if n < 2:
             raise EstimatorError("the score-function estimator needs at least 2 trajectories (leave-one-out baseline)")
