@@ -377,6 +377,6 @@ def raise_failures(prep: Prepared, sol: Solution, max_steps: int) -> None:
 _fold_keys = jax.jit(jax.vmap(jax.random.fold_in, in_axes=(None, 0)))
 
 
-def trajectory_keys(seed: int, n: int, first: int = 0) -> jax.Array:
+def trajectory_keys(seed: int | np.integer, n: int, first: int = 0) -> jax.Array:
     """Keys of trajectories `first … first+n−1`: `fold_in(key(seed), i)`, independent of the ensemble size."""
     return _fold_keys(jax.random.key(int(seed)), jnp.arange(first, first + n, dtype=jnp.uint32))

@@ -30,7 +30,7 @@ def simulate(
     t_eval,
     *,
     n_trajectories: int = 1,
-    seed: int,
+    seed: int | np.integer,
     method: str | AbstractSimulator = "direct",
     params: Mapping[str, float] | None = None,
     initial: Mapping[str, float] | None = None,

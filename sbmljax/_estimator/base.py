@@ -18,7 +18,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float, Key
 
 from .._ensemble import Prepared
 from .._simulator import AbstractSimulator
@@ -137,7 +137,7 @@ class AbstractGradientEstimator(eqx.Module):
     unbiased: ClassVar[bool]
 
     @abc.abstractmethod
-    def samples(self, problem: GradProblem, keys: PRNGKeyArray) -> tuple[np.ndarray, np.ndarray, int]:
+    def samples(self, problem: GradProblem, keys: Key[Array, " trajectories"]) -> tuple[np.ndarray, np.ndarray, int]:
         """Per-sample losses `(N,)`, gradient samples `(N, P)`, and the number of paths simulated."""
 
     @abc.abstractmethod

@@ -7,7 +7,7 @@ from typing import ClassVar
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float, Key
 
 from .._compile._network import CompiledNetwork
 from .._ensemble import UNLIMITED_STEPS, raise_failures, run_ensemble
@@ -85,7 +85,7 @@ class ScoreFunction(AbstractGradientEstimator):
     def bias(self, problem: GradProblem) -> str:
         return "none (unbiased)"
 
-    def samples(self, problem: GradProblem, keys: PRNGKeyArray) -> tuple[np.ndarray, np.ndarray, int]:
+    def samples(self, problem: GradProblem, keys: Key[Array, " trajectories"]) -> tuple[np.ndarray, np.ndarray, int]:
         m = problem.n_model
         theta = problem.theta
         x0, p = problem.initial(theta[:m])

@@ -122,7 +122,7 @@ def _formulas_fn(dataset: Dataset, model: Model, exprs: list[Expr], names: list[
 
     @x64
     def fn(counts, params: Mapping[str, object] | None = None) -> jnp.ndarray:
-        counts = jnp.asarray(counts)
+        counts = jnp.asarray(counts, dtype=jnp.float64)  # counts built outside the x64 scope arrive as float32
         env = _env(dataset, model, counts, params or {})
         return _evaluate_all(exprs, names, env, counts.shape[:-1], dataset.source or dataset.name)
 
