@@ -159,14 +159,14 @@ def _classify(model: Model, row: dict, settings: CheckSettings, report: Report) 
     time_rules = net.time_dependent_rules
     refused += event_refusals(model, time_rules)
     try:
-        x0, p = net.initial_state(net.p_default, 0.0)
+        x_init, p = net.initial_state(net.p_default, 0.0)
     except (KeyError, SbmlJaxError):
         # A refused construct can leave the initial state undefined (a rule reading a reaction's rate reads a
         # symbol the network does not have): the refusal is the answer, not the failure it causes.
         if refused:
             return _verdict(row, "refused", _refusal_reason(refused), [u.element for u in refused + exact_only])
         raise
-    x0 = np.asarray(x0, dtype=np.float64)
+    x0 = np.asarray(x_init, dtype=np.float64)
     finite = x0[np.isfinite(x0)]
     row["max_initial_count"] = float(finite.max()) if finite.size else math.nan
     refused += _initial_value_refusals(model, net, x0)
@@ -252,9 +252,11 @@ def _initial_value_refusals(model: Model, net, x0: np.ndarray) -> list[Unsupport
         if f.construct != "non_integer_counts":
             out.append(_unsupported(f))
             continue
-        v = float(x0[net.plan.species_index[f.species]])
+        sid = f.species
+        assert sid is not None  # a non_integer_counts finding names its species
+        v = float(x0[net.plan.species_index[sid]])
         if abs(v - round(v)) > NOT_COUNTS_TOLERANCE * max(v, 1.0):
-            not_counts.append((f.species, v))
+            not_counts.append((sid, v))
         else:
             near.append(_unsupported(f))
     if not_counts:

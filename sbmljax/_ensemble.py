@@ -40,7 +40,8 @@ from ._feasibility import expected_events
 from ._model import Model
 from ._results import RESULTS, status_code
 from ._simulator import AbstractSimulator, make_simulator
-from ._solve import UNLIMITED_STEPS, Solution, solve
+from ._solve import UNLIMITED_STEPS as UNLIMITED_STEPS
+from ._solve import Solution, solve
 from ._support import CONSTRUCTS
 from .errors import (
     ConfigError,
@@ -147,7 +148,7 @@ def check_time_grid(t_eval, t0: float) -> np.ndarray:
 
 
 def prepare(
-    model: Model,
+    model: Model | str | os.PathLike,
     t_eval,
     *,
     method: str | AbstractSimulator = "direct",
@@ -171,8 +172,8 @@ def prepare(
         raise UnsupportedSBMLFeatureError(f"{model.source}: " + "; ".join(u.message() for u in refusals))
     events = compile_events(net)
     p_free = parameter_vector(net, params)
-    x0, p = net.initial_state(p_free, t0)
-    x0 = np.array(x0, dtype=np.float64)
+    x_init, p = net.initial_state(p_free, t0)
+    x0 = np.array(x_init, dtype=np.float64)
     for sid, value in (initial or {}).items():
         if sid not in net.plan.species_index:
             raise InitialStateError(f"{model.source}: initial count given for unknown species '{sid}'")
@@ -328,7 +329,7 @@ def raise_failures(prep: Prepared, sol: Solution, max_steps: int) -> None:
     model, net = prep.model, prep.net
     where = f"in trajectory {i} ({failed.size} of {status.size} failed)"
     state = format_state(model.species_ids, x)
-    fields = {"time": t, "state": dict(zip(model.species_ids, (float(v) for v in x)))}
+    at = dict(zip(model.species_ids, (float(v) for v in x)))
     if code == status_code(RESULTS.bad_propensity):
         a = np.asarray(net.propensities(jnp.asarray(x), p, jnp.asarray(t)))
         k = int(np.argmax(~((a >= 0) & np.isfinite(a))))
@@ -338,7 +339,8 @@ def raise_failures(prep: Prepared, sol: Solution, max_steps: int) -> None:
             f"{model.source}: reaction '{rid}' has a {kind} propensity ({a[k]:g}) at t={t:g} {where}, state {state}",
             reaction=rid,
             element=f"reaction '{rid}' kineticLaw",
-            **fields,
+            time=t,
+            state=at,
         )
     if code == status_code(RESULTS.negative_count):
         S = len(model.species_ids)
@@ -346,13 +348,13 @@ def raise_failures(prep: Prepared, sol: Solution, max_steps: int) -> None:
             xs = x[half * S : (half + 1) * S]
             ps = p[half * (p.shape[0] // max(1, x.shape[0] // S)) :][: len(net.param_names)]
             a = np.asarray(net.propensities(jnp.asarray(xs), ps, jnp.asarray(t)))
-            for k in np.nonzero(a > 0)[0]:
-                after = xs + np.asarray(net.stoich[k])
+            for ch in np.nonzero(a > 0)[0]:
+                after = xs + np.asarray(net.stoich[ch])
                 if np.any(after < 0):
                     low = ", ".join(sid for sid, v in zip(model.species_ids, after) if v < 0)
-                    rid = net.channel_of_reaction(int(k))
+                    rid = net.channel_of_reaction(int(ch))
                     raise SimulationError(
-                        f"{model.source}: reaction '{rid}' has propensity {a[k]:g} > 0 but "
+                        f"{model.source}: reaction '{rid}' has propensity {a[ch]:g} > 0 but "
                         f"firing it would make {low} negative (after t={t:g} {where}, state "
                         f"{format_state(model.species_ids, xs)}): its rate law does not vanish when a reactant runs out",
                         reaction=rid,
@@ -364,16 +366,17 @@ def raise_failures(prep: Prepared, sol: Solution, max_steps: int) -> None:
         raise SimulationError(
             f"{model.source}: {where} took {max_steps} steps and reached only t={t:g} of {prep.t_eval[-1]:g}; "
             "raise max_steps or use method='tau_leap'",
-            **fields,
+            time=t,
+            state=at,
         )
     text = dict(enumerate(RESULTS._index_to_message)).get(code, "unknown failure")
-    raise SimulationError(f"{model.source}: {text} at t={t:g} {where}, state {state}", **fields)
+    raise SimulationError(f"{model.source}: {text} at t={t:g} {where}, state {state}", time=t, state=at)
 
 
 # Compiled once per ensemble size: run op by op, the vmapped fold_in was a third of a one-trajectory call.
 _fold_keys = jax.jit(jax.vmap(jax.random.fold_in, in_axes=(None, 0)))
 
 
-def trajectory_keys(seed: int, n: int, first: int = 0) -> jax.Array:
+def trajectory_keys(seed: int | np.integer, n: int, first: int = 0) -> jax.Array:
     """Keys of trajectories `first … first+n−1`: `fold_in(key(seed), i)`, independent of the ensemble size."""
     return _fold_keys(jax.random.key(int(seed)), jnp.arange(first, first + n, dtype=jnp.uint32))

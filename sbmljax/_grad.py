@@ -87,7 +87,7 @@ def value_and_grad(
     t_eval,
     *,
     n_trajectories: int,
-    seed: int,
+    seed: int | np.integer,
     estimator: str | AbstractGradientEstimator = "score",
     loss_params: Mapping[str, float] | None = None,
     fixed: Mapping[str, float] | None = None,

@@ -106,6 +106,13 @@ class AbstractLoss(eqx.Module):
         """The loss value to report from the pilot's moments, or `None`: the mean per-trajectory loss."""
 
 
+def _pilot_moments(loss: AbstractLoss, moments: Moments | None) -> Moments:
+    """`moments`, which a loss with `pilot = True` needs (the caller runs the pilot ensemble first)."""
+    if moments is None:
+        raise ValueError(f"loss {loss.name!r} needs the moments of a pilot ensemble")
+    return moments
+
+
 class ExpectedSquaredError(AbstractLoss):
     """`E[Σ ((h(X) − y)/σ)²]` over measured points (see the module docstring)."""
 
@@ -143,7 +150,8 @@ class MeanSquaredError(AbstractLoss):
     name: ClassVar[str] = "mean_sse"
     pilot: ClassVar[bool] = True
 
-    def trajectory_loss(self, term: DataTerm, moments: Moments) -> Callable:
+    def trajectory_loss(self, term: DataTerm, moments: Moments | None) -> Callable:
+        moments = _pilot_moments(self, moments)
         return _Weighted(term, 2.0 * term.mask * (moments.mean - term.y) / moments.sigma**2)  # ∂F/∂μ at the pilot
 
     def value(self, term, moments):
@@ -156,7 +164,8 @@ class GaussianNLL(AbstractLoss):
     name: ClassVar[str] = "gaussian_nll"
     pilot: ClassVar[bool] = True
 
-    def trajectory_loss(self, term: DataTerm, moments: Moments) -> Callable:
+    def trajectory_loss(self, term: DataTerm, moments: Moments | None) -> Callable:
+        moments = _pilot_moments(self, moments)
         return _MomentMatching(term, moments.mean, moments.var, moments.sigma, moments.mean_counts)
 
     def value(self, term, moments):

@@ -285,8 +285,8 @@ class Model:
             lines.append(f"rule: {v} := {to_string(e)}")
         for v, e in self.initial_assignments:
             lines.append(f"initial assignment: {v} := {to_string(e)}")
-        for e in self.events:
-            lines.append(f"event {e.id}: when {to_string(e.trigger)}")
+        for ev in self.events:
+            lines.append(f"event {ev.id}: when {to_string(ev.trigger)}")
         if self.unsupported:
             lines.append("unsupported:")
             for u in self.unsupported:

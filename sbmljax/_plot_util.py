@@ -14,6 +14,7 @@ from .errors import DataError
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.typing import RcKeyType
 
 Values = Sequence[float] | np.ndarray
 """A series of numbers: a list, tuple or numpy array."""
@@ -29,7 +30,7 @@ COLORS = {
     "cycle": ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"],
 }
 
-_RC = {
+_RC: dict[RcKeyType, Any] = {
     "font.size": 10,
     "axes.titlesize": 11,
     "axes.labelsize": 10,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, ClassVar
+
 import equinox as eqx
 import numpy as np
 
@@ -27,13 +29,36 @@ def status_names(codes) -> np.ndarray:
     return lookup[np.asarray(codes, dtype=np.int64)]
 
 
-class RESULTS(eqx.Enumeration):
-    """Outcome of a trajectory; a non-successful one stops it and is raised after the run with details."""
+if TYPE_CHECKING:
+    from equinox._enum import EnumerationItem
 
-    successful = ""
-    bad_propensity = "a propensity evaluated negative, infinite or NaN"
-    max_steps_reached = "the step limit was reached before the last output time"
-    negative_count = "a molecule count became negative"
-    event_cascade = "events kept triggering each other at one instant"
-    # A construct of the support table refused at run time: its message is the table's reason.
-    non_integer_count = CONSTRUCTS["event_non_integer"].reason
+    class RESULTS(EnumerationItem):
+        """The enumeration below, as mypy should read it.
+
+        equinox declares `Enumeration` to type checkers as an `enum.Enum` under a metaclass that is not
+        `EnumMeta`: pyright accepts that, mypy reports a metaclass conflict and types every member as `str`.
+        Keep the members in step with the run-time class (a member missing here fails the type check where it
+        is used; one missing there fails at import of the code that uses it).
+        """
+
+        successful: ClassVar[EnumerationItem]
+        bad_propensity: ClassVar[EnumerationItem]
+        max_steps_reached: ClassVar[EnumerationItem]
+        negative_count: ClassVar[EnumerationItem]
+        event_cascade: ClassVar[EnumerationItem]
+        non_integer_count: ClassVar[EnumerationItem]
+        _name_to_item: ClassVar[dict[str, EnumerationItem]]
+        _index_to_message: ClassVar[list[str]]
+
+else:
+
+    class RESULTS(eqx.Enumeration):
+        """Outcome of a trajectory; a non-successful one stops it and is raised after the run with details."""
+
+        successful = ""
+        bad_propensity = "a propensity evaluated negative, infinite or NaN"
+        max_steps_reached = "the step limit was reached before the last output time"
+        negative_count = "a molecule count became negative"
+        event_cascade = "events kept triggering each other at one instant"
+        # A construct of the support table refused at run time: its message is the table's reason.
+        non_integer_count = CONSTRUCTS["event_non_integer"].reason

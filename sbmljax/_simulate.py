@@ -30,7 +30,7 @@ def simulate(
     t_eval,
     *,
     n_trajectories: int = 1,
-    seed: int,
+    seed: int | np.integer,
     method: str | AbstractSimulator = "direct",
     params: Mapping[str, float] | None = None,
     initial: Mapping[str, float] | None = None,
@@ -100,7 +100,7 @@ def simulate(
     keys = trajectory_keys(seed, n_trajectories, first_trajectory)
     block = block or prep.sim.default_block
     sol = run_ensemble(prep, keys, block=block, max_steps=steps, chunk=chunk, progress=progress)
-    counts = sol.counts  # run_ensemble's own (fresh) numpy array
+    counts = np.asarray(sol.counts)  # run_ensemble's own (fresh) numpy array: filled in place below
     if throw:
         raise_failures(prep, sol, steps)
     else:  # rows a failed trajectory never reached

@@ -157,7 +157,8 @@ class Trajectories:
             arrays["n_events"] = np.asarray(self.n_events)
         if self.status is not None:
             arrays["status"] = np.asarray(self.status, dtype=str)
-        atomic_write(path, lambda f: np.savez_compressed(f, **arrays), binary=True)
+        # The ignore: numpy's stub types `**kwds` after `allow_pickle: bool`, so mypy matches a `**dict` against it.
+        atomic_write(path, lambda f: np.savez_compressed(f, **arrays), binary=True)  # type: ignore[arg-type]
 
     @classmethod
     def from_npz(cls, path: str | os.PathLike) -> Trajectories:

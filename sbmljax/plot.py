@@ -158,7 +158,7 @@ def plot_ensemble(
             a.set_xlabel(f"time ({time_units})" if time_units else "time")
             a.set_ylabel(f"{sid} (molecules)")
             if len(names) > 1 or (ax is not None and title is not None):
-                a.set_title(sid if ax is None else title)
+                a.set_title(sid if ax is None or title is None else title)
             a.margins(x=0.01)
         if title is None:
             what = f"{n} trajectories" if n != 1 else "1 trajectory"

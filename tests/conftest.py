@@ -1,4 +1,11 @@
-"""Test configuration: float64, strict promotion rules, fixed keys, and the repo's data paths."""
+"""Test configuration: strict promotion rules, fixed keys, and the repo's data paths.
+
+64-bit is *not* enabled globally: the public entry points scope it (`sbmljax._config.x64`), and a global
+switch would hide an entry point that lacks the scope. Tests that compute with JAX directly scope it
+themselves (`with jax.enable_x64(True):`). Dtype promotion is strict, so an implicit mix of dtypes in the
+package (say a float32 array with a float64 one) fails here instead of silently promoting. The package runs
+under the jaxtyping/beartype import hook (`--jaxtyping-packages` in pyproject.toml's pytest options), so its
+annotations are checked on every call the tests make."""
 
 from __future__ import annotations
 
@@ -8,8 +15,8 @@ from pathlib import Path
 import jax
 import pytest
 
-jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")
+jax.config.update("jax_numpy_dtype_promotion", "strict")
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))  # tests import their helpers (helpers.py, sbml_suite.py) by name
@@ -29,6 +36,15 @@ def getkey():
         return sub
 
     return next_key
+
+
+@pytest.fixture
+def standard_promotion():
+    """Standard dtype promotion for one test: optax's own `update` (adam's bias correction raises a Python
+    float to the int32 step count) needs it. Used by the tests that run `sbmljax.fit`, until `fit` scopes
+    `jax.numpy_dtype_promotion("standard")` around `optimizer.update` itself."""
+    with jax.numpy_dtype_promotion("standard"):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -1,13 +1,21 @@
 """Shared test helpers: the simulators and estimators to parametrise over, and small networks with
-analytic answers."""
+analytic answers.
+
+The lists of methods and estimators come from the registries (`sbmljax._simulator.SIMULATORS`,
+`sbmljax._estimator.ESTIMATORS`), so a new simulator or estimator is tested wherever they are used; one
+that needs options, or that a kind of test does not apply to, says so here with the reason."""
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 
+import jaxtyping
 import numpy as np
 
 import sbmljax
+from sbmljax._estimator import ESTIMATORS
 from sbmljax._simulator import SIMULATORS
 
 METHOD_OPTIONS: dict[str, dict] = {"tau_leap": {"epsilon": 0.03}}
@@ -19,6 +27,34 @@ ALL_EXACT_METHODS = [name for name, cls in SIMULATORS.items() if cls.exact]
 
 ALL_METHODS = [(name, METHOD_OPTIONS.get(name, {})) for name in SIMULATORS]
 """`(method, options)` for every registered simulator, so that a new one is tested wherever this is used."""
+
+ESTIMATOR_OPTIONS: dict[str, dict] = {"tau_pathwise": {"noise": "gaussian", "tau": 0.02}}
+"""Options the tests run an estimator with by default (tau_pathwise: Gaussian increments, whose noise
+amplitude follows θ, and a step small enough that its bias stays within the tests' allowances)."""
+
+NOT_FOR_COUNT_LOSSES: dict[str, str] = {
+    "nrm_pathwise": "its derivative of counts at fixed times misses the jump term (tested on its own)",
+}
+"""Estimators that do not estimate the gradient of a loss of counts, with the reason."""
+
+ALL_ESTIMATORS = [(name, ESTIMATOR_OPTIONS.get(name, {})) for name in ESTIMATORS if name not in NOT_FOR_COUNT_LOSSES]
+"""`(estimator, options)` for every registered estimator of gradients of count losses, so that a new one is
+tested wherever this is used."""
+
+
+@contextlib.contextmanager
+def unchecked() -> Iterator[None]:
+    """Call the package without its run-time type checks (the jaxtyping/beartype hook the tests install).
+
+    For tests that pass an argument outside its annotation on purpose (a float seed, an unknown
+    `substance_units`), to check the package's own error for it: that error is what a user gets.
+    """
+    before = jaxtyping.config.jaxtyping_disable
+    jaxtyping.config.update("jaxtyping_disable", True)
+    try:
+        yield
+    finally:
+        jaxtyping.config.update("jaxtyping_disable", before)
 
 
 def sbml_model(

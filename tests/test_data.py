@@ -120,7 +120,8 @@ def test_observables_are_jax_functions_of_counts_and_parameters(tmp_path, sir) -
     out = f(counts, {"scale": 0.5})
     assert out.shape == (5, 2, 1) and out.dtype == jnp.float64
     np.testing.assert_allclose(np.asarray(out[0, :, 0]), [2.0, 3.5])
-    grad = jax.grad(lambda s: f(counts, {"scale": s}).sum())(jnp.asarray(0.5))
+    with jax.enable_x64(True):  # the parameter is the test's own JAX array
+        grad = jax.grad(lambda s: f(counts, {"scale": s}).sum())(jnp.asarray(0.5))
     assert float(grad) == pytest.approx(5 * (4.0 + 7.0))
     np.testing.assert_allclose(np.asarray(jax.jit(f)(counts, {"scale": 0.5})), np.asarray(out))
     with pytest.raises(ParameterError, match="'scale'"):

@@ -15,6 +15,8 @@ from sbmljax.errors import DataError, FitError, ParameterError
 
 REPO_DATA = __import__("conftest").REPO / "data"
 
+pytestmark = pytest.mark.usefixtures("standard_promotion")  # optax's update needs it (see conftest)
+
 
 def _replicates(model, params, times, species, tmp_path, seeds) -> list:
     """Quick-form CSVs of single trajectories simulated at `params` (the synthetic data)."""

@@ -1,5 +1,6 @@
-"""Lint and formatting are part of the test command: ruff (check and format) on the Python code, snakefmt on
-the workflow. `snakemake --lint` runs in tests/test_workflow.py.
+"""Lint, formatting and types are part of the test command: ruff (check and format) on the Python code, mypy
+on the package (configured in pyproject.toml), snakefmt on the workflow. `snakemake --lint` runs in
+tests/test_workflow.py.
 
 The checkers come with the test extra (pinned in requirements.lock); a missing one fails here rather than
 being skipped, so a fresh machine checks the same things as a developer's."""
@@ -31,8 +32,9 @@ def _tool(name: str) -> str:
         ("ruff", ["check", *PYTHON]),
         ("ruff", ["format", "--check", *PYTHON]),
         ("snakefmt", ["--check", "Snakefile", "workflow"]),
+        ("mypy", []),  # files and strictness from [tool.mypy] in pyproject.toml
     ],
-    ids=["ruff-check", "ruff-format", "snakefmt"],
+    ids=["ruff-check", "ruff-format", "snakefmt", "mypy"],
 )
 def test_code_is_linted_and_formatted(tool: str, args: list[str]) -> None:
     r = subprocess.run([_tool(tool), *args], capture_output=True, text=True, cwd=REPO)

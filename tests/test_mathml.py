@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import jax
 import jax.numpy as jnp
 import libsbml
 import numpy as np
@@ -98,17 +99,16 @@ def test_compiled_math_matches_roadrunner(document: str) -> None:
     expected = {f"y{i}": rr[f"y{i}"] for i in range(len(FORMULAS))}
 
     model = sbmljax.load_sbml(document)
-    net = compile_network(model)
-    x0, p = net.initial_state(net.p_default)
-    env = net.plan.env(x0, p, jnp.asarray(T_EVAL))
+    with jax.enable_x64(True):  # compile_network is internal: no entry point scopes it here
+        net = compile_network(model)
+        x0, p = net.initial_state(net.p_default)
+        env = net.plan.env(x0, p, jnp.asarray(T_EVAL))
     for i, formula in enumerate(FORMULAS):
         got = float(env[f"y{i}"])
         assert got == pytest.approx(expected[f"y{i}"], rel=1e-12, abs=1e-12), formula
 
 
 def test_math_is_differentiable_in_parameters() -> None:
-    import jax
-
     expr = convert(libsbml.parseL3Formula("k * x^2 / (K^2 + x^2)"))
 
     def f(k, K):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -33,10 +34,11 @@ MICRO = '<unitDefinition id="umol"><listOfUnits><unit kind="mole" exponent="1" s
 
 
 def state_and_propensity(model: sbmljax.Model) -> tuple[np.ndarray, np.ndarray]:
-    net = compile_network(model)
-    x0, p = net.initial_state(net.p_default)
-    a = net.propensities(x0, p, jnp.asarray(0.0))
-    return np.asarray(x0), np.asarray(a)
+    with jax.enable_x64(True):  # internals: no public entry point scopes them here
+        net = compile_network(model)
+        x0, p = net.initial_state(net.p_default)
+        a = net.propensities(x0, p, jnp.asarray(0.0))
+        return np.asarray(x0), np.asarray(a)
 
 
 def test_amount_species_counts_are_amounts_in_items() -> None:
@@ -123,7 +125,8 @@ def test_converted_counts_are_rounded_with_a_note(data_dir) -> None:
     assert x[e1] == pytest.approx(3e-5 * 4e-12 * 1e-6 * AVOGADRO, rel=1e-12)  # 72.26… molecules
     from sbmljax._ensemble import prepare
 
-    prep = prepare(m, [0.0, 1e-3], n_trajectories=1)  # short span: feasible
+    with jax.enable_x64(True):  # prepare is internal: simulate scopes it
+        prep = prepare(m, [0.0, 1e-3], n_trajectories=1)  # short span: feasible
     assert float(prep.x0[e1]) == 72.0
     assert any("'E1' rounded from 72.2" in n for n in prep.notes)
 

@@ -83,7 +83,8 @@ class _Plan:
         rule_deps: dict[str, frozenset[str]] = {}
         rule_time: dict[str, bool] = {}
         for v, e in self.rules:  # topological order: dependencies are already resolved
-            deps, t_dep = set(), uses_time(e)
+            deps: set[str] = set()
+            t_dep = uses_time(e)
             for sym in symbols(e):
                 if sym in rule_deps:
                     deps |= rule_deps[sym]
@@ -94,7 +95,8 @@ class _Plan:
         self._rule_deps, self._rule_time = rule_deps, rule_time
 
         def reads(e: Expr) -> tuple[frozenset[int], bool]:
-            sp, t_dep = set(), uses_time(e)
+            sp: set[str] = set()
+            t_dep = uses_time(e)
             for sym in symbols(e):
                 if sym in rule_deps:
                     sp |= rule_deps[sym]
@@ -111,8 +113,10 @@ class _Plan:
         init = list(model.initial_assignments) + [(v, e) for v, e in model.assignment_rules]
         try:
             self.init_order = dependency_order(init)
-        except DependencyCycle as e:
-            raise NetworkError(f"{model.source}: initial assignments and rules form a cycle among {e.names}") from None
+        except DependencyCycle as cycle:
+            raise NetworkError(
+                f"{model.source}: initial assignments and rules form a cycle among {cycle.names}"
+            ) from None
         defined = {v for v, _ in init}
         used: set[str] = set()
         for e in list(self.channel_laws) + [e for _, e in init] + [ev.trigger for ev in model.events]:

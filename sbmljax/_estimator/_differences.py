@@ -7,7 +7,7 @@ from typing import ClassVar
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import PRNGKeyArray
+from jaxtyping import Array, Key
 
 from .._ensemble import UNLIMITED_STEPS, raise_failures, run_ensemble
 from .._simulator import AbstractSimulator
@@ -29,7 +29,7 @@ def _losses(problem: GradProblem, counts, p, theta) -> tuple[np.ndarray, np.ndar
 
 
 def difference_samples(
-    problem: GradProblem, keys: PRNGKeyArray, *, h: float, centered: bool, coupled: bool
+    problem: GradProblem, keys: Key[Array, " trajectories"], *, h: float, centered: bool, coupled: bool
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Per-sample losses and gradients from one perturbed pair of paths per sample and model parameter.
 
@@ -53,7 +53,7 @@ def difference_samples(
         x_lo, p_lo = problem.initial(jnp.asarray(lo[:m]))
         x_hi, p_hi = problem.initial(jnp.asarray(hi[:m]))
         if coupled:
-            sim = SplitCoupledDirect(n_species=S, n_params=int(p_lo.shape[0]))
+            sim: AbstractSimulator = SplitCoupledDirect(n_species=S, n_params=int(p_lo.shape[0]))
             sol = run_ensemble(
                 problem.prep,
                 keys,
@@ -111,5 +111,5 @@ class AbstractFiniteDifference(AbstractGradientEstimator):
         hs = ", ".join(f"{n}: {s:.3g}" for n, s in zip(problem.names, steps(problem, self.h)))
         return f"{kind} differences with relative step h={self.h} (absolute {hs})"
 
-    def samples(self, problem: GradProblem, keys: PRNGKeyArray) -> tuple[np.ndarray, np.ndarray, int]:
+    def samples(self, problem: GradProblem, keys: Key[Array, " trajectories"]) -> tuple[np.ndarray, np.ndarray, int]:
         return difference_samples(problem, keys, h=self.h, centered=self.centered, coupled=self.coupled)

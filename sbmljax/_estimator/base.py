@@ -12,19 +12,21 @@ from __future__ import annotations
 import abc
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float, Key
 
 from .._ensemble import Prepared
 from .._simulator import AbstractSimulator
+from .._simulator.nrm import EventPath
 from ..errors import EstimatorError
 
-LossFn = Callable[[Float[Array, "times species"], Mapping[str, Float[Array, ""]]], Float[Array, ""]]
+LossFn = Callable[[Any, Mapping[str, Float[Array, ""]]], Float[Array, ""]]
+"""`loss_fn(counts, params)`: counts `(times, species)`, or an `EventPath` for `NRMPathwise(observable="events")`."""
 
 
 class GradProblem(eqx.Module):
@@ -71,8 +73,9 @@ class GradProblem(eqx.Module):
         t = jnp.asarray(self.prep.t_eval)
         return jax.vmap(self.net.observe, in_axes=(0, None, 0))(counts, p, t)
 
-    def loss(self, counts: Float[Array, "times species"], theta: Float[Array, " n"]) -> Float[Array, ""]:
-        """The user's loss of one trajectory's (observed) counts at differentiated parameters `theta`."""
+    def loss(self, counts: Float[Array, "times species"] | EventPath, theta: Float[Array, " n"]) -> Float[Array, ""]:
+        """The user's loss of one trajectory's (observed) counts at differentiated parameters `theta` (of its
+        `EventPath` for `NRMPathwise(observable="events")`)."""
         params = {n: theta[i] for i, n in enumerate(self.names)}
         out = jnp.asarray(self.loss_fn(counts, params))
         if out.shape != ():
@@ -134,7 +137,7 @@ class AbstractGradientEstimator(eqx.Module):
     unbiased: ClassVar[bool]
 
     @abc.abstractmethod
-    def samples(self, problem: GradProblem, keys: PRNGKeyArray) -> tuple[np.ndarray, np.ndarray, int]:
+    def samples(self, problem: GradProblem, keys: Key[Array, " trajectories"]) -> tuple[np.ndarray, np.ndarray, int]:
         """Per-sample losses `(N,)`, gradient samples `(N, P)`, and the number of paths simulated."""
 
     @abc.abstractmethod

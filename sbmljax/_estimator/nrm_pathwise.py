@@ -9,7 +9,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import PRNGKeyArray
+from jaxtyping import Array, Key
 
 from .._ensemble import UNLIMITED_STEPS, raise_failures
 from .._results import RESULTS, status_code
@@ -78,8 +78,9 @@ class NRMPathwise(AbstractGradientEstimator):
             return "none for losses of event times whose event order is locally constant in theta; see docs"
         return "misses the jump contribution: only the direct term E[dloss/dtheta] (biased for losses of counts)"
 
-    def samples(self, problem: GradProblem, keys: PRNGKeyArray) -> tuple[np.ndarray, np.ndarray, int]:
+    def samples(self, problem: GradProblem, keys: Key[Array, " trajectories"]) -> tuple[np.ndarray, np.ndarray, int]:
         if self.observable == "events":
+            assert self.n_events is not None  # __check_init__ requires it for observable="events"
             losses, grads = _event_value_and_grad(self.n_events, problem, keys)
             return np.asarray(losses), np.asarray(grads), keys.shape[0]
         grads, losses, sols = _counts_value_and_jac(problem, keys)
@@ -90,7 +91,7 @@ class NRMPathwise(AbstractGradientEstimator):
 
 
 @eqx.filter_jit
-def _event_value_and_grad(n_events: int, problem: GradProblem, keys: PRNGKeyArray):
+def _event_value_and_grad(n_events: int, problem: GradProblem, keys: Key[Array, " trajectories"]):
     m, prep = problem.n_model, problem.prep
 
     def loss_events(th, key):
@@ -101,7 +102,7 @@ def _event_value_and_grad(n_events: int, problem: GradProblem, keys: PRNGKeyArra
 
 
 @eqx.filter_jit
-def _counts_value_and_jac(problem: GradProblem, keys: PRNGKeyArray):
+def _counts_value_and_jac(problem: GradProblem, keys: Key[Array, " trajectories"]):
     m, prep = problem.n_model, problem.prep
     t_eval = jnp.asarray(prep.t_eval)
 

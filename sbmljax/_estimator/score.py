@@ -7,7 +7,7 @@ from typing import ClassVar
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float, Key
 
 from .._compile._network import CompiledNetwork
 from .._ensemble import UNLIMITED_STEPS, raise_failures, run_ensemble
@@ -85,7 +85,7 @@ class ScoreFunction(AbstractGradientEstimator):
     def bias(self, problem: GradProblem) -> str:
         return "none (unbiased)"
 
-    def samples(self, problem: GradProblem, keys: PRNGKeyArray) -> tuple[np.ndarray, np.ndarray, int]:
+    def samples(self, problem: GradProblem, keys: Key[Array, " trajectories"]) -> tuple[np.ndarray, np.ndarray, int]:
         m = problem.n_model
         theta = problem.theta
         x0, p = problem.initial(theta[:m])
@@ -94,8 +94,8 @@ class ScoreFunction(AbstractGradientEstimator):
         sim = problem.prep.sim
         sol = run_ensemble(problem.prep, keys, x0=x0, p=p, sim=sim, accumulator=acc, block=sim.default_block)
         raise_failures(problem.prep, sol, UNLIMITED_STEPS)
-        losses, direct = losses_and_direct(problem, jnp.asarray(sol.counts), p, theta)
-        losses, direct, score = np.asarray(losses), np.asarray(direct), np.asarray(sol.extra)
+        losses_j, direct_j = losses_and_direct(problem, jnp.asarray(sol.counts), p, theta)
+        losses, direct, score = np.asarray(losses_j), np.asarray(direct_j), np.asarray(sol.extra)
         n = losses.shape[0]
         if n < 2:
             raise EstimatorError("the score-function estimator needs at least 2 trajectories (leave-one-out baseline)")

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.ad_checkpoint import checkpoint_name
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float, Key, PRNGKeyArray
 
 from .._compile._network import CompiledNetwork
 from .._poisson import poisson
@@ -141,7 +141,7 @@ class TauPathwise(AbstractGradientEstimator):
         all_x = jnp.concatenate([x0[None, :], xs])
         return all_x[jnp.asarray(marks) + 1]
 
-    def samples(self, problem: GradProblem, keys: PRNGKeyArray) -> tuple[np.ndarray, np.ndarray, int]:
+    def samples(self, problem: GradProblem, keys: Key[Array, " trajectories"]) -> tuple[np.ndarray, np.ndarray, int]:
         grid = step_grid(problem.prep.t0, problem.prep.t_eval, self.tau)
         parts = [
             _tau_value_and_grad(self, problem, grid, keys[i : i + self.chunk])
@@ -153,7 +153,7 @@ class TauPathwise(AbstractGradientEstimator):
 
 
 @eqx.filter_jit
-def _tau_value_and_grad(est: TauPathwise, problem: GradProblem, grid: tuple, keys: PRNGKeyArray):
+def _tau_value_and_grad(est: TauPathwise, problem: GradProblem, grid: tuple, keys: Key[Array, " trajectories"]):
     """Per-trajectory loss and gradient (compiled once per estimator, problem structure and time grid)."""
     m = problem.n_model
 

@@ -9,7 +9,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, Float, Int, Key, PRNGKeyArray, UInt32
 
 from .._compile._network import CompiledNetwork
 from .._poisson import poisson
@@ -126,7 +126,7 @@ class TauLeaping(AbstractSimulator):
             shrink=jnp.asarray(1.0),
         )
 
-    def draw(self, key: PRNGKeyArray, n: int) -> PRNGKeyArray:
+    def draw(self, key: PRNGKeyArray, n: int) -> Key[Array, " n"] | UInt32[Array, "n _"]:
         return jax.random.split(key, n)
 
     def _candidate(self, net: CompiledNetwork, x, a_nc) -> Float[Array, ""]:

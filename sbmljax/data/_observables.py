@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 import jax.numpy as jnp
+import numpy as np
 
 from .._config import x64
 from .._expr import Expr, evaluate
@@ -21,8 +22,14 @@ from ._dataset import Dataset
 ObservableFn = Callable[..., jnp.ndarray]
 
 
+def _noise_parameters(dataset: Dataset) -> np.ndarray:
+    """The `(T, O, K)` placeholder values (`Dataset.__post_init__` replaces `None` by an empty array)."""
+    assert dataset.noise_parameters is not None
+    return dataset.noise_parameters
+
+
 def _placeholders(dataset: Dataset) -> dict[str, tuple[int, int]]:
-    k = dataset.noise_parameters.shape[2]
+    k = _noise_parameters(dataset).shape[2]
     return {f"noiseParameter{j + 1}_{o.id}": (i, j) for i, o in enumerate(dataset.observables) for j in range(k)}
 
 
@@ -69,7 +76,7 @@ def _env(dataset: Dataset, model: Model, counts, params: Mapping[str, object]) -
         env[sid] = counts[..., i]
     env["time"] = jnp.asarray(dataset.times)
     for name, (i, j) in _placeholders(dataset).items():
-        env[name] = jnp.asarray(dataset.noise_parameters[:, i, j])
+        env[name] = jnp.asarray(_noise_parameters(dataset)[:, i, j])
     return env
 
 
@@ -115,7 +122,7 @@ def _formulas_fn(dataset: Dataset, model: Model, exprs: list[Expr], names: list[
 
     @x64
     def fn(counts, params: Mapping[str, object] | None = None) -> jnp.ndarray:
-        counts = jnp.asarray(counts)
+        counts = jnp.asarray(counts, dtype=jnp.float64)  # counts built outside the x64 scope arrive as float32
         env = _env(dataset, model, counts, params or {})
         return _evaluate_all(exprs, names, env, counts.shape[:-1], dataset.source or dataset.name)
 
@@ -138,5 +145,5 @@ def noise_model(dataset: Dataset, model: Model) -> ObservableFn:
     unknown = [o.id for o in dataset.observables if o.noise is None]
     if unknown:
         raise DataError(f"{dataset.source or dataset.name}: the noise of observable(s) {', '.join(unknown)} is unknown")
-    exprs = [o.noise for o in dataset.observables]
+    exprs = [o.noise for o in dataset.observables if o.noise is not None]
     return _formulas_fn(dataset, model, exprs, [f"noise formula of {o.id}" for o in dataset.observables])

@@ -16,16 +16,17 @@ import logging
 import os
 import warnings
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
-from .._expr import Num, Sym, substitute
+from .._expr import Expr, Num, Sym, substitute
 from ..errors import DataError, ParameterError
 from ..sbml import load_sbml
 from ._dataset import Dataset
 from ._formula import COUNT_DISTRIBUTIONS, Observable
 from ._petab_tables import Table, check_measurements, check_observables, check_parameters, read_table
-from ._problem import EstimatedParameter, Problem
+from ._problem import EstimatedParameter, Problem, Scale
 
 _LINT_TABLES = {
     "model": "sbml",
@@ -151,7 +152,7 @@ def _substitutions(meas: list[Table], observables: dict[str, Observable], column
         distinct = {e for _, _, e in entries}
         if len(distinct) == 1:
             parts = [p.strip() for p in next(iter(distinct)).split(";")] if next(iter(distinct)) else []
-            mapping = {}
+            mapping: dict[str, Expr] = {}
             for k, p in enumerate(parts, start=1):
                 try:
                     mapping[f"{prefix}{k}_{oid}"] = Num(float(p))
@@ -329,7 +330,7 @@ def load_petab(problem_yaml: str | os.PathLike) -> Problem:
                             nominal,
                             t.number(r, "lowerBound"),
                             t.number(r, "upperBound"),
-                            t.cell(r, "parameterScale"),
+                            cast(Scale, t.cell(r, "parameterScale")),  # check_parameters validated it
                         )
                     )
                 except ParameterError as e:

@@ -11,7 +11,7 @@ import dataclasses
 import math
 import os
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -107,7 +107,7 @@ class Problem:
     estimated: tuple[EstimatedParameter, ...]
     fixed: Mapping[str, float] = dataclasses.field(default_factory=dict)
     source: str = ""
-    parameter_table: object = dataclasses.field(default=None, repr=False)
+    parameter_table: Any = dataclasses.field(default=None, repr=False)  # a pandas.DataFrame (imported lazily)
     notes: tuple[str, ...] = ()
 
     def __post_init__(self):

@@ -25,13 +25,14 @@ import numpy as np
 
 from .._model import Model
 from ..errors import SBMLReadError, SimulationError
+from ..sbml._mathml import ASTNode
 
 MAX_STEPS = 1_000_000
 """CVODE's step limit per output interval (roadrunner's default of 20,000 is hit by stiff models at tight
 tolerances)."""
 
 
-def _pair_names(before: libsbml.ASTNode, after: libsbml.ASTNode, local: set[str], out: dict[str, str]) -> None:
+def _pair_names(before: ASTNode, after: ASTNode, local: set[str], out: dict[str, str]) -> None:
     # The conversion only renames identifiers, so the two trees have the same shape: walking them in
     # parallel tells exactly which new id replaced each local one, whatever suffix libsbml chose to
     # avoid a clash with an existing global id.

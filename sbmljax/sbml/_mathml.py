@@ -18,11 +18,17 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
+from typing import Any, TypeAlias
 
 import libsbml
 
 from .._expr import AVOGADRO, Bool, Call, Expr, Num, Piecewise, Sym, Time, substitute
 from .._support import CONSTRUCTS
+
+ASTNode: TypeAlias = Any
+"""A libsbml `ASTNode`, as an annotation. Not `libsbml.ASTNode`: for the reason above, the proxies libsbml
+returns are then `libsedml.ASTNode`s (SWIG's shared type table), which a run-time type check of
+`libsbml.ASTNode` would refuse although libsbml's functions take them."""
 
 
 class UnsupportedMath(Exception):
@@ -90,7 +96,7 @@ def _csymbol(el: ET.Element) -> str:
     return (el.get("definitionURL") or "").strip()
 
 
-def _math_root(node: libsbml.ASTNode) -> ET.Element:
+def _math_root(node: ASTNode) -> ET.Element:
     """The element for `node`, parsed from libsbml's MathML for it (see the module docstring)."""
     text = libsbml.writeMathMLToString(node)
     if not text:
@@ -103,7 +109,7 @@ def _math_root(node: libsbml.ASTNode) -> ET.Element:
 
 
 def convert(
-    node: libsbml.ASTNode,
+    node: ASTNode | None,
     functions: FunctionDefinitions | None = None,
     rename: Mapping[str, str] | None = None,
 ) -> Expr:
@@ -111,7 +117,8 @@ def convert(
 
     **Arguments:**
 
-    - `node`: the libsbml `ASTNode` (e.g. `kineticLaw.getMath()`).
+    - `node`: the libsbml `ASTNode` (e.g. `kineticLaw.getMath()`; `None`, what libsbml returns for an element
+      without math, is refused).
     - `functions`: function definitions already converted, `id -> (argument names, body)`; calls are inlined.
     - `rename`: symbol renames applied to `ci` names (local parameter `k` → `reaction.k`).
 
