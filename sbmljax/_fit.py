@@ -9,6 +9,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
@@ -268,7 +269,7 @@ def make_objective(
     if isinstance(loss, str) and loss == "likelihood":
         from ._likelihood.objective import LikelihoodObjective
 
-        options = dict(estimator_options or {})
+        options: dict[str, Any] = dict(estimator_options or {})
         unknown = set(options) - {"method", "replicates"}
         if unknown:
             raise ConfigError(f"loss='likelihood' takes estimator_options method and replicates, not {sorted(unknown)}")

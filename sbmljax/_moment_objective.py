@@ -18,6 +18,7 @@ import numpy as np
 
 from ._ensemble import UNLIMITED_STEPS, parameter_vector, raise_failures, run_ensemble, trajectory_keys
 from ._estimator import AbstractGradientEstimator
+from ._estimator.base import GradProblem
 from ._grad import build_problem
 from ._loss import AbstractLoss, DataTerm, data_term, pilot_moments
 from ._model import Model
@@ -36,7 +37,7 @@ class _Term:
     """Everything about one dataset that stays fixed during a fit."""
 
     data: DataTerm
-    grad: object  # GradProblem at the start values
+    grad: GradProblem  # at the start values
     model_ids: tuple[str, ...]
     loss_ids: tuple[str, ...]
     fixed_model: dict[str, float]  # model parameters this dataset sets without estimating them

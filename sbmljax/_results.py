@@ -41,12 +41,16 @@ if TYPE_CHECKING:
         is used; one missing there fails at import of the code that uses it).
         """
 
-        successful: ClassVar[EnumerationItem]
-        bad_propensity: ClassVar[EnumerationItem]
-        max_steps_reached: ClassVar[EnumerationItem]
-        negative_count: ClassVar[EnumerationItem]
-        event_cascade: ClassVar[EnumerationItem]
-        non_integer_count: ClassVar[EnumerationItem]
+        successful: ClassVar[RESULTS]
+        bad_propensity: ClassVar[RESULTS]
+        max_steps_reached: ClassVar[RESULTS]
+        negative_count: ClassVar[RESULTS]
+        event_cascade: ClassVar[RESULTS]
+        non_integer_count: ClassVar[RESULTS]
+
+        @classmethod
+        def where(cls, pred: object, a: RESULTS, b: RESULTS) -> RESULTS: ...
+
         _name_to_item: ClassVar[dict[str, EnumerationItem]]
         _index_to_message: ClassVar[list[str]]
 

@@ -173,14 +173,14 @@ class ParticleLikelihood:
         for i, f in enumerate(self.filters):
             keys = jax.vmap(lambda r, i=i: jax.random.fold_in(_seed_key(seed, i), r))(jnp.arange(self.replicates))
             out = f.run(theta, keys, grad)
-            v, se = logmeanexp_jackknife(out.loglik)
+            v, se = logmeanexp_jackknife(np.asarray(out.loglik))
             total += v
             total_se2 += se**2
             per.append(v)
             min_ess = min(min_ess, float(out.min_ess.min()))
             resampled += int(out.resampled.sum())
             if grad:
-                g, gse = pooled_gradient(out.loglik, out.grad)
+                g, gse = pooled_gradient(np.asarray(out.loglik), np.asarray(out.grad))
                 g_total += g
                 g_se2 += gse**2
         return LogLikelihood(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Mapping
+from typing import cast
 
 import equinox as eqx
 import jax
@@ -13,7 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._compile._network import CompiledNetwork
-from .._ensemble import parameter_vector, prepare, raise_failures
+from .._ensemble import UNLIMITED_STEPS, parameter_vector, prepare, raise_failures
+from .._solve import Solution
 from ..data import Dataset, Problem
 from ..errors import DataError, EstimatorError, LikelihoodError, SimulationError, UnsupportedSBMLFeatureError
 from .bootstrap import FilterOutput, bootstrap_filter
@@ -117,14 +119,18 @@ class DatasetFilter:
         if failed.size:
             i = int(failed[0])
             k = int(out.failed_at[i])
-            sol = types.SimpleNamespace(
-                status=out.fail_status[i : i + 1],
-                t=out.fail_t[i : i + 1],
-                x=out.fail_x[i : i + 1],
-                p=np.asarray(self.initial(theta)[1])[None],
+            # the failing particle as a one-trajectory Solution: raise_failures reads status, t, x and p
+            sol = cast(
+                Solution,
+                types.SimpleNamespace(
+                    status=out.fail_status[i : i + 1],
+                    t=out.fail_t[i : i + 1],
+                    x=out.fail_x[i : i + 1],
+                    p=np.asarray(self.initial(theta)[1])[None],
+                ),
             )
             try:
-                raise_failures(self.prep, sol, 2**62)
+                raise_failures(self.prep, sol, UNLIMITED_STEPS)
             except SimulationError as e:
                 t_prev = 0.0 if k == 0 else float(d.times[k - 1])
                 raise SimulationError(

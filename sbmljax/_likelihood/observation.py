@@ -61,7 +61,7 @@ def log_density(distribution: str, transformation: str, y, h, s) -> jax.Array:
             + xlogy(n_safe - y, 1.0 - s)
         )
         return jnp.where(ok, value, -jnp.inf)
-    jac = 0.0
+    jac: float | jax.Array = 0.0
     if transformation != "lin":
         base = 1.0 if transformation == "log" else math.log(10.0)
         jac = -jnp.log(y * base)
@@ -194,12 +194,14 @@ def observation_model(
                 if not sym.startswith("noiseParameter"):
                     raise ParameterError(f"{where}: observable '{o.id}' needs a value for '{sym}'")
     obs = dataset.observables
+    npar = dataset.noise_parameters
+    assert npar is not None  # Dataset.__post_init__ fills (T, O, 0) when none are given
     return ObservationModel(
         net=net,
         times=jnp.asarray(dataset.times),
         y=jnp.asarray(np.nan_to_num(y)),
         mask=jnp.asarray(~np.isnan(y)),
-        noise_parameters=jnp.asarray(np.nan_to_num(dataset.noise_parameters)),
+        noise_parameters=jnp.asarray(np.nan_to_num(npar)),
         constant_values=jnp.asarray(list(consts.values()), dtype=jnp.float64),
         constant_names=tuple(consts),
         names=names,
@@ -210,8 +212,6 @@ def observation_model(
         transformations=tuple(o.transformation for o in obs),
         observable_ids=tuple(o.id for o in obs),
         placeholders=tuple(
-            (f"noiseParameter{q + 1}_{o.id}", j, q)
-            for j, o in enumerate(obs)
-            for q in range(dataset.noise_parameters.shape[2])
+            (f"noiseParameter{q + 1}_{o.id}", j, q) for j, o in enumerate(obs) for q in range(npar.shape[2])
         ),
     )

@@ -13,7 +13,7 @@ call per block instead of per step, which is most of an SSA step's cost in JAX).
 
 # No `from __future__ import annotations`: equinox reads `AbstractVar` annotations as objects.
 import abc
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -66,7 +66,10 @@ def initial_sim_state(t0, x0) -> SimState:
     )
 
 
-def idle_step(state: AbstractSimState, t_stop: Float[Array, ""]) -> AbstractSimState:
+_State = TypeVar("_State", bound=AbstractSimState)
+
+
+def idle_step(state: _State, t_stop: Float[Array, ""]) -> _State:
     """The step of a network without reaction channels (rules and events only): nothing fires, and time moves
     to `t_stop`, where the loop applies the events. Simulators call it when `net.stoich` has no rows."""
     none = (jnp.asarray(-1, dtype=jnp.int32), jnp.asarray(0, dtype=jnp.int64))

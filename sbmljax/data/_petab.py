@@ -24,7 +24,7 @@ from .._expr import Expr, Num, Sym, substitute
 from ..errors import DataError, ParameterError
 from ..sbml import load_sbml
 from ._dataset import Dataset
-from ._formula import COUNT_DISTRIBUTIONS, Observable
+from ._formula import COUNT_DISTRIBUTIONS, NoiseDistribution, Observable, Transformation
 from ._petab_tables import Table, check_measurements, check_observables, check_parameters, read_table
 from ._problem import EstimatedParameter, Problem, Scale
 
@@ -311,8 +311,9 @@ def load_petab(problem_yaml: str | os.PathLike) -> Problem:
                 t.cell(r, "observableFormula"),
                 t.cell(r, "noiseFormula"),
                 where=f"{t.path}: row {r} (line {r + 1})",
-                distribution=t.cell(r, "noiseDistribution") or "normal",
-                transformation=t.cell(r, "observableTransformation") or "lin",
+                # the table's text; Observable checks it is one of the names (a clear DataError otherwise)
+                distribution=cast(NoiseDistribution, t.cell(r, "noiseDistribution") or "normal"),
+                transformation=cast(Transformation, t.cell(r, "observableTransformation") or "lin"),
             )
     _substitutions(tables["measurement"], observables, "observableParameters", "observableParameter", False)
     noise_rows = _substitutions(tables["measurement"], observables, "noiseParameters", "noiseParameter", True)
