@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -333,7 +334,9 @@ def _descend(
     params = problem.estimated
     scaled = jnp.asarray([p.to_scale(start[p.id]) for p in params])
     lower, upper = (jnp.asarray(b) for b in problem.scaled_bounds())
-    opt_state = opt.init(scaled)
+    # optax mixes Python floats with its int32 step count: standard promotion, whatever the caller's setting
+    with jax.numpy_dtype_promotion("standard"):
+        opt_state = opt.init(scaled)
     history = FitHistory.empty(problem.estimated_ids)
     trace: list[np.ndarray] = []
     sims = 0
@@ -350,7 +353,8 @@ def _descend(
                     f"(parameters {values}); check the data, noise SDs and bounds"
                 )
             history.record(ev, values, g_scaled, time.perf_counter() - t_start)
-            updates, opt_state = opt.update(jnp.asarray(g_scaled), opt_state, scaled)
+            with jax.numpy_dtype_promotion("standard"):
+                updates, opt_state = opt.update(jnp.asarray(g_scaled), opt_state, scaled)
             scaled = jnp.clip(optax.apply_updates(scaled, updates), lower, upper)
             trace.append(np.asarray(scaled))
             show(ev.value)

@@ -38,15 +38,6 @@ def getkey():
     return next_key
 
 
-@pytest.fixture
-def standard_promotion():
-    """Standard dtype promotion for one test: optax's own `update` (adam's bias correction raises a Python
-    float to the int32 step count) needs it. Used by the tests that run `sbmljax.fit`, until `fit` scopes
-    `jax.numpy_dtype_promotion("standard")` around `optimizer.update` itself."""
-    with jax.numpy_dtype_promotion("standard"):
-        yield
-
-
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
     return MODELS

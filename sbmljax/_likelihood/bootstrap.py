@@ -60,7 +60,7 @@ def systematic_resample(key: PRNGKeyArray, w: Float[Array, " n"]) -> Int[Array, 
     """Ancestor indices by systematic resampling: one uniform `U`, points `(U + i)/N` on the weights' CDF
     (Carpenter, Clifford & Fearnhead 1999): the lowest-variance standard scheme, O(N)."""
     n = w.shape[0]
-    u = (jax.random.uniform(key, (), dtype=jnp.float64) + jnp.arange(n)) / n
+    u = (jax.random.uniform(key, (), dtype=jnp.float64) + jnp.arange(n, dtype=jnp.float64)) / n
     cdf = jnp.cumsum(w)
     cdf = cdf / cdf[-1]
     return jnp.minimum(jnp.searchsorted(cdf, u, side="right"), n - 1).astype(jnp.int32)
