@@ -18,6 +18,7 @@ import importlib.util
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -75,6 +76,8 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None, help="keep the working directories here")
     parser.add_argument("--use-running", action="store_true", help="use the cluster SLURM_CONF names")
     args = parser.parse_args()
+    # A TERM (e.g. a timeout) unwinds like an error, so that the cluster is stopped below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     root = Path(tempfile.mkdtemp(prefix="bench_slurm_", dir=args.keep))
     env = dict(os.environ)
