@@ -162,11 +162,11 @@ def prepare(
     model = as_model(model)
     sim = make_simulator(method, **options)
     t_eval = check_time_grid(t_eval, t0)
-    net = compile_network(model, exact=sim.exact)
+    net = compile_network(model, exact=sim.exact, accepts=sim.accepts)
     if sim.exact and net.time_dependent:
         raise join_time_dependent(time_dependent_propensities(net)).exception(model.source)
     time_rules = net.time_dependent_rules
-    refusals = event_refusals(model, time_rules)
+    refusals = event_refusals(model, time_rules) + sim.refusals(net)
     if refusals:
         raise UnsupportedSBMLFeatureError(f"{model.source}: " + "; ".join(u.message() for u in refusals))
     events = compile_events(net)

@@ -27,3 +27,6 @@ class RESULTS(eqx.Enumeration):
     event_cascade = "events kept triggering each other at one instant"
     # A construct of the support table refused at run time: its message is the table's reason.
     non_integer_count = CONSTRUCTS["event_non_integer"].reason
+    ode_failed = (
+        "the hybrid method's ODE solver failed (its step limit, or a step size too small: a stiff or blowing-up model)"
+    )

@@ -6,6 +6,7 @@ from .._registry import instantiate
 from .base import AbstractSimulator as AbstractSimulator
 from .base import SimState as SimState
 from .direct import GillespieDirect as GillespieDirect
+from .hybrid import HybridSimulator as HybridSimulator
 from .nrm import NextReaction as NextReaction
 from .tau_leap import TauLeaping as TauLeaping
 
@@ -13,6 +14,7 @@ SIMULATORS: dict[str, type[AbstractSimulator]] = {
     GillespieDirect.name: GillespieDirect,
     NextReaction.name: NextReaction,
     TauLeaping.name: TauLeaping,
+    HybridSimulator.name: HybridSimulator,
 }
 
 
