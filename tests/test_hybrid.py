@@ -125,3 +125,22 @@ def test_state_trigger_on_a_continuous_variable_is_refused() -> None:
     m = sbmljax.load_sbml(text)
     with pytest.raises(UnsupportedSBMLFeatureError, match="event 'e' trigger.*continuously moving"):
         sbmljax.simulate(m, [0.0, 1.0], n_trajectories=2, seed=0, method="hybrid")
+
+
+@pytest.mark.slow
+def test_large_immigration_birth_death_matches_the_exact_ssa() -> None:
+    # 0 -> X at 5000/s, X -> 0 at 1/s: X passes continuous_above (1000) at t ≈ 0.2 and runs as the chemical
+    # Langevin equation from then on. Means within the suite's Z (two samples) and SDs within 10% of the exact
+    # SSA's (the ODE alone would lose the noise: its SD is the discrete phase's only).
+    n = 2000
+    m = sbmljax.load_sbml(
+        sbml_model({"X": 0}, {"k1": 5000.0, "k2": 1.0}, [("b", "0 -> X", "k1"), ("d", "X -> 0", "k2*X")])
+    )
+    t = np.array([0.5, 1.0, 2.0])
+    exact = sbmljax.simulate(m, t, n_trajectories=n, seed=4, method="direct").counts[:, :, 0]
+    hyb = sbmljax.simulate(m, t, n_trajectories=n, seed=5, method="hybrid", noise="langevin", dt=0.002)
+    x = hyb.counts[:, :, 0]
+    assert hyb.n_events.mean() < 0.1 * n * 5000 * 2, "most reactions ran in the Langevin equation"
+    z = (x.mean(0) - exact.mean(0)) / np.sqrt(x.var(0, ddof=1) / n + exact.var(0, ddof=1) / n)
+    assert np.all(np.abs(z) < Z_MAX), z
+    np.testing.assert_allclose(x.std(0, ddof=1), exact.std(0, ddof=1), rtol=0.10)

@@ -77,9 +77,11 @@ class HybridSimulator(AbstractSimulator):
     This is Haseltine & Rawlings' (2002) split into fast reactions (reaction-rate equations) and slow ones
     (SSA), with Salis & Kaznessis' (2005) criteria (enough molecules of every species the reaction touches,
     and a large enough propensity), evaluated dynamically as in Cao, Gillespie & Petzold's slow-scale and
-    partitioned methods (2005). Continuous channels follow the deterministic reaction-rate equations; their
-    noise is neglected (no chemical Langevin term), so a species whose fluctuations matter should stay
-    discrete (raise `continuous_above`).
+    partitioned methods (2005). With `noise="ode"` (default) continuous channels follow the deterministic
+    reaction-rate equations and their noise is neglected: a species whose fluctuations matter should stay
+    discrete (raise `continuous_above`), or use `noise="langevin"`: the chemical Langevin equation
+    (Gillespie 2000) in Itô form, by Euler–Maruyama on the fixed step `dt` (first order: choose `dt` small
+    against the fastest continuous time scale).
 
     **Jumps.** The jump channels' total propensity `a₀ˢ(t)` is integrated along with the ODE; the next jump is
     where `∫a₀ˢ dt` reaches an `Exp(1)` draw (diffrax event, Newton root-finding), and the channel is drawn
@@ -93,12 +95,13 @@ class HybridSimulator(AbstractSimulator):
     estimate, for the stiff models of curated repositories; `"tsit5"`, explicit, cheaper on non-stiff ones),
     `rtol`, `atol` (PID step control, counts), `ode_max_steps` (solver steps per jump).
 
-    Cost per step: one adaptive ODE solve to the next jump (a few solver steps when propensities are
-    constant, each an `O(R·S)` right-hand side; Newton iterations with a dense `S×S` Jacobian for Kvaerno5).
+    Cost per step: one adaptive ODE solve to the next jump (each solver step an `O(R·S)` right-hand side;
+    Newton iterations with a dense `S×S` Jacobian for Kvaerno5). A step in which nothing moves continuously
+    and no propensity depends on time is the direct method's (the solve gets an empty span).
 
     **References:** E. L. Haseltine, J. B. Rawlings, J. Chem. Phys. 117:6959 (2002). H. Salis, Y. Kaznessis,
     J. Chem. Phys. 122:054103 (2005). Y. Cao, D. T. Gillespie, L. R. Petzold, J. Chem. Phys. 122:014116
-    (2005). M. H. A. Davis, J. R. Stat. Soc. B 46:353 (1984). P. Kidger, "On neural differential
+    (2005). D. T. Gillespie, J. Chem. Phys. 113:297 (2000). M. H. A. Davis, J. R. Stat. Soc. B 46:353 (1984). P. Kidger, "On neural differential
     equations" (2021; diffrax).
     """
 
@@ -106,6 +109,8 @@ class HybridSimulator(AbstractSimulator):
     discrete_below: float = eqx.field(default=100.0, static=True)
     min_propensity: float = eqx.field(default=0.0, static=True)
     solver: str = eqx.field(default="kvaerno5", static=True)
+    noise: str = eqx.field(default="ode", static=True)
+    dt: float | None = eqx.field(default=None, static=True)
     rtol: float = eqx.field(default=1e-6, static=True)
     atol: float = eqx.field(default=1e-6, static=True)
     ode_max_steps: int = eqx.field(default=100_000, static=True)
@@ -127,6 +132,10 @@ class HybridSimulator(AbstractSimulator):
             raise ConfigError(f"hybrid: unknown solver {self.solver!r}; choose one of {', '.join(_SOLVERS)}")
         if not (self.rtol > 0 and self.atol > 0):
             raise ConfigError("hybrid: rtol and atol must be positive")
+        if self.noise not in ("ode", "langevin"):
+            raise ConfigError(f"hybrid: noise must be 'ode' or 'langevin', got {self.noise!r}")
+        if (self.noise == "langevin") != (self.dt is not None) or (self.dt is not None and not self.dt > 0):
+            raise ConfigError("hybrid: noise='langevin' needs a positive fixed step dt= (and only it takes one)")
 
     # -- the model's continuous part ---------------------------------------------------------------------
     def refusals(self, net: CompiledNetwork) -> list[Unsupported]:
@@ -201,10 +210,12 @@ class HybridSimulator(AbstractSimulator):
             q=p[jnp.asarray(rp.p_index)] if rp.p_index.size else jnp.zeros((0,), jnp.float64),
         )
 
-    def draw(self, key: PRNGKeyArray, n: int) -> Float[Array, "n 2"]:
-        return jax.random.uniform(key, (n, 2), dtype=jnp.float64)
+    def draw(self, key: PRNGKeyArray, n: int) -> tuple[Float[Array, "n 2"], PRNGKeyArray]:
+        k_u, k_w = jax.random.split(key)
+        return jax.random.uniform(k_u, (n, 2), dtype=jnp.float64), jax.random.split(k_w, n)
 
     def step(self, net: CompiledNetwork, state: HybridState, p, rand, t_stop) -> HybridState:
+        rand, key = rand
         S = state.x.shape[0]
         p_eff = self._with_q(net, p, state.q)
         a = net.propensities(state.x, p_eff, state.t)
@@ -230,26 +241,57 @@ class HybridSimulator(AbstractSimulator):
 
         y0 = jnp.concatenate([x, state.q, jnp.zeros((1,), jnp.float64)])
         t1 = jnp.maximum(t_stop, state.t)
+        # Nothing continuous moves and no propensity depends on time: the hazard grows linearly, and the step
+        # is the direct method's (Gillespie 1977). The ODE solve is then given an empty span (it returns at
+        # once), so lanes of an ensemble that are all discrete pay little for the solver.
+        rp: _RatePlan = net.plan.memo("hybrid_rates", lambda: _RatePlan(net))  # type: ignore[assignment]
+        static = not (rp.species or rp.params or net.time_dependent)
+        a_slow = jnp.where(fast, 0.0, jnp.maximum(a, 0.0))
+        plain = static & ~jnp.any(fast)
+        t_plain = state.t + threshold / jnp.sum(a_slow)  # a0 == 0 gives inf: wait for t_stop
+        t_ode = jnp.where(plain, state.t, t1)
+        if self.noise == "ode":
+            terms, solver, dt0 = diffrax.ODETerm(rhs), _SOLVERS[self.solver](), None
+            adjoint = diffrax.RecursiveCheckpointAdjoint()
+            controller = diffrax.PIDController(rtol=self.rtol, atol=self.atol)
+        else:
+            # The chemical Langevin equation (Gillespie 2000) for the continuous channels, in Itô form:
+            # Euler–Maruyama on a fixed step, one independent Brownian path per step (disjoint intervals).
+            def diffusion(t, y, args):
+                x_, q_ = y[:S], y[S:-1]
+                a_ = net.propensities(x_, self._with_q(net, p, q_), t)
+                g = stoich.T * jnp.sqrt(jnp.where(fast, jnp.maximum(a_, 0.0), 0.0))[None, :]
+                return jnp.concatenate([g, jnp.zeros((y.shape[0] - S, g.shape[1]), g.dtype)])
+
+            # Increments drawn per solver step (fixed steps; the event's root is found on the Euler
+            # interpolation, which never queries the path again), not a Brownian tree's costly bisection.
+            bm = diffrax.UnsafeBrownianPath((stoich.shape[0],), key)
+            terms = diffrax.MultiTerm(diffrax.ODETerm(rhs), diffrax.ControlTerm(diffusion, bm))
+            solver, dt0, controller = diffrax.Euler(), self.dt, diffrax.ConstantStepSize()
+            adjoint = diffrax.ForwardMode()  # what an unsafe (non-replayable) Brownian path allows
         sol = diffrax.diffeqsolve(
-            diffrax.ODETerm(rhs),
-            _SOLVERS[self.solver](),
+            terms,
+            solver,
             state.t,
-            t1,
-            None,
+            t_ode,
+            dt0,
             y0,
             saveat=diffrax.SaveAt(t1=True),
-            stepsize_controller=diffrax.PIDController(rtol=self.rtol, atol=self.atol),
+            stepsize_controller=controller,
             event=diffrax.Event(jump, root_finder=optx.Newton(rtol=1e-10, atol=1e-10)),
             max_steps=self.ode_max_steps,
+            adjoint=adjoint,
             throw=False,
         )
         solved = (sol.result == diffrax.RESULTS.successful) | (sol.result == diffrax.RESULTS.event_occurred)
         y = sol.ys[-1]
-        t_new = jnp.where(sol.event_mask, sol.ts[-1], t1)
+        hit = jnp.where(plain, t_plain <= t1, sol.event_mask)
+        t_new = jnp.where(plain, jnp.where(hit, t_plain, t1), jnp.where(sol.event_mask, sol.ts[-1], t1))
         x_new, q_new = y[:S], y[S:-1]
         a_new = net.propensities(x_new, self._with_q(net, p, q_new), t_new)
-        k, _ = select_channel(jnp.where(fast, 0.0, jnp.maximum(a_new, 0.0)), rand[1])
-        fire = ok & solved & sol.event_mask & (t_new <= t_stop)
+        a_new = jnp.where(plain, a_slow, jnp.where(fast, 0.0, jnp.maximum(a_new, 0.0)))
+        k, _ = select_channel(a_new, rand[1])
+        fire = ok & solved & hit & (t_new <= t_stop)
         x_fired = x_new + stoich[k]
         negative = fire & jnp.any((x_fired < 0) & (stoich[k] < 0))
         fire = fire & ~negative
