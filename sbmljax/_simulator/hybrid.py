@@ -30,6 +30,9 @@ from ..errors import ConfigError
 from .base import AbstractSimulator
 from .direct import propensities_ok, select_channel
 
+HAZARD_ATOL = 1e-6
+"""Absolute tolerance on the integrated hazard (jump times to `1e-6 / a₀`, whatever `atol` on the counts)."""
+
 _SOLVERS = {"kvaerno3": diffrax.Kvaerno3, "kvaerno5": diffrax.Kvaerno5, "tsit5": diffrax.Tsit5}
 
 
@@ -97,7 +100,8 @@ class HybridSimulator(AbstractSimulator):
     **Options:** `solver` (`"kvaerno3"`, default, or `"kvaerno5"`: L-stable implicit ESDIRK methods with an
     embedded error estimate, for the stiff models of curated repositories; `"tsit5"`, explicit, cheaper on
     non-stiff ones),
-    `rtol`, `atol` (PID step control, counts), `ode_max_steps` (solver steps per jump).
+    `rtol`, `atol` (PI step control; `atol` in molecules, the hazard integral's own absolute tolerance is
+    `HAZARD_ATOL`), `ode_max_steps` (solver steps per jump).
 
     Cost per step: one adaptive ODE solve to the next jump (each solver step an `O(R·S)` right-hand side;
     Newton iterations with a dense `S×S` Jacobian for Kvaerno5). A step in which nothing moves continuously
@@ -105,7 +109,8 @@ class HybridSimulator(AbstractSimulator):
 
     **References:** E. L. Haseltine, J. B. Rawlings, J. Chem. Phys. 117:6959 (2002). H. Salis, Y. Kaznessis,
     J. Chem. Phys. 122:054103 (2005). Y. Cao, D. T. Gillespie, L. R. Petzold, J. Chem. Phys. 122:014116
-    (2005). D. T. Gillespie, J. Chem. Phys. 113:297 (2000). M. H. A. Davis, J. R. Stat. Soc. B 46:353 (1984). P. Kidger, "On neural differential
+    (2005). D. T. Gillespie, J. Chem. Phys. 113:297 (2000). M. H. A. Davis, J. R. Stat. Soc. B 46:353
+    (1984). P. Kidger, "On neural differential
     equations" (2021; diffrax).
     """
 
@@ -116,8 +121,8 @@ class HybridSimulator(AbstractSimulator):
     solver: str = eqx.field(default="kvaerno3", static=True)
     noise: str = eqx.field(default="ode", static=True)
     dt: float | None = eqx.field(default=None, static=True)
-    rtol: float = eqx.field(default=1e-5, static=True)
-    atol: float = eqx.field(default=1e-6, static=True)
+    rtol: float = eqx.field(default=1e-4, static=True)
+    atol: float = eqx.field(default=1e-3, static=True)
     ode_max_steps: int = eqx.field(default=100_000, static=True)
 
     exact: ClassVar[bool] = False
@@ -242,13 +247,15 @@ class HybridSimulator(AbstractSimulator):
             a_ = net.propensities(x_, p_, t)
             dx, dq = self._rates(net, x_, p_, t)
             dx = dx + jnp.where(fast, a_, 0.0) @ stoich
-            hazard = jnp.sum(jnp.where(fast, 0.0, jnp.maximum(a_, 0.0)))
+            hazard = jnp.sum(jnp.where(fast, 0.0, jnp.maximum(a_, 0.0))) * hazard_scale
             return jnp.concatenate([dx, dq, hazard[None]])
 
         def jump(t, y, args, **kwargs):
             del t, args, kwargs
-            return y[-1] - threshold
+            return y[-1] - threshold * hazard_scale
 
+        # The hazard is integrated scaled so that the solver's `atol` (in molecules) is HAZARD_ATOL on it.
+        hazard_scale = self.atol / HAZARD_ATOL
         y0 = jnp.concatenate([x, state.q, jnp.zeros((1,), jnp.float64)])
         t1 = jnp.maximum(t_stop, state.t)
         # Nothing continuous moves and no propensity depends on time: the hazard grows linearly, and the step
