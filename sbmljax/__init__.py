@@ -58,6 +58,9 @@ from ._simulator import (
     GillespieDirect as GillespieDirect,
 )
 from ._simulator import (
+    HybridSimulator as HybridSimulator,
+)
+from ._simulator import (
     NextReaction as NextReaction,
 )
 from ._simulator import (

@@ -103,7 +103,8 @@ def initial_counts(
     """
     findings: list[Finding] = []
     notes: list[str] = []
-    rule_species = set(net.plan.rule_species)
+    # Rules set these, not reactions (rate-rule species are continuous: only the hybrid method runs them).
+    rule_species = set(net.plan.rule_species) | {v for v, _ in model.rate_rules}
     for s, v in zip(model.species, np.array(x0)):
         if s.id in rule_species:
             continue

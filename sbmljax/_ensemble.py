@@ -159,15 +159,22 @@ def prepare(
     max_events: float = DEFAULT_MAX_EVENTS,
     **options,
 ) -> Prepared:
-    """Check a simulation request and build what the loop needs (shared by `simulate` and the estimators)."""
+    """Check a simulation request and build what the loop needs (shared by `simulate` and the estimators).
+
+    `method="auto"` is the exact direct method when it can run the request (supported constructs, counts,
+    the `max_events` feasibility estimate), else the hybrid method; the choice and its reason are the first
+    of `notes`.
+    """
     model = as_model(model)
+    if isinstance(method, str) and method == "auto":
+        return _prepare_auto(model, t_eval, params, initial, t0, n_trajectories, max_events, options)
     sim = make_simulator(method, **options)
     t_eval = check_time_grid(t_eval, t0)
-    net = compile_network(model, exact=sim.exact)
+    net = compile_network(model, exact=sim.exact, accepts=sim.accepts)
     if sim.exact and net.time_dependent:
         raise join_time_dependent(time_dependent_propensities(net)).exception(model.source)
     time_rules = net.time_dependent_rules
-    refusals = event_refusals(model, time_rules)
+    refusals = event_refusals(model, time_rules) + sim.refusals(net)
     if refusals:
         raise UnsupportedSBMLFeatureError(f"{model.source}: " + "; ".join(u.message() for u in refusals))
     events = compile_events(net)
@@ -200,6 +207,27 @@ def prepare(
                 f"trajectories, {c.why(max_events=max_events)}. {c.fix}"
             )
     return Prepared(model, net, events, sim, t_eval, float(t0), x0j, p, tuple(notes))
+
+
+AUTO_FAST_EVENTS = 1000.0
+"""`method="auto"`'s hybrid: a channel that would fire this many times over the simulated span at its current
+propensity moves the ODE (`HybridSimulator.fast_propensity = AUTO_FAST_EVENTS / span`)."""
+
+
+def _prepare_auto(model, t_eval, params, initial, t0, n_trajectories, max_events, options) -> Prepared:
+    if options:
+        raise ConfigError(f"method='auto' takes no options (got {sorted(options)}); name the method to set them")
+    common = dict(params=params, initial=initial, t0=t0, n_trajectories=n_trajectories, max_events=max_events)
+    try:
+        prep = prepare(model, t_eval, method="direct", **common)
+        why = "method 'auto' chose 'direct': exact simulation is supported and feasible"
+    except (UnsupportedSBMLFeatureError, InfeasibleSimulationError, InitialStateError) as e:
+        span = float(np.max(np.asarray(t_eval, dtype=np.float64))) - t0
+        fast = AUTO_FAST_EVENTS / span if span > 0 else math.inf
+        prep = prepare(model, t_eval, method=make_simulator("hybrid", fast_propensity=fast), **common)
+        reason = " ".join(str(e).split()).removeprefix(f"{model.source}: ")
+        why = f"method 'auto' chose 'hybrid': the exact methods refuse this request ({reason})"
+    return dataclasses.replace(prep, notes=(why, *prep.notes))
 
 
 @eqx.filter_jit

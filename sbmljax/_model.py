@@ -135,6 +135,7 @@ class Unsupported:
     element: str
     reason: str
     scope: Scope = "stochastic"
+    key: str = ""  # the support table's construct, where known (a simulator may accept some: see `refusals`)
 
     def message(self) -> str:
         """One line: the element and the reason."""
@@ -167,6 +168,7 @@ class Model:
     substance_units: str
     extent_factor: float
     sbml: str = dataclasses.field(repr=False, compare=False)
+    rate_rules: tuple[tuple[str, Expr], ...] = ()  # `d(variable)/dt = math`; only the hybrid method runs them
 
     @property
     def species_ids(self) -> tuple[str, ...]:
@@ -205,10 +207,11 @@ class Model:
                 return c
         raise KeyError(cid)
 
-    def refusals(self, method_exact: bool) -> tuple[Unsupported, ...]:
-        """The unsupported constructs that refuse a stochastic simulation (exact or not)."""
+    def refusals(self, method_exact: bool, accepts: frozenset[str] = frozenset()) -> tuple[Unsupported, ...]:
+        """The unsupported constructs that refuse a stochastic simulation (exact or not), less the support
+        table's constructs in `accepts` (those a simulator honours itself, e.g. rate rules in the hybrid one)."""
         scopes = {"stochastic"} | ({"exact"} if method_exact else set())
-        return tuple(u for u in self.unsupported if u.scope in scopes)
+        return tuple(u for u in self.unsupported if u.scope in scopes and u.key not in accepts)
 
     def summary(self) -> dict:
         """A JSON-serialisable description: species, reactions, parameters, rules, events, refusals."""

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
         negative_count: ClassVar[RESULTS]
         event_cascade: ClassVar[RESULTS]
         non_integer_count: ClassVar[RESULTS]
+        ode_failed: ClassVar[RESULTS]
 
         @classmethod
         def where(cls, pred: object, a: RESULTS, b: RESULTS) -> RESULTS: ...
@@ -66,3 +67,7 @@ else:
         event_cascade = "events kept triggering each other at one instant"
         # A construct of the support table refused at run time: its message is the table's reason.
         non_integer_count = CONSTRUCTS["event_non_integer"].reason
+        ode_failed = (
+            "the hybrid method's ODE solver failed (its step limit, or a step size too small: a stiff or blowing-up "
+            "model)"
+        )

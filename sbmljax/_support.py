@@ -495,10 +495,14 @@ _TABLE: tuple[Construct, ...] = (
         key="rate_rule",
         category="Parameters and rules",
         name="Rate rules",
-        status="refused",
+        status="partial",
         scope="stochastic",
         reason="a continuously changing variable cannot be part of a jump process",
-        note="Hybrid ODE/jump simulation is out of scope.",
+        note=(
+            "Run by the hybrid method (`method='hybrid'`) as continuous variables of its ODE (species and "
+            "parameters; not compartments); the jump-process methods refuse them."
+        ),
+        fix="use method='hybrid'",
         error=_UNSUPPORTED,
     ),
     Construct(
@@ -568,8 +572,11 @@ _TABLE: tuple[Construct, ...] = (
         status="refused",
         scope="exact",
         reason="exact methods assume propensities constant between events",
-        note="Tau-leaping evaluates them at the start of each leap.",
-        fix="use method='tau_leap'",
+        note=(
+            "Tau-leaping evaluates them at the start of each leap; the hybrid method (`method='hybrid'`) fires "
+            "them at exact times (integrated hazard)."
+        ),
+        fix="use method='hybrid' (exact jump times) or method='tau_leap'",
         error=_UNSUPPORTED,
     ),
     Construct(

@@ -270,7 +270,9 @@ def _compile_cached(model: Model) -> CompiledNetwork:
     )
 
 
-def compile_network(model: Model, *, exact: bool | None = None) -> CompiledNetwork:
+def compile_network(
+    model: Model, *, exact: bool | None = None, accepts: frozenset[str] = frozenset()
+) -> CompiledNetwork:
     """Compile a model's rate laws and stoichiometry into JAX functions.
 
     **Arguments:**
@@ -278,11 +280,12 @@ def compile_network(model: Model, *, exact: bool | None = None) -> CompiledNetwo
     - `model`: the imported model.
     - `exact`: when `True` or `False`, first refuse constructs that exact (or any) stochastic simulation cannot
       honour, raising `UnsupportedSBMLFeatureError` naming each; when `None`, compile whatever can be.
+    - `accepts`: support-table constructs the simulator honours itself (not refused here).
 
     **Returns:** the `CompiledNetwork` (cached per model).
     """
     if exact is not None:
-        refusals = model.refusals(method_exact=exact)
+        refusals = model.refusals(method_exact=exact, accepts=accepts)
         if refusals:
             shown = "; ".join(u.message() for u in refusals[:3])
             more = f" (and {len(refusals) - 3} more)" if len(refusals) > 3 else ""

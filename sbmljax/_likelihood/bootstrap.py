@@ -34,7 +34,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from .._compile._network import CompiledNetwork
 from .._estimator.score import _PathScore
-from .._results import RESULTS
+from .._results import RESULTS, status_code
 from .._simulator import AbstractSimulator
 from .._solve import solve
 from .observation import ObservationModel
@@ -130,7 +130,7 @@ def bootstrap_filter(
             return sol.x, sol.status, sol.t, sol.extra
 
         x, status, t_end, dalpha = jax.vmap(advance)(c["x"], jax.random.split(k_prop, n))
-        failed_now = status != RESULTS.successful._value
+        failed_now = status != status_code(RESULTS.successful)
         first_fail = jnp.argmax(failed_now)
         new_fail = (c["failed"] < 0) & jnp.any(failed_now)
         g, ok = jax.vmap(lambda xi: log_g(theta, xi, k))(x)

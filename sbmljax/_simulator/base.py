@@ -21,6 +21,7 @@ from equinox import AbstractVar
 from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 
 from .._compile._network import CompiledNetwork
+from .._model import Unsupported
 from .._results import RESULTS
 
 
@@ -87,6 +88,7 @@ class AbstractSimulator(eqx.Module):
     exact: ClassVar[bool]
     name: ClassVar[str]
     default_block: ClassVar[int] = 128
+    accepts: ClassVar[frozenset[str]] = frozenset()  # support-table constructs it honours beyond the table's scope
 
     @abc.abstractmethod
     def init(
@@ -108,6 +110,12 @@ class AbstractSimulator(eqx.Module):
         self, net: CompiledNetwork, state: PyTree, p: Float[Array, " params"], rand: PyTree, t_stop: Float[Array, ""]
     ) -> PyTree:
         """Advance by at most one reaction (or one leap), never past `t_stop`."""
+
+    def refusals(self, net: CompiledNetwork) -> list[Unsupported]:
+        """Constructs of `net` this method cannot honour beyond the support table's refusals (none by default;
+        `prepare` raises the first)."""
+        del net
+        return []
 
     @abc.abstractmethod
     def reset(self, net: CompiledNetwork, state: PyTree, p: Float[Array, " params"]) -> PyTree:

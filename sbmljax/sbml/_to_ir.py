@@ -65,12 +65,13 @@ class _Builder:
         self.declared: tuple[int, int] | None = None  # the file's own (level, version), if converted
         self.functions: dict[str, tuple[tuple[str, ...], Expr]] = {}
         self.refused_references: set[str] = set()  # speciesReference ids whose stoichiometry a rule/event sets
+        self.rate_rules: list[tuple[str, Expr]] = []
 
     def refuse(self, element: str, key: str, reason: str | None = None, **fields: object) -> None:
         """Record construct `key` of the support table at `element`; the reason is the table's (with `fields`
         filled in) unless a more specific `reason` is given."""
         construct = CONSTRUCTS[key]
-        self.unsupported.append(Unsupported(element, reason or construct.why(**fields), construct.scope))
+        self.unsupported.append(Unsupported(element, reason or construct.why(**fields), construct.scope, key))
 
     def math(self, node, element: str, rename=None) -> Expr | None:
         try:
@@ -147,6 +148,7 @@ class _Builder:
             substance_units=extent.label,
             extent_factor=extent_factor,
             sbml=self.text,
+            rate_rules=tuple(self.rate_rules),
         )
 
     # -- components -------------------------------------------------------------------------------------
@@ -238,7 +240,10 @@ class _Builder:
                 self.refuse("algebraicRule", "algebraic_rule")
                 continue
             if rule.isRate():
-                self.refuse(f"rateRule '{var}'", "rate_rule")
+                self.refuse(f"rateRule '{var}'", "rate_rule")  # jump processes refuse it; the hybrid method runs it
+                rate = self.math(rule.getMath(), f"rateRule '{var}'")
+                if rate is not None:
+                    self.rate_rules.append((var, rate))
                 continue
             e = self.math(rule.getMath(), f"assignmentRule '{var}'")
             if e is not None:

@@ -1,0 +1,160 @@
+"""The hybrid (piecewise-deterministic) simulator against analytic answers, the exact SSA and the ODE.
+
+Statistical checks use fixed seeds and the SBML stochastic test suite's criterion for means (|Z| < 3, Z the
+difference in standard errors); deterministic ones a relative tolerance. Each distinct model and option set
+compiles once (~20 s), so the default suite keeps to a few; the larger comparisons are marked `slow`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import birth_death_moments, sbml_model, z_scores
+
+import sbmljax
+import sbmljax.reference
+from sbmljax.errors import UnsupportedSBMLFeatureError
+
+Z_MAX = 3.0  # the SBML stochastic suite's mean criterion
+ALL_DISCRETE = {"continuous_above": float("inf"), "discrete_below": float("inf"), "solver": "tsit5"}
+ALL_CONTINUOUS = {"continuous_above": 0.0, "discrete_below": 0.0}
+
+
+def _rules(*rules: tuple[str, str]) -> str:
+    import libsbml
+
+    out = []
+    for var, formula in rules:
+        text = libsbml.writeMathMLToString(libsbml.parseL3Formula(formula))
+        out.append(f'<rateRule variable="{var}">{text[text.index("<math") :]}</rateRule>')
+    return f"<listOfRules>{''.join(out)}</listOfRules>"
+
+
+def test_every_species_discrete_is_the_exact_ssa() -> None:
+    # Immigration–death: X(t) is Binomial + Poisson with known mean and variance (helpers.birth_death_moments).
+    k1, k2, n = 10.0, 0.1, 2000
+    m = sbmljax.load_sbml(sbml_model({"X": 5}, {"k1": k1, "k2": k2}, [("b", "0 -> X", "k1"), ("d", "X -> 0", "k2*X")]))
+    t = np.array([0.0, 2.0, 5.0, 10.0, 20.0])
+    tr = sbmljax.simulate(m, t, n_trajectories=n, seed=1, method="hybrid", **ALL_DISCRETE)
+    x = tr.counts[:, :, 0]
+    assert np.all(x == np.round(x)), "discrete species hold whole counts"
+    mean, var = birth_death_moments(5, k1, k2, t)
+    z = z_scores(x[:, 1:], mean[1:])
+    assert np.all(np.abs(z) < Z_MAX), z
+    # Variance: the suite's Y statistic, sqrt(n/2)(s²/σ² − 1), within its (−5, 5) range.
+    y = np.sqrt(n / 2) * (x[:, 1:].var(axis=0, ddof=1) / var[1:] - 1)
+    assert np.all(np.abs(y) < 5), y
+
+
+def test_every_species_continuous_is_the_ode() -> None:
+    # A nonlinear network (dimerisation with production and decay) against libRoadRunner's CVODE solution.
+    m = sbmljax.load_sbml(
+        sbml_model(
+            {"A": 1000, "D": 0},
+            {"kp": 50.0, "kf": 0.001, "kr": 0.5, "kd": 0.05},
+            [
+                ("p", "0 -> A", "kp"),
+                ("f", "2 A -> D", "kf*A*(A-1)/2"),
+                ("r", "D -> 2 A", "kr*D"),
+                ("d", "D -> 0", "kd*D"),
+            ],
+        )
+    )
+    t = np.linspace(0.0, 40.0, 9)
+    tr = sbmljax.simulate(m, t, n_trajectories=2, seed=0, method="hybrid", **ALL_CONTINUOUS)
+    ref = sbmljax.reference.ode(m, None, t)
+    assert tr.n_events.max() == 0, "no channel fires as a jump"
+    np.testing.assert_allclose(tr.counts[0], ref.values, rtol=0.01, atol=1e-6)
+    np.testing.assert_allclose(tr.counts[0], tr.counts[1])
+
+
+def test_inhomogeneous_poisson_count_mean_is_the_integrated_rate() -> None:
+    # 0 -> X with propensity a(t) = k (1 + sin(w t)): X(t) ~ Poisson(∫a), whatever the partition (X stays
+    # discrete: it never reaches continuous_above).
+    k, w, n = 3.0, 0.7, 2000
+    m = sbmljax.load_sbml(sbml_model({"X": 0}, {"k": k, "w": w}, [("b", "0 -> X", "k*(1 + sin(w*time))")]))
+    t = np.array([0.0, 1.0, 3.0, 6.0, 10.0])
+    with pytest.raises(UnsupportedSBMLFeatureError, match="depends on time"):
+        sbmljax.simulate(m, t, n_trajectories=4, seed=0)  # the exact methods still refuse it
+    tr = sbmljax.simulate(m, t, n_trajectories=n, seed=2, method="hybrid", solver="tsit5")
+    integral = k * (t + (1 - np.cos(w * t)) / w)
+    x = tr.counts[:, :, 0]
+    z = z_scores(x[:, 1:], integral[1:])
+    assert np.all(np.abs(z) < Z_MAX), z
+    y = np.sqrt(n / 2) * (x[:, 1:].var(axis=0, ddof=1) / integral[1:] - 1)
+    assert np.all(np.abs(y) < 5), y
+
+
+def test_rate_rules_against_the_analytic_solution() -> None:
+    # dY/dt = -kd·Y (a species), dr/dt = s (a parameter), and 0 -> X fires at c·Y + r: the rate rules are
+    # continuous variables, X counts the jumps of a process whose rate they drive.
+    # E[X(t)] = c·Y0·(1 − e^{−kd t})/kd + s t²/2.
+    y0, cy, kd, s, n = 50.5, 0.2, 0.5, 1.0, 2000
+    text = sbml_model(
+        {"X": 0, "Y": y0},
+        {"cy": cy, "kd": kd, "s": s},
+        [("b", "0 -> X", "cy*Y + r")],
+        extra=_rules(("Y", "-kd*Y"), ("r", "s")),
+    ).replace("</listOfParameters>", '<parameter id="r" value="0" constant="false"/></listOfParameters>')
+    m = sbmljax.load_sbml(text)
+    t = np.array([0.0, 1.0, 2.0, 4.0])
+    with pytest.raises(UnsupportedSBMLFeatureError, match="rateRule 'Y'"):
+        sbmljax.simulate(m, t, n_trajectories=4, seed=0)
+    tr = sbmljax.simulate(m, t, n_trajectories=n, seed=3, method="hybrid", solver="tsit5")
+    np.testing.assert_allclose(tr.counts[:, :, 1], np.broadcast_to(y0 * np.exp(-kd * t), (n, t.size)), rtol=1e-5)
+    mean_x = cy * y0 * (1 - np.exp(-kd * t)) / kd + s * t**2 / 2
+    z = z_scores(tr.counts[:, 1:, 0], mean_x[1:])
+    assert np.all(np.abs(z) < Z_MAX), z
+
+
+def test_state_trigger_on_a_continuous_variable_is_refused() -> None:
+    import libsbml
+
+    trig = libsbml.writeMathMLToString(libsbml.parseL3Formula("X > 50"))
+    trig = trig[trig.index("<math") :]
+    one = libsbml.writeMathMLToString(libsbml.parseL3Formula("0"))
+    one = one[one.index("<math") :]
+    events = (
+        f'<listOfEvents><event id="e" useValuesFromTriggerTime="true"><trigger initialValue="false" '
+        f'persistent="true">{trig}</trigger><listOfEventAssignments><eventAssignment variable="X">{one}'
+        "</eventAssignment></listOfEventAssignments></event></listOfEvents>"
+    )
+    text = sbml_model({"X": 0}, {"k": 10.0}, [("b", "0 -> X", "k")]).replace(
+        "<listOfReactions>", events + "<listOfReactions>"
+    )
+    m = sbmljax.load_sbml(text)
+    with pytest.raises(UnsupportedSBMLFeatureError, match="event 'e' trigger.*continuously moving"):
+        sbmljax.simulate(m, [0.0, 1.0], n_trajectories=2, seed=0, method="hybrid")
+
+
+@pytest.mark.slow
+def test_large_immigration_birth_death_matches_the_exact_ssa() -> None:
+    # 0 -> X at 5000/s, X -> 0 at 1/s: X passes continuous_above (1000) at t ≈ 0.2 and runs as the chemical
+    # Langevin equation from then on. Means within the suite's Z (two samples) and SDs within 10% of the exact
+    # SSA's (the ODE alone would lose the noise: its SD is the discrete phase's only).
+    n = 2000
+    m = sbmljax.load_sbml(
+        sbml_model({"X": 0}, {"k1": 5000.0, "k2": 1.0}, [("b", "0 -> X", "k1"), ("d", "X -> 0", "k2*X")])
+    )
+    t = np.array([0.5, 1.0, 2.0])
+    exact = sbmljax.simulate(m, t, n_trajectories=n, seed=4, method="direct").counts[:, :, 0]
+    hyb = sbmljax.simulate(m, t, n_trajectories=n, seed=5, method="hybrid", noise="langevin", dt=0.002)
+    x = hyb.counts[:, :, 0]
+    assert hyb.n_events.mean() < 0.1 * n * 5000 * 2, "most reactions ran in the Langevin equation"
+    z = (x.mean(0) - exact.mean(0)) / np.sqrt(x.var(0, ddof=1) / n + exact.var(0, ddof=1) / n)
+    assert np.all(np.abs(z) < Z_MAX), z
+    np.testing.assert_allclose(x.std(0, ddof=1), exact.std(0, ddof=1), rtol=0.10)
+
+
+def test_auto_is_direct_when_exact_simulation_can_run_and_hybrid_otherwise() -> None:
+    from sbmljax._ensemble import prepare
+
+    small = sbmljax.load_sbml(sbml_model({"X": 5}, {"k": 1.0}, [("d", "X -> 0", "k*X")]))
+    tr = sbmljax.simulate(small, [0.0, 1.0], n_trajectories=8, seed=0, method="auto")
+    assert tr.method == "direct" and tr.notes[0].startswith("method 'auto' chose 'direct'")
+    timed = sbmljax.load_sbml(sbml_model({"X": 0}, {"k": 1.0}, [("b", "0 -> X", "k*(1 + sin(time))")]))
+    prep = prepare(timed, [0.0, 10.0], method="auto")
+    assert prep.sim.name == "hybrid" and "depends on time" in prep.notes[0], prep.notes
+    assert prep.sim.fast_propensity == 100.0  # AUTO_FAST_EVENTS / span
+    with pytest.raises(sbmljax.errors.ConfigError, match="takes no options"):
+        prepare(small, [0.0, 1.0], method="auto", tau=0.1)
