@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optimistix as optx
-from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
+from jaxtyping import Array, Bool, Float, Int, Key, PRNGKeyArray, UInt32
 
 from .._compile._network import CompiledNetwork
 from .._expr import evaluate, symbols
@@ -225,7 +225,7 @@ class HybridSimulator(AbstractSimulator):
             q=p[jnp.asarray(rp.p_index)] if rp.p_index.size else jnp.zeros((0,), jnp.float64),
         )
 
-    def draw(self, key: PRNGKeyArray, n: int) -> tuple[Float[Array, "n 2"], PRNGKeyArray]:
+    def draw(self, key: PRNGKeyArray, n: int) -> tuple[Float[Array, "n 2"], Key[Array, " n"] | UInt32[Array, "n _"]]:
         k_u, k_w = jax.random.split(key)
         return jax.random.uniform(k_u, (n, 2), dtype=jnp.float64), jax.random.split(k_w, n)
 
