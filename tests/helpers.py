@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 from collections.abc import Iterator
 
 import jaxtyping
@@ -125,3 +126,15 @@ def z_scores(samples: np.ndarray, mean: np.ndarray) -> np.ndarray:
 
 def load(text_or_path) -> sbmljax.Model:
     return sbmljax.load_sbml(text_or_path)
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a snakemake run or dry run: rule -> number of jobs."""
+    lines = output[output.index("Job stats:") :].splitlines()
+    counts = {}
+    for line in lines[3:]:
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if not m:
+            break
+        counts[m.group(1)] = int(m.group(2))
+    return counts

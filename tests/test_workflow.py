@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from helpers import job_counts
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
@@ -34,18 +34,6 @@ def snakemake(*args: str, cwd: Path, timeout: float = 600) -> subprocess.Complet
     return subprocess.run(
         cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout
     )
-
-
-def job_counts(output: str) -> dict[str, int]:
-    """The 'Job stats' table of a snakemake run or dry run: rule -> number of jobs."""
-    lines = output[output.index("Job stats:") :].splitlines()
-    counts = {}
-    for line in lines[3:]:
-        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-        if not m:
-            break
-        counts[m.group(1)] = int(m.group(2))
-    return counts
 
 
 def write_config(workdir: Path, config: dict, sheet_rows: list[str] = ()) -> None:

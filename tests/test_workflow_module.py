@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+from helpers import job_counts
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -106,17 +106,6 @@ def snakemake(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env.setdefault("JAX_PLATFORMS", "cpu")
     cmd = [sys.executable, "-m", "snakemake", *args]
     return subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def job_counts(output: str) -> dict[str, int]:
-    lines = output[output.index("Job stats:") :].splitlines()
-    counts = {}
-    for line in lines[3:]:
-        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-        if not m:
-            break
-        counts[m.group(1)] = int(m.group(2))
-    return counts
 
 
 def test_two_embedded_copies_plan_side_by_side(tmp_path):
