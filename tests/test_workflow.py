@@ -256,7 +256,9 @@ def test_invalid_dataset_sheet_fails_before_any_job(tmp_path, row, message):
 def test_profiles_parse():
     slurm = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
     assert slurm["executor"] == "slurm" and slurm["latency-wait"] > 0 and slurm["jobs"] > 0
-    assert {"mem_mb", "runtime", "cpus_per_task", "slurm_partition"} <= set(slurm["default-resources"])
+    # no partition by default: the cluster's default partition (the profile runs as shipped without one)
+    assert {"mem_mb", "runtime", "cpus_per_task"} <= set(slurm["default-resources"])
+    assert "slurm_partition" not in slurm["default-resources"] and slurm["slurm-status-command"] == "squeue"
     assert set(slurm["set-resources"]) <= {
         "import_model",
         "simulate_chunk",

@@ -27,7 +27,7 @@ from .._expr import evaluate, symbols
 from .._model import Unsupported
 from .._results import RESULTS
 from ..errors import ConfigError
-from .base import AbstractSimState, AbstractSimulator
+from .base import AbstractSimState, AbstractSimulator, idle_step
 from .direct import propensities_ok, select_channel
 
 HAZARD_ATOL = 1e-6
@@ -230,6 +230,15 @@ class HybridSimulator(AbstractSimulator):
         return jax.random.uniform(k_u, (n, 2), dtype=jnp.float64), jax.random.split(k_w, n)
 
     def step(self, net: CompiledNetwork, state: HybridState, p, rand, t_stop) -> HybridState:
+        if net.stoich.shape[0] == 0:
+            rp0: _RatePlan = net.plan.memo("hybrid_rates", lambda: _RatePlan(net))  # type: ignore[assignment]
+            if rp0.species or rp0.params:
+                # Said at trace time, before any simulation: the jump machinery needs one channel.
+                raise ConfigError(
+                    "the hybrid method needs at least one reaction; a model of rate rules alone is an ODE "
+                    "(sbmljax.reference.ode solves it)"
+                )
+            return idle_step(state, t_stop)  # rules and events only
         rand, key = rand
         S = state.x.shape[0]
         p_eff = self._with_q(net, p, state.q)
