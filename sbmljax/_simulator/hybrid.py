@@ -64,6 +64,11 @@ class _RatePlan:
         self.changes = np.asarray(plan.stoich) != 0  # (channels, species): what a firing changes
 
 
+def _rate_plan(net: CompiledNetwork) -> _RatePlan:
+    """The network's `_RatePlan`, built once and cached on its plan."""
+    return net.plan.memo("hybrid_rates", lambda: _RatePlan(net))  # type: ignore[return-value]
+
+
 class HybridSimulator(AbstractSimulator):
     """Piecewise-deterministic hybrid simulation (method `"hybrid"`).
 
@@ -183,7 +188,7 @@ class HybridSimulator(AbstractSimulator):
 
     def _rates(self, net: CompiledNetwork, x, p, t) -> tuple[Array, Array]:
         """Rate-rule derivatives: of the species counts (dense, `S`) and of the rated parameters."""
-        rp: _RatePlan = net.plan.memo("hybrid_rates", lambda: _RatePlan(net))  # type: ignore[assignment]
+        rp = _rate_plan(net)
         dx = jnp.zeros_like(x)
         if not (rp.species or rp.params):
             return dx, jnp.zeros((0,), x.dtype)
@@ -195,11 +200,11 @@ class HybridSimulator(AbstractSimulator):
 
     @staticmethod
     def _with_q(net: CompiledNetwork, p, q):
-        rp: _RatePlan = net.plan.memo("hybrid_rates", lambda: _RatePlan(net))  # type: ignore[assignment]
+        rp = _rate_plan(net)
         return p.at[jnp.asarray(rp.p_index)].set(q) if rp.p_index.size else p
 
     def _partition(self, net: CompiledNetwork, x, a, continuous, fast):
-        rp: _RatePlan = net.plan.memo("hybrid_rates", lambda: _RatePlan(net))  # type: ignore[assignment]
+        rp = _rate_plan(net)
         changes = jnp.asarray(rp.changes)
         # A channel firing at least `fast_propensity` per time unit makes every species it changes continuous.
         hot = jnp.where(fast, a >= 0.5 * self.fast_propensity, a >= self.fast_propensity)
@@ -212,7 +217,7 @@ class HybridSimulator(AbstractSimulator):
     # -- the simulator contract --------------------------------------------------------------------------
     def init(self, net: CompiledNetwork, t0, x0, p, key: PRNGKeyArray) -> HybridState:
         del key
-        rp: _RatePlan = net.plan.memo("hybrid_rates", lambda: _RatePlan(net))  # type: ignore[assignment]
+        rp = _rate_plan(net)
         x0 = jnp.asarray(x0, jnp.float64)
         return HybridState(
             t=jnp.asarray(t0, jnp.float64),
@@ -231,8 +236,8 @@ class HybridSimulator(AbstractSimulator):
 
     def step(self, net: CompiledNetwork, state: HybridState, p, rand, t_stop) -> HybridState:
         if net.stoich.shape[0] == 0:
-            rp0: _RatePlan = net.plan.memo("hybrid_rates", lambda: _RatePlan(net))  # type: ignore[assignment]
-            if rp0.species or rp0.params:
+            rp = _rate_plan(net)
+            if rp.species or rp.params:
                 # Said at trace time, before any simulation: the jump machinery needs one channel.
                 raise ConfigError(
                     "the hybrid method needs at least one reaction; a model of rate rules alone is an ODE "
@@ -270,7 +275,7 @@ class HybridSimulator(AbstractSimulator):
         # Nothing continuous moves and no propensity depends on time: the hazard grows linearly, and the step
         # is the direct method's (Gillespie 1977). The ODE solve is then given an empty span (it returns at
         # once), so lanes of an ensemble that are all discrete pay little for the solver.
-        rp: _RatePlan = net.plan.memo("hybrid_rates", lambda: _RatePlan(net))  # type: ignore[assignment]
+        rp = _rate_plan(net)
         static = not (rp.species or rp.params or net.time_dependent)
         a_slow = jnp.where(fast, 0.0, jnp.maximum(a, 0.0))
         plain = static & ~jnp.any(fast)
