@@ -41,8 +41,8 @@ def _uniform(s: Stream, nxt):
 
 
 def _event(x, t, u1, u2):
-    S, I, R = x[0], x[1], x[2]
-    a1, a2 = 1e-4 * S * I, 0.01 * I
+    s_, i_ = x[0], x[1]
+    a1, a2 = 1e-4 * s_ * i_, 0.01 * i_
     a0 = a1 + a2
     tau = -jnp.log1p(-u1) / a0
     inf = u2 * a0 < a1
