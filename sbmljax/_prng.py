@@ -103,8 +103,12 @@ class Stream(eqx.Module):
 
 
 def seed_stream(key: PRNGKeyArray) -> Stream:
-    """The stream of the trajectory with key `key`: four words from one threefry call, all-zero guarded."""
-    w = jax.random.bits(key, (4,), dtype=jnp.uint32)
+    """The stream of the trajectory with key `key`: four words from one threefry call (`stream_of_words`)."""
+    return stream_of_words(jax.random.bits(key, (4,), dtype=jnp.uint32))
+
+
+def stream_of_words(w: UInt32[Array, "4"]) -> Stream:
+    """A stream with state `w`, except that the all-zero state (xoshiro's fixed point) becomes another."""
     zero = jnp.all(w == 0)
     s0 = jnp.where(zero, jnp.uint32(0x9E3779B9), w[0])  # the one fixed point of xoshiro: replace it
     return Stream(s0, w[1], w[2], w[3])
