@@ -179,7 +179,7 @@ def prepare(
         raise UnsupportedSBMLFeatureError(f"{model.source}: " + "; ".join(u.message() for u in refusals))
     events = compile_events(net)
     p_free = parameter_vector(net, params)
-    x_init, p = _initial_state(net, p_free, jnp.asarray(t0, dtype=jnp.float64))
+    x_init, p = _initial_state(net, p_free, float(t0))  # a Python float: static, one compile per start time
     x0 = np.array(x_init, dtype=np.float64)
     for sid, value in (initial or {}).items():
         if sid not in net.plan.species_index:
