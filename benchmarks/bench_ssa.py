@@ -5,6 +5,11 @@ libRoadRunner. Both simulate the same process, so libRoadRunner's events/s is it
 mean number of events per trajectory that sbmljax counts. Timings exclude JAX compilation (one warm-up
 call with another seed) and libRoadRunner's model load; each libRoadRunner trajectory pays `resetAll()`.
 
+When rebop (https://github.com/Armavica/rebop, a Rust Gillespie simulator) is importable, its core loop runs
+too, on the same reactions written out by hand (rebop reads no SBML): the Rust `run` per trajectory, without
+the xarray wrapping of its Python `Gillespie.run`. rebop is a benchmark-only tool, not a dependency of
+sbmljax (`pip install rebop`; the newest on the package index used here was 0.9.2).
+
     python benchmarks/bench_ssa.py                 # one core (the target is measured so)
     python benchmarks/bench_ssa.py --cores 2       # both cores
     python benchmarks/bench_ssa.py --n 1000 --models sir
@@ -19,6 +24,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# The same reactions for rebop: (rate constant, reactants, products), mass action; and the initial counts.
+REBOP = {
+    "sir": ([(1e-4, ["S", "I"], ["I", "I"]), (0.01, ["I"], ["R"])], {"S": 999, "I": 1, "R": 0}),
+    "birth_death": ([(10.0, [], ["X"]), (0.1, ["X"], [])], {"X": 0}),
+}
 MODELS = {
     "sir": (REPO / "models" / "sir.xml", 250.0, 251),
     "birth_death": (REPO / "models" / "birth_death.xml", 250.0, 251),
@@ -43,8 +53,14 @@ def main() -> None:
     print(
         f"cores={args.cores} method={args.method} jax={__import__('jax').__version__} roadrunner={roadrunner.__version__}"
     )
+    try:
+        import rebop
+    except ImportError:
+        rebop = None
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
     print(
         f"{'model':<12} {'n':>6} {'sbmljax traj/s':>15} {'sbmljax Mev/s':>14} {'rr traj/s':>10} {'rr Mev/s':>9} {'ratio':>6}"
+        + (f" {'rebop Mev/s':>12} {'vs rebop':>9}" if rebop is not None else "")
     )
     for name in args.models:
         path, t_end, points = MODELS[name]
@@ -67,9 +83,21 @@ def main() -> None:
                 rr.integrator.seed = 1 + i
                 rr.simulate(0.0, t_end, points)
             theirs = m / (time.perf_counter() - start)
+            extra = ""
+            if rebop is not None:
+                reactions, init = REBOP[name]
+                sim = rebop.Gillespie()
+                for rate, lhs, rhs in reactions:
+                    sim.add_reaction(rate, lhs, rhs)
+                start = time.perf_counter()
+                for i in range(n):
+                    sim.gillespie.set_init(init)
+                    sim.gillespie.run(t_end, points - 1, params={}, seed=np.uint64(1 + i), sparse=None, var_names=None)
+                reb = n / (time.perf_counter() - start)
+                extra = f" {reb * events / 1e6:>12.2f} {ours / reb:>9.2f}"
             print(
                 f"{name:<12} {n:>6} {ours:>15.0f} {ours * events / 1e6:>14.2f} {theirs:>10.0f} "
-                f"{theirs * events / 1e6:>9.2f} {ours / theirs:>6.1f}",
+                f"{theirs * events / 1e6:>9.2f} {ours / theirs:>6.1f}{extra}",
                 flush=True,
             )
 

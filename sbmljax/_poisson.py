@@ -2,6 +2,7 @@
 
 `jax.random.poisson` evaluates both of its branches (Knuth's product of uniforms for λ < 10, transformed
 rejection for λ ≥ 10) for every element, and each iteration of either loop derives fresh keys with threefry.
+This sampler draws from the trajectory's own stream (`sbmljax._prng.Stream`) instead.
 Inside tau-leaping that cost is paid on every step, including the steps where every rate is zero (the SSA
 fallback), and it was 95% of a step. This sampler needs one uniform per element for small rates (which
 the caller may supply from its own draw) and loops on arithmetic:
@@ -28,7 +29,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float
+
+from ._prng import Stream
 
 _SMALL = 10.0  # below: inversion; above: PTRS, whose constants are valid for λ ≥ 10
 _MAX_SEARCH = 200  # inversion steps; for λ < 10 a count above 200 has probability < 1e-200
@@ -106,18 +109,21 @@ class _Ptrs(NamedTuple):
         return k, squeeze | (~in_tail & (log_v <= log_target))
 
 
-def poisson(key: PRNGKeyArray, lam: Float[Array, "..."], u: Float[Array, "..."] | None = None) -> Float[Array, "..."]:
-    """Draw `Poisson(lam)` elementwise, exactly, for `lam ≥ 0` (0 gives 0; NaN or infinite `lam` gives NaN).
+def poisson(
+    rng: Stream, lam: Float[Array, "..."], u: Float[Array, "..."] | None = None
+) -> tuple[Float[Array, "..."], Stream]:
+    """Draw `Poisson(lam)` elementwise, exactly, for `lam ≥ 0` (0 gives 0; NaN or infinite `lam` gives NaN);
+    returns the counts and the advanced stream.
 
     `u` (optional, uniform on [0, 1), shaped like `lam`) is the inversion uniform, for a caller that draws its
-    uniforms in one call; `key` then only feeds the rejection branch, which draws nothing unless some `lam ≥ 10`.
+    uniforms in one call; `rng` then only feeds the rejection branch, which draws nothing unless some `lam ≥ 10`.
 
     **Reference:** inversion by sequential search (Devroye 1986) for λ < 10, PTRS (Hörmann 1993) for λ ≥ 10.
     """
     lam = jnp.asarray(lam, jnp.float64)
     if u is None:
-        key, sub = jax.random.split(key)
-        u = jax.random.uniform(sub, lam.shape, dtype=jnp.float64)
+        u, rng = rng.uniforms(lam.size)
+        u = u.reshape(lam.shape)
     finite = jnp.isfinite(lam)
     small = (lam < _SMALL) | ~finite  # a NaN or infinite λ must not keep the rejection loop running forever
     k_small = _inversion(u, jnp.where(small & finite, lam, 0.0))
@@ -128,16 +134,15 @@ def poisson(key: PRNGKeyArray, lam: Float[Array, "..."], u: Float[Array, "..."] 
         return jnp.any(~c[1])
 
     def body(c):
-        k, ok, i = c
-        # 32-bit uniforms: half the threefry work of 64-bit ones, and their 2^-24 grid moves a proposal by
-        # less than 1e-3 of a count even at λ = 1e8 (the tails they cannot reach have probability < 1e-7).
-        uv = jax.random.uniform(jax.random.fold_in(key, i), (2, *lam.shape), dtype=jnp.float32)
-        uv = uv.astype(jnp.float64)
+        k, ok, s = c
+        # A try draws for every element (accepted ones discard theirs), so the stream's position depends on
+        # the batch's tries only, never on the order of evaluation.
+        uv, s = s.uniforms(2 * lam.size)
+        uv = uv.reshape(2, *lam.shape)
         k_new, ok_new = ptrs.attempt(uv[0], uv[1])
         take = ~ok & ok_new
-        return jnp.where(take, k_new, k), ok | ok_new, i + 1
+        return jnp.where(take, k_new, k), ok | ok_new, s
 
     # Elements with λ < 10 start accepted, so without a large λ the loop runs no iteration and draws nothing.
-    init = (jnp.zeros_like(lam), small, jnp.asarray(0, jnp.uint32))
-    k_big, _, _ = jax.lax.while_loop(cond, body, init)
-    return jnp.where(finite, jnp.where(small, k_small, k_big), jnp.nan)
+    k_big, _, rng = jax.lax.while_loop(cond, body, (jnp.zeros_like(lam), small, rng))
+    return jnp.where(finite, jnp.where(small, k_small, k_big), jnp.nan), rng

@@ -51,15 +51,15 @@ def simulate(
     - `model`: a model from `load_sbml` (or a path to an SBML file).
     - `t_eval`: non-decreasing output times; counts are recorded exactly at these times.
     - `n_trajectories`: ensemble size `N`.
-    - `seed`: integer seed; the same seed (and `block`) gives identical results.
+    - `seed`: integer seed; the same seed gives identical results.
     - `method`: `"direct"` (Gillespie 1977), or another registered method (`"nrm"`, `"tau_leap"`,
       `"hybrid"`), or a simulator instance; `"auto"` is `"direct"` when the exact methods can run the request
       and `"hybrid"` otherwise (the result's `method` says which, its first note why).
     - `params`: parameter id (`k1`, or `reaction.k` for a local one) → value, overriding the model's.
     - `initial`: species id → initial molecule count, overriding the model's.
     - `t0`: start time (the time of the model's initial state).
-    - `block`: steps per block of random numbers (default: the method's, 128 for exact methods, 16 for
-      tau-leaping); part of the random stream.
+    - `block`: steps per iteration of the loop's inner `scan` (default: the method's, 128 for exact methods, 16
+      for tau-leaping); a speed setting that does not change results.
     - `chunk`: trajectories per vmapped batch (default 128 on CPU, 8192 on accelerators); does not change results.
     - `max_steps`: per-trajectory step limit (default: unlimited for exact methods; the `max_events` estimate
       guards against runaway runs).

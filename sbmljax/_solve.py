@@ -1,7 +1,9 @@
 """The one simulation loop: steps a simulator, applies SBML events, records outputs.
 
 Per trajectory, a `while_loop` runs blocks of `block` steps (`lax.scan`) until every output time is recorded,
-the trajectory failed, or `max_steps` were taken. Each block draws its random numbers in one call. The
+the trajectory failed, or `max_steps` were taken. The random numbers come from the trajectory's stream
+(`sbmljax._prng`), seeded from its key and carried in the simulator state, so the block size is a speed
+setting only. The
 output buffer has one spare row: every step writes the state to row `idx` if it reached output time `idx`,
 else to the spare row, so the write is a fixed-shape `dynamic_update_slice` and no step pays for masking the
 whole buffer (which dominates the cost of a naive JAX SSA). Ensembles are `jax.vmap` over keys.
@@ -18,6 +20,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 
 from ._compile._events import CompiledEvents
 from ._compile._network import CompiledNetwork
+from ._prng import seed_stream
 from ._results import RESULTS, status_code
 from ._simulator.base import LOOP_FIELDS, AbstractSimulator
 
@@ -56,7 +59,6 @@ class _Carry(eqx.Module):
     p: Float[Array, " params"]
     idx: Int[Array, ""]
     buf: Float[Array, "times_plus_one species"]
-    key: PRNGKeyArray
     steps: Int[Array, ""]
     firings: Int[Array, ""]
     ev: PyTree
@@ -96,9 +98,9 @@ def solve(
     - `net`, `sim`: the compiled network and the simulator.
     - `t_eval`: non-decreasing output times, all `>= t0`.
     - `x0`, `p`: initial counts and the full parameter vector.
-    - `key`: the PRNG key of this trajectory.
+    - `key`: the PRNG key of this trajectory; it seeds the trajectory's random-number stream.
     - `events`: compiled SBML events, or `None` if the model has none.
-    - `block`: steps per block of random numbers (part of the random stream: results depend on it).
+    - `block`: steps per iteration of the inner `scan` (speed only: the results do not depend on it).
     - `max_steps`: the trajectory stops with `RESULTS.max_steps_reached` after this many steps.
     - `accumulator`: optional `AbstractAccumulator`; its `update(acc, state_before, state_after, p)` runs after
       every step (before events) — the score-function estimator accumulates `∇ log p(path)` with it.
@@ -106,8 +108,7 @@ def solve(
     **Returns:** a `Solution`. Failures are reported in `status`, never raised here (this runs under `jit`).
     """
     n_out = t_eval.shape[0]
-    k_init, key = jax.random.split(key)
-    state = sim.init(net, jnp.asarray(t0, jnp.float64), x0, p, k_init)
+    state = sim.init(net, jnp.asarray(t0, jnp.float64), x0, p, seed_stream(key))
     ev = None
     if events is not None:
         x, p, ev, status = events.initial(net, state.x, p, state.t, sim.exact)
@@ -115,16 +116,16 @@ def solve(
     acc = accumulator.init(p) if accumulator is not None else None
     buf = jnp.zeros((n_out + 1, x0.shape[0]), dtype=x0.dtype)
     zero = jnp.asarray(0, dtype=jnp.int64)
-    carry = _Carry(state, p, jnp.asarray(0), buf, key, zero, zero, ev, acc)
+    carry = _Carry(state, p, jnp.asarray(0), buf, zero, zero, ev, acc)
 
     def active(c: _Carry):
         return (c.idx < n_out) & (c.state.status == RESULTS.successful) & (c.steps < max_steps)
 
-    def one_step(c: _Carry, rand) -> tuple[_Carry, None]:
+    def one_step(c: _Carry, _) -> tuple[_Carry, None]:
         act = active(c)
         t_out = t_eval[jnp.minimum(c.idx, n_out - 1)]
         t_stop = t_out if events is None else jnp.minimum(t_out, events.next_time(net, c.state.x, c.p, c.state.t))
-        new = sim.step(net, c.state, c.p, rand, t_stop)
+        new = sim.step(net, c.state, c.p, t_stop)
         acc = accumulator.update(c.acc, c.state, new, c.p) if accumulator is not None else c.acc
         p, ev = c.p, c.ev
         if events is not None:
@@ -141,7 +142,6 @@ def solve(
             p=jnp.where(act, p, c.p),
             idx=c.idx + rec.astype(c.idx.dtype),
             buf=buf,
-            key=c.key,
             steps=c.steps + act.astype(c.steps.dtype),
             firings=c.firings + jnp.where(act, new.count, 0).astype(c.firings.dtype),
             ev=_where(act, ev, c.ev),
@@ -150,10 +150,7 @@ def solve(
         return out, None
 
     def block_body(c: _Carry) -> _Carry:
-        key, sub = jax.random.split(c.key)
-        rand = sim.draw(sub, block)
-        c = eqx.tree_at(lambda s: s.key, c, key)
-        c, _ = jax.lax.scan(one_step, c, rand)
+        c, _ = jax.lax.scan(one_step, c, None, length=block)
         return c
 
     carry = jax.lax.while_loop(active, block_body, carry)

@@ -15,6 +15,7 @@ from jaxtyping import Array, Float, Key, PRNGKeyArray
 
 from .._compile._network import CompiledNetwork
 from .._poisson import poisson
+from .._prng import seed_stream
 from .._simulator import AbstractSimulator
 from .._simulator.tau_leap import TauLeaping
 from ..errors import ConfigError, EstimatorError
@@ -115,20 +116,20 @@ class TauPathwise(AbstractGradientEstimator):
         # Padding leaps have length 0: they change nothing.
         dts_p = jnp.concatenate([jnp.asarray(dts), jnp.zeros(pad)]).reshape(n_seg, seg)
         starts_p = jnp.concatenate([jnp.asarray(starts), jnp.zeros(pad)]).reshape(n_seg, seg)
-        keys = jax.random.split(key, n_seg * seg).reshape(n_seg, seg)
 
-        def leap(x, inp):
-            dt, t, k = inp
+        def leap(c, inp):
+            x, rng = c
+            dt, t = inp
             a = jnp.maximum(net.propensities(x, p, t), 0.0)
             lam = a * dt
             if self.noise == "poisson":
-                draw = poisson(k, jax.lax.stop_gradient(lam)).astype(lam.dtype)
-                K = lam + jax.lax.stop_gradient(checkpoint_name(draw, "draws") - lam)
+                draw, rng = poisson(rng, jax.lax.stop_gradient(lam))
+                K = lam + jax.lax.stop_gradient(checkpoint_name(draw.astype(lam.dtype), "draws") - lam)
             else:
-                z = checkpoint_name(jax.random.normal(k, lam.shape, dtype=lam.dtype), "draws")
-                K = lam + _safe_sqrt(lam) * z
+                z, rng = rng.normals(lam.shape[0])
+                K = lam + _safe_sqrt(lam) * checkpoint_name(z.astype(lam.dtype), "draws")
             x = _clip(x + K @ net.stoich)
-            return x, x
+            return (x, rng), x
 
         # Recompute each segment in the backward pass, but keep its random draws: Poisson sampling is most of
         # a leap's cost, and the draws are R numbers per leap.
@@ -136,7 +137,7 @@ class TauPathwise(AbstractGradientEstimator):
         def segment(x, inp):
             return jax.lax.scan(leap, x, inp)
 
-        _, xs = jax.lax.scan(segment, x0, (dts_p, starts_p, keys))
+        _, xs = jax.lax.scan(segment, (x0, seed_stream(key)), (dts_p, starts_p))
         xs = xs.reshape(n_seg * seg, -1)
         all_x = jnp.concatenate([x0[None, :], xs])
         return all_x[jnp.asarray(marks) + 1]

@@ -7,8 +7,10 @@ exponential (memoryless), so an output time or an event time can interrupt a ste
 that calls `step` (see `sbmljax._solve`) owns output recording, events and stopping; simulators hold no
 output buffers.
 
-Random numbers are drawn in blocks: `draw(key, n)` returns the randomness for `n` steps at once (one PRNG
-call per block instead of per step, which is most of an SSA step's cost in JAX).
+Random numbers come from the trajectory's own stream (`sbmljax._prng.Stream`, xoshiro128++), carried in the
+state as `rng`: `init` receives it, and `step` draws what it needs from `state.rng` and returns the advanced
+stream. A trajectory's draws therefore depend on its key and its own history only — not on the loop's block
+size, the batch or the chunk it runs in.
 """
 
 # No `from __future__ import annotations`: equinox reads `AbstractVar` annotations as objects.
@@ -18,10 +20,11 @@ from typing import ClassVar, TypeVar
 import equinox as eqx
 import jax.numpy as jnp
 from equinox import AbstractVar
-from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
+from jaxtyping import Array, Float, Int, PyTree
 
 from .._compile._network import CompiledNetwork
 from .._model import Unsupported
+from .._prng import Stream
 from .._results import RESULTS
 
 
@@ -30,7 +33,8 @@ class AbstractSimState(eqx.Module):
 
     `t` is the time, `x` the counts, `status` a `RESULTS` item, `fired` the channel the last step fired
     (`-1` when it fired none, or several at once as a leap does) and `count` how many reaction firings the
-    last step made (0 or 1 for exact methods). The loop reads these fields, replaces `x` and `status` when an
+    last step made (0 or 1 for exact methods), `rng` the trajectory's random-number stream (the simulator draws
+    from it and returns it advanced). The loop reads these fields, replaces `x` and `status` when an
     event fires, and freezes them once a trajectory is done. A simulator's state subclasses this and adds its
     own fields; equinox checks at class creation that every `AbstractVar` is given.
     """
@@ -40,6 +44,7 @@ class AbstractSimState(eqx.Module):
     status: AbstractVar[RESULTS]
     fired: AbstractVar[Int[Array, ""]]
     count: AbstractVar[Int[Array, ""]]
+    rng: AbstractVar[Stream]
 
 
 LOOP_FIELDS: tuple[str, ...] = tuple(AbstractSimState.__annotations__)
@@ -54,9 +59,10 @@ class SimState(AbstractSimState):
     status: RESULTS
     fired: Int[Array, ""]
     count: Int[Array, ""]
+    rng: Stream
 
 
-def initial_sim_state(t0, x0) -> SimState:
+def initial_sim_state(t0, x0, rng: Stream) -> SimState:
     """The common part of a simulator's initial state."""
     return SimState(
         t=jnp.asarray(t0, dtype=jnp.float64),
@@ -64,6 +70,7 @@ def initial_sim_state(t0, x0) -> SimState:
         status=RESULTS.successful,
         fired=jnp.asarray(-1, dtype=jnp.int32),
         count=jnp.asarray(0, dtype=jnp.int64),
+        rng=rng,
     )
 
 
@@ -78,11 +85,12 @@ def idle_step(state: _State, t_stop: Float[Array, ""]) -> _State:
 
 
 class AbstractSimulator(eqx.Module):
-    """A stochastic simulation algorithm: `init`, `draw`, `step`, `reset`.
+    """A stochastic simulation algorithm: `init`, `step`, `reset`.
 
     Subclasses are final and set `exact` (whether the method samples the chemical master equation exactly,
     so that exact-only checks apply), `name` (the `method=` string) and may set `default_block` (steps per
-    block of random numbers: large for cheap exact steps, small for leaps, which are few).
+    iteration of the loop's inner `scan`: large for cheap exact steps, small for leaps, which are few; a speed
+    setting only, the results do not depend on it).
     """
 
     exact: ClassVar[bool]
@@ -97,19 +105,14 @@ class AbstractSimulator(eqx.Module):
         t0: Float[Array, ""],
         x0: Float[Array, " species"],
         p: Float[Array, " params"],
-        key: PRNGKeyArray,
+        rng: Stream,
     ) -> PyTree:
-        """The initial state: an `AbstractSimState` (a `SimState`, or a subclass with more fields)."""
+        """The initial state: an `AbstractSimState` (a `SimState`, or a subclass with more fields) whose `rng` is
+        `rng` advanced past whatever the initialisation drew."""
 
     @abc.abstractmethod
-    def draw(self, key: PRNGKeyArray, n: int) -> PyTree:
-        """Randomness for `n` steps, as a pytree with leading axis `n`."""
-
-    @abc.abstractmethod
-    def step(
-        self, net: CompiledNetwork, state: PyTree, p: Float[Array, " params"], rand: PyTree, t_stop: Float[Array, ""]
-    ) -> PyTree:
-        """Advance by at most one reaction (or one leap), never past `t_stop`."""
+    def step(self, net: CompiledNetwork, state: PyTree, p: Float[Array, " params"], t_stop: Float[Array, ""]) -> PyTree:
+        """Advance by at most one reaction (or one leap), never past `t_stop`, drawing from `state.rng`."""
 
     def refusals(self, net: CompiledNetwork) -> list[Unsupported]:
         """Constructs of `net` this method cannot honour beyond the support table's refusals (none by default;

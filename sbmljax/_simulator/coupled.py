@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._compile._network import CompiledNetwork
+from .._prng import Stream
 from .base import AbstractSimulator, SimState, initial_sim_state
 from .direct import direct_step, propensities_ok
 
@@ -35,14 +34,11 @@ class SplitCoupledDirect(AbstractSimulator):
     exact: ClassVar[bool] = True
     name: ClassVar[str] = "split_coupled"
 
-    def init(self, net: CompiledNetwork, t0, x0, p, key: PRNGKeyArray) -> SimState:
-        del net, p, key
-        return initial_sim_state(t0, x0)
+    def init(self, net: CompiledNetwork, t0, x0, p, rng: Stream) -> SimState:
+        del net, p
+        return initial_sim_state(t0, x0, rng)
 
-    def draw(self, key: PRNGKeyArray, n: int) -> Float[Array, "n 2"]:
-        return jax.random.uniform(key, (n, 2), dtype=jnp.float64)
-
-    def step(self, net: CompiledNetwork, state: SimState, p, rand, t_stop) -> SimState:
+    def step(self, net: CompiledNetwork, state: SimState, p, t_stop) -> SimState:
         S, P = self.n_species, self.n_params
         x, y = state.x[:S], state.x[S:]
         ax = net.propensities(x, p[:P], state.t)
@@ -59,7 +55,7 @@ class SplitCoupledDirect(AbstractSimulator):
             dy = jnp.where(which != 1, 1.0, 0.0) * change
             return state.x + jnp.concatenate([dx, dy])
 
-        return direct_step(state, a, ok, rand, t_stop, apply)
+        return direct_step(state, a, ok, t_stop, apply)
 
     def reset(self, net: CompiledNetwork, state: SimState, p) -> SimState:
         del net, p

@@ -8,9 +8,10 @@ from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float
 
 from .._compile._network import CompiledNetwork
+from .._prng import Stream
 from .._results import RESULTS
 from .base import AbstractSimulator, SimState, idle_step, initial_sim_state
 
@@ -59,19 +60,21 @@ def direct_step(
     state: SimState,
     a: Float[Array, " channels"],
     ok: jax.Array,
-    rand: Float[Array, "2"],
     t_stop: Float[Array, ""],
     apply: Callable[[jax.Array], Float[Array, " species"]],
 ) -> SimState:
     """One step of the direct method (Gillespie 1977) over channels with propensities `a`.
 
-    Draws the waiting time from `rand[0]` and the channel `k` from `rand[1]`; `apply(k)` is the state after
+    Draws two uniforms from `state.rng`, the waiting time from the first and the channel `k` from the second
+    (the stream is advanced whether or not a reaction fires); `apply(k)` is the state after
     `k` fires. Reaching `t_stop` first changes nothing but the clock. `ok` says the propensities are valid;
     a firing that would make a count negative stops the trajectory instead (a rate law that stays positive
     when its reactant runs out). Shared by `GillespieDirect` and the split-coupled pair of the CFD estimator.
     """
-    k, a0 = select_channel(a, rand[1])
-    tau = -jnp.log1p(-rand[0]) / a0  # a0 == 0 gives inf: an absorbing state waits for t_stop
+    u0, rng = state.rng.uniform()
+    u1, rng = rng.uniform()
+    k, a0 = select_channel(a, u1)
+    tau = -jnp.log1p(-u0) / a0  # a0 == 0 gives inf: an absorbing state waits for t_stop
     t_next = state.t + tau
     fire = ok & (t_next <= t_stop) & jnp.isfinite(t_next)
     x_new = apply(k)
@@ -84,6 +87,7 @@ def direct_step(
         status=RESULTS.where(negative, RESULTS.negative_count, status),
         fired=jnp.where(fire, k, -1).astype(jnp.int32),
         count=fire.astype(jnp.int64),
+        rng=rng,
     )
 
 
@@ -105,18 +109,15 @@ class GillespieDirect(AbstractSimulator):
     exact: ClassVar[bool] = True
     name: ClassVar[str] = "direct"
 
-    def init(self, net: CompiledNetwork, t0, x0, p, key: PRNGKeyArray) -> SimState:
-        del net, p, key
-        return initial_sim_state(t0, x0)
+    def init(self, net: CompiledNetwork, t0, x0, p, rng: Stream) -> SimState:
+        del net, p
+        return initial_sim_state(t0, x0, rng)
 
-    def draw(self, key: PRNGKeyArray, n: int) -> Float[Array, "n 2"]:
-        return jax.random.uniform(key, (n, 2), dtype=jnp.float64)
-
-    def step(self, net: CompiledNetwork, state: SimState, p, rand, t_stop) -> SimState:
+    def step(self, net: CompiledNetwork, state: SimState, p, t_stop) -> SimState:
         if net.stoich.shape[0] == 0:
             return idle_step(state, t_stop)
         a = net.propensities(state.x, p, state.t)
-        return direct_step(state, a, propensities_ok(a), rand, t_stop, lambda k: state.x + net.stoich[k])
+        return direct_step(state, a, propensities_ok(a), t_stop, lambda k: state.x + net.stoich[k])
 
     def reset(self, net: CompiledNetwork, state: SimState, p) -> SimState:
         del net, p

@@ -16,15 +16,15 @@ from typing import ClassVar
 
 import diffrax
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optimistix as optx
-from jaxtyping import Array, Bool, Float, Int, Key, PRNGKeyArray, UInt32
+from jaxtyping import Array, Bool, Float, Int
 
 from .._compile._network import CompiledNetwork
 from .._expr import evaluate, symbols
 from .._model import Unsupported
+from .._prng import Stream, stream_key
 from .._results import RESULTS
 from ..errors import ConfigError
 from .base import AbstractSimState, AbstractSimulator, idle_step
@@ -44,6 +44,7 @@ class HybridState(AbstractSimState):
     status: RESULTS
     fired: Int[Array, ""]
     count: Int[Array, ""]
+    rng: Stream
     continuous: Bool[Array, " species"]
     fast: Bool[Array, " channels"]
     q: Float[Array, " rated"]
@@ -215,8 +216,7 @@ class HybridSimulator(AbstractSimulator):
         return continuous, all_continuous & hot
 
     # -- the simulator contract --------------------------------------------------------------------------
-    def init(self, net: CompiledNetwork, t0, x0, p, key: PRNGKeyArray) -> HybridState:
-        del key
+    def init(self, net: CompiledNetwork, t0, x0, p, rng: Stream) -> HybridState:
         rp = _rate_plan(net)
         x0 = jnp.asarray(x0, jnp.float64)
         return HybridState(
@@ -225,16 +225,13 @@ class HybridSimulator(AbstractSimulator):
             status=RESULTS.successful,
             fired=jnp.asarray(-1, jnp.int32),
             count=jnp.asarray(0, jnp.int64),
+            rng=rng,
             continuous=(x0 >= self.continuous_above) | jnp.asarray(rp.always_continuous),
             fast=jnp.zeros((net.stoich.shape[0],), dtype=bool),
             q=p[jnp.asarray(rp.p_index)] if rp.p_index.size else jnp.zeros((0,), jnp.float64),
         )
 
-    def draw(self, key: PRNGKeyArray, n: int) -> tuple[Float[Array, "n 2"], Key[Array, " n"] | UInt32[Array, "n _"]]:
-        k_u, k_w = jax.random.split(key)
-        return jax.random.uniform(k_u, (n, 2), dtype=jnp.float64), jax.random.split(k_w, n)
-
-    def step(self, net: CompiledNetwork, state: HybridState, p, rand, t_stop) -> HybridState:
+    def step(self, net: CompiledNetwork, state: HybridState, p, t_stop) -> HybridState:
         if net.stoich.shape[0] == 0:
             rp = _rate_plan(net)
             if rp.species or rp.params:
@@ -244,7 +241,9 @@ class HybridSimulator(AbstractSimulator):
                     "(sbmljax.reference.ode solves it)"
                 )
             return idle_step(state, t_stop)  # rules and events only
-        rand, key = rand
+        # Two uniforms (threshold, channel) and a key for the Brownian path, from the trajectory's stream.
+        u, rng = state.rng.uniforms(2)
+        key, rng = stream_key(rng)
         S = state.x.shape[0]
         p_eff = self._with_q(net, p, state.q)
         a = net.propensities(state.x, p_eff, state.t)
@@ -252,7 +251,7 @@ class HybridSimulator(AbstractSimulator):
         continuous, fast = self._partition(net, state.x, a, state.continuous, state.fast)
         # A species that has just turned discrete continues from the nearest whole count.
         x = jnp.where(state.continuous & ~continuous, jnp.round(state.x), state.x)
-        threshold = -jnp.log1p(-rand[0])  # Exp(1)
+        threshold = -jnp.log1p(-u[0])  # Exp(1)
         stoich = net.stoich
 
         def rhs(t, y, args):
@@ -331,7 +330,7 @@ class HybridSimulator(AbstractSimulator):
         x_new = jnp.where(continuous, x_new, x)
         a_new = net.propensities(x_new, self._with_q(net, p, q_new), t_new)
         a_new = jnp.where(plain, a_slow, jnp.where(fast, 0.0, jnp.maximum(a_new, 0.0)))
-        k, _ = select_channel(a_new, rand[1])
+        k, _ = select_channel(a_new, u[1])
         fire = ok & solved & hit & (t_new <= t_stop)
         x_fired = x_new + stoich[k]
         # A discrete count never goes negative (a rate law that does not vanish is an error, as in the SSA); a
@@ -349,6 +348,7 @@ class HybridSimulator(AbstractSimulator):
             status=status,
             fired=jnp.where(fire, k, -1).astype(jnp.int32),
             count=fire.astype(jnp.int64),
+            rng=rng,
             continuous=continuous,
             fast=fast,
             q=jnp.where(moved, q_new, state.q),

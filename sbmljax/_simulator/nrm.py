@@ -12,6 +12,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from .._compile._mass_action import build_graph
 from .._compile._network import CompiledNetwork
+from .._prng import Stream, seed_stream
 from .._results import RESULTS
 from .base import AbstractSimState, AbstractSimulator, idle_step
 from .direct import first_argmin, propensities_ok
@@ -34,6 +35,7 @@ class NRMState(AbstractSimState):
     tau: Float[Array, " padded"]
     block_min: Float[Array, " blocks"]
     consts: Float[Array, " channels"]
+    rng: Stream
 
 
 def _layout(R: int) -> tuple[int, int]:
@@ -101,7 +103,7 @@ class NextReaction(AbstractSimulator):
     exact: ClassVar[bool] = True
     name: ClassVar[str] = "nrm"
 
-    def init(self, net: CompiledNetwork, t0, x0, p, key: PRNGKeyArray) -> NRMState:
+    def init(self, net: CompiledNetwork, t0, x0, p, rng: Stream) -> NRMState:
         if net.stoich.shape[0] == 0:  # rules and events only: one padding slot that never fires
             none = jnp.zeros(0)
             return NRMState(
@@ -117,12 +119,13 @@ class NextReaction(AbstractSimulator):
                 tau=jnp.full(1, jnp.inf),
                 block_min=jnp.full(1, jnp.inf),
                 consts=none,
+                rng=rng,
             )
         graph = build_graph(net)
         t0 = jnp.asarray(t0, jnp.float64)
         a = net.propensities(x0, p, t0)
         R = a.shape[0]
-        P = jax.random.exponential(key, (R,), dtype=jnp.float64)
+        P, rng = rng.exponentials(R)
         T = jnp.zeros(R)
         return NRMState(
             t=t0,
@@ -137,12 +140,10 @@ class NextReaction(AbstractSimulator):
             tau=(tau := _padded(_putative(t0, T, P, a))),
             block_min=_block_minima(tau, _layout(R)[0]),
             consts=graph.constants(net, p),
+            rng=rng,
         )
 
-    def draw(self, key: PRNGKeyArray, n: int) -> Float[Array, " n"]:
-        return jax.random.exponential(key, (n,), dtype=jnp.float64)
-
-    def step(self, net: CompiledNetwork, state: NRMState, p, rand, t_stop) -> NRMState:
+    def step(self, net: CompiledNetwork, state: NRMState, p, t_stop) -> NRMState:
         if net.stoich.shape[0] == 0:
             return idle_step(state, t_stop)
         graph = build_graph(net)
@@ -155,7 +156,10 @@ class NextReaction(AbstractSimulator):
         fire = fire & ~negative
         t = jnp.where(fire, t_next, jnp.where(negative, state.t, t_stop))
         x = jnp.where(fire, x_new, state.x)
-        P = state.P.at[k].add(jnp.where(fire, rand, 0.0))
+        # One Exp(1) per step, used only if the channel fires (a step that reaches t_stop wastes it: the
+        # stream's position then depends on the output times, as the sample does anyway).
+        e, rng = state.rng.exponential()
+        P = state.P.at[k].add(jnp.where(fire, e, 0.0))
         # The fired channel (new P) and its dependents (new a) get new putative times.
         upd = jnp.concatenate([graph.dep_idx[k], k[None]])
         a_upd = jnp.where(upd < graph.dep_idx.shape[0], graph.propensities_of(x, state.consts, upd), 0.0)
@@ -196,6 +200,7 @@ class NextReaction(AbstractSimulator):
             tau=tau,
             block_min=block_min,
             consts=state.consts,
+            rng=rng,
         )
 
     @staticmethod
@@ -247,12 +252,11 @@ def event_path(net: CompiledNetwork, x0, p, key: PRNGKeyArray, n_events: int, t0
     function of `times` give pathwise derivatives (a `lax.scan` of NRM steps, so reverse mode works).
     """
     sim = NextReaction()
-    k_init, k_draw = jax.random.split(key)
-    state = sim.init(net, jnp.asarray(t0, jnp.float64), x0, p, k_init)
+    state = sim.init(net, jnp.asarray(t0, jnp.float64), x0, p, seed_stream(key))
 
-    def body(st, r):
-        st = sim.step(net, st, p, r, jnp.asarray(jnp.inf))
+    def body(st, _):
+        st = sim.step(net, st, p, jnp.asarray(jnp.inf))
         return st, (st.t, st.x, st.fired)
 
-    _, (times, counts, channels) = jax.lax.scan(body, state, sim.draw(k_draw, n_events))
+    _, (times, counts, channels) = jax.lax.scan(body, state, None, length=n_events)
     return EventPath(times=times, counts=counts, channels=channels)

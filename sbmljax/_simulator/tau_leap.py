@@ -6,13 +6,13 @@ import dataclasses
 from typing import ClassVar
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, Int, Key, PRNGKeyArray, UInt32
+from jaxtyping import Array, Float, Int
 
 from .._compile._network import CompiledNetwork
 from .._poisson import poisson
+from .._prng import Stream
 from .._results import RESULTS
 from ..errors import ConfigError
 from .base import AbstractSimState, AbstractSimulator, idle_step
@@ -27,6 +27,7 @@ class TauState(AbstractSimState):
     status: RESULTS
     fired: Int[Array, ""]
     count: Int[Array, ""]
+    rng: Stream
     shrink: Float[Array, ""]
 
 
@@ -115,19 +116,17 @@ class TauLeaping(AbstractSimulator):
         if self.n_critical < 0:
             raise ConfigError(f"n_critical must be non-negative, got {self.n_critical}")
 
-    def init(self, net: CompiledNetwork, t0, x0, p, key: PRNGKeyArray) -> TauState:
-        del net, p, key
+    def init(self, net: CompiledNetwork, t0, x0, p, rng: Stream) -> TauState:
+        del net, p
         return TauState(
             t=jnp.asarray(t0, jnp.float64),
             x=jnp.asarray(x0, jnp.float64),
             status=RESULTS.successful,
             fired=jnp.asarray(-1, jnp.int32),
             count=jnp.asarray(0, jnp.int64),
+            rng=rng,
             shrink=jnp.asarray(1.0),
         )
-
-    def draw(self, key: PRNGKeyArray, n: int) -> Key[Array, " n"] | UInt32[Array, "n _"]:
-        return jax.random.split(key, n)
 
     def _candidate(self, net: CompiledNetwork, x, a_nc) -> Float[Array, ""]:
         if self.tau is not None:
@@ -142,12 +141,11 @@ class TauLeaping(AbstractSimulator):
         cand = jnp.where(jnp.asarray(orders.reactant), jnp.minimum(t1, t2), jnp.inf)
         return jnp.min(cand, initial=jnp.inf)
 
-    def step(self, net: CompiledNetwork, state: TauState, p, rand, t_stop) -> TauState:
+    def step(self, net: CompiledNetwork, state: TauState, p, t_stop) -> TauState:
         if net.stoich.shape[0] == 0:
             return idle_step(state, t_stop)
-        k_pois, k_u = jax.random.split(rand)
-        # One draw for the step's three uniforms and the Poisson inversion uniforms (one per channel).
-        u = jax.random.uniform(k_u, (3 + net.stoich.shape[0],), dtype=jnp.float64)
+        # The step's three uniforms and the Poisson inversion uniforms (one per channel).
+        u, rng = state.rng.uniforms(3 + net.stoich.shape[0])
         x, t = state.x, state.t
         a = net.propensities(x, p, t)
         ok = propensities_ok(a)
@@ -179,7 +177,7 @@ class TauLeaping(AbstractSimulator):
         crit_fires = tau2 <= jnp.minimum(tau1, span)
         k_c, _ = select_channel(a_c, u[1])
         # An SSA step discards the leap, so it asks for no firings (the sampler's loop then does no work).
-        K = poisson(k_pois, jnp.where(use_ssa, 0.0, a_nc * tau), u[3:])
+        K, rng = poisson(rng, jnp.where(use_ssa, 0.0, a_nc * tau), u[3:])
         K = K.at[k_c].add(jnp.where(crit_fires, 1.0, 0.0))
         x_leap = x + K @ nu
         reject = jnp.any(x_leap < 0)
@@ -198,6 +196,7 @@ class TauLeaping(AbstractSimulator):
             ),
             fired=jnp.where(use_ssa & fire_ssa, k_ssa, -1).astype(jnp.int32),
             count=jnp.where(ok, count, 0),
+            rng=rng,
             shrink=shrink,
         )
 
