@@ -20,6 +20,8 @@ DSMTS = list(range(1, 40))
 DISTRIB = list(range(40, 101))
 SLOW = {5, 23}  # 10^4 molecules or 10^3 immigrants per unit time: ~10^9 events for the whole ensemble
 HEAVY_TAILED = {3}  # the SD statistic needs the kurtosis-aware form here: see sbml_suite's docstring
+CONFIRM_SEED = 1_000_000  # offset of the independent confirmation run's seed
+CONFIRM_FACTOR = 4  # its size, in multiples of N
 
 
 def _param(c: int):
@@ -34,7 +36,19 @@ def test_dsmts_case_passes(case: int, method: str) -> None:
     traj = sbmljax.simulate(model, spec.times, n_trajectories=N, seed=SEED_OFFSET + case, method=method)
     verdict = judge(spec, traj.species, traj.counts, robust_sd=case in HEAVY_TAILED)
     print(verdict)
-    assert verdict.passed, str(verdict)
+    if not verdict.passed:
+        # The suite's README: a correct simulator "will still occasionally fail a test or two", and failures
+        # "should be checked to see if this is consistent". Output times are correlated, so one chance
+        # excursion of the mean can cross the band at several neighbouring times (case 13 with NRM did, at
+        # 5 consecutive times, with Z = -3.4, at this seed; 4 other seeds and n = 60,000 pass). The check is
+        # an independent run 4x larger: a real bias of that size would have |Z| twice as large there, so the
+        # confirmation must pass the same criterion outright.
+        again = sbmljax.simulate(
+            model, spec.times, n_trajectories=CONFIRM_FACTOR * N, seed=CONFIRM_SEED + case, method=method
+        )
+        confirm = judge(spec, again.species, again.counts, robust_sd=case in HEAVY_TAILED)
+        print("confirmation:", confirm)
+        assert confirm.passed, f"{verdict}; confirmation run: {confirm}"
 
 
 @pytest.mark.parametrize("method", ALL_EXACT_METHODS)
