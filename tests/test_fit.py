@@ -32,9 +32,13 @@ def _replicates(model, params, times, species, tmp_path, seeds) -> list:
 def test_birth_death_recovers_true_parameters_within_10_percent(models_dir, tmp_path) -> None:
     model = sbmljax.load_sbml(models_dir / "birth_death.xml")
     true = {"k1": 10.0, "k2": 0.1}
-    data = _replicates(model, true, np.linspace(5, 50, 10), ["X"], tmp_path, range(100, 105))
+    # 20 replicate series: with 5, the data's own optimum (the ODE fit) scatters ~8% around the truth (k1 = 8.7,
+    # 9.7, 10.7, 10.3 for four sets of 5 seeds), so a 10% check would judge the data, not the fit. 400 steps:
+    # k1/k2 is fixed early and the descent along that ridge is slow (k1 = 11.1 after 200 steps, 9.96 after 400,
+    # against the ODE's 10.0 on these data).
+    data = _replicates(model, true, np.linspace(5, 50, 10), ["X"], tmp_path, range(100, 120))
     result = sbmljax.fit(
-        model, data, {"k1": 30.0, "k2": 0.3}, n_trajectories=64, seed=1, iterations=200, learning_rate=0.1
+        model, data, {"k1": 30.0, "k2": 0.3}, n_trajectories=64, seed=1, iterations=400, learning_rate=0.1
     )
     for k, v in true.items():
         assert abs(result.params[k] / v - 1) < 0.10, result.params
