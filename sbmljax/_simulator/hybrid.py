@@ -47,6 +47,7 @@ class HybridState(AbstractSimState):
     continuous: Bool[Array, " species"]
     fast: Bool[Array, " channels"]
     q: Float[Array, " rated"]
+    dt: Float[Array, ""]  # the ODE's step size at the end of the last solve (0: none yet)
 
 
 class _RatePlan:
@@ -106,10 +107,13 @@ class HybridSimulator(AbstractSimulator):
     embedded error estimate, for the stiff models of curated repositories; `"tsit5"`, explicit, cheaper on
     non-stiff ones),
     `rtol`, `atol` (PI step control; `atol` in molecules, the hazard integral's own absolute tolerance is
-    `HAZARD_ATOL`), `ode_max_steps` (solver steps per jump).
+    `HAZARD_ATOL`), `ode_max_steps` (solver steps per simulation step: a solve that takes them all stops where it
+    got to, without a jump, and the next step goes on from there; default 32).
 
-    Cost per step: one adaptive ODE solve to the next jump (each solver step an `O(R·S)` right-hand side;
-    Newton iterations with a dense `S×S` Jacobian for Kvaerno5). A step in which nothing moves continuously
+    Cost per step: one adaptive ODE solve to the next jump (or of at most `ode_max_steps` solver steps: an
+    ensemble is `vmap`ped, so every lane waits for the lane whose solve takes the most steps, and a cap
+    evens the lanes out; each solve starts at the step size the previous one ended with). Each solver step
+    is an `O(R·S)` right-hand side and, for the implicit solvers, Newton iterations with a dense `S×S` Jacobian. A step in which nothing moves continuously
     and no propensity depends on time is the direct method's (the solve gets an empty span).
 
     **References:** E. L. Haseltine, J. B. Rawlings, J. Chem. Phys. 117:6959 (2002). H. Salis, Y. Kaznessis,
@@ -128,7 +132,7 @@ class HybridSimulator(AbstractSimulator):
     dt: float | None = eqx.field(default=None, static=True)
     rtol: float = eqx.field(default=1e-4, static=True)
     atol: float = eqx.field(default=1e-3, static=True)
-    ode_max_steps: int = eqx.field(default=100_000, static=True)
+    ode_max_steps: int = eqx.field(default=32, static=True)
 
     exact: ClassVar[bool] = False
     name: ClassVar[str] = "hybrid"
@@ -228,6 +232,7 @@ class HybridSimulator(AbstractSimulator):
             continuous=(x0 >= self.continuous_above) | jnp.asarray(rp.always_continuous),
             fast=jnp.zeros((net.stoich.shape[0],), dtype=bool),
             q=p[jnp.asarray(rp.p_index)] if rp.p_index.size else jnp.zeros((0,), jnp.float64),
+            dt=jnp.zeros((), jnp.float64),
         )
 
     def draw(self, key: PRNGKeyArray, n: int) -> tuple[Float[Array, "n 2"], Key[Array, " n"] | UInt32[Array, "n _"]]:
@@ -285,7 +290,11 @@ class HybridSimulator(AbstractSimulator):
         controller: diffrax.AbstractStepSizeController
         adjoint: diffrax.AbstractAdjoint
         if self.noise == "ode":
-            terms, solver, dt0 = diffrax.ODETerm(rhs), _SOLVERS[self.solver](), None
+            # Each step is a fresh solve from the last jump; starting it with the step size the previous solve
+            # ended with, rather than diffrax's initial-step heuristic, spares the ramp-up from a tiny first
+            # step at every jump.
+            dt0 = jnp.where(state.dt > 0, state.dt, HAZARD_ATOL * (t1 - state.t) + 1e-12)
+            terms, solver = diffrax.ODETerm(rhs), _SOLVERS[self.solver]()
             adjoint = diffrax.RecursiveCheckpointAdjoint()
             # PI coefficients for stiff problems: on BIOMD0000000009 the default (pure I) control rejected
             # half of Kvaerno5's steps; with these Kvaerno3 took 495 steps to t = 100, Kvaerno5 1164.
@@ -319,10 +328,18 @@ class HybridSimulator(AbstractSimulator):
             adjoint=adjoint,
             throw=False,
         )
-        solved = (sol.result == diffrax.RESULTS.successful) | (sol.result == diffrax.RESULTS.event_occurred)
+        # The mean accepted step of this solve (its last step is cut short by the jump or `t_stop`).
+        accepted = sol.stats["num_accepted_steps"]
+        stopped = sol.event_mask | (sol.result == diffrax.RESULTS.max_steps_reached)
+        t_ode_end = jnp.where(stopped, sol.ts[-1], t1)
+        dt_next = jnp.where(accepted >= 2, (t_ode_end - state.t) / accepted, state.dt)
+        # A solve that used all its `ode_max_steps` stops where it got to without a jump; the next step goes on
+        # from there with a fresh threshold (exact: the hazard's threshold is memoryless). It has to have moved.
+        capped = (sol.result == diffrax.RESULTS.max_steps_reached) & (t_ode_end > state.t)
+        solved = (sol.result == diffrax.RESULTS.successful) | (sol.result == diffrax.RESULTS.event_occurred) | capped
         y = sol.ys[-1]
         hit = jnp.where(plain, t_plain <= t1, sol.event_mask)
-        t_new = jnp.where(plain, jnp.where(hit, t_plain, t1), jnp.where(sol.event_mask, sol.ts[-1], t1))
+        t_new = jnp.where(plain, jnp.where(hit, t_plain, t1), t_ode_end)
         x_new, q_new = y[:S], y[S:-1]
         # Discrete counts do not move between jumps; an implicit solver's linear solves can leave round-off
         # (1e-25) on them, so they are restored. Its error can leave a vanishing continuous amount slightly
@@ -352,6 +369,7 @@ class HybridSimulator(AbstractSimulator):
             continuous=continuous,
             fast=fast,
             q=jnp.where(moved, q_new, state.q),
+            dt=jnp.where(moved & ~plain, dt_next, state.dt),
         )
 
     def reset(self, net: CompiledNetwork, state: HybridState, p) -> HybridState:
