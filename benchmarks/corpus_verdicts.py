@@ -190,7 +190,9 @@ def auto_row(path: str, t_end: float, run: bool) -> dict:
 
 def refusal_group(reason: str) -> str:
     """A refusal reason's class for the `--auto` table (ids and numbers blanked, first clause)."""
-    return reason_class(reason.split(": ", 1)[1] if reason.startswith(("/", "tests")) else reason)
+    text = reason.split(".xml: ", 1)[-1]  # without the file's path
+    head = re.split(r"; |\. ", text, maxsplit=1)[0]
+    return _PARENS.sub(" (…)", blank(head)).rstrip(" .")[:110]
 
 
 def auto_table(paths: list[Path], t_end: float, run: bool, timeout: float) -> list[dict]:

@@ -100,6 +100,8 @@ class HybridSimulator(AbstractSimulator):
     with probability `aₖ(t)/a₀ˢ(t)` at that instant: the exact jump law of a piecewise-deterministic Markov
     process (Davis 1984), whatever the propensities' dependence on time or on the continuous state.
 
+    A model without reactions whose rate rules move is solved as their ODE (nothing jumps).
+
     **Limits.** `continuous_above=inf`: every species discrete, the exact SSA (the ODE only integrates the
     hazard). `continuous_above=0, discrete_below=0`: every channel continuous, the reaction-rate ODE.
 
@@ -243,11 +245,7 @@ class HybridSimulator(AbstractSimulator):
         if net.stoich.shape[0] == 0:
             rp = _rate_plan(net)
             if rp.species or rp.params:
-                # Said at trace time, before any simulation: the jump machinery needs one channel.
-                raise ConfigError(
-                    "the hybrid method needs at least one reaction; a model of rate rules alone is an ODE "
-                    "(sbmljax.reference.ode solves it)"
-                )
+                return self._rules_step(net, state, p, t_stop)  # an ODE of rate rules, nothing to jump
             return idle_step(state, t_stop)  # rules and events only
         rand, key = rand
         S = state.x.shape[0]
@@ -370,6 +368,46 @@ class HybridSimulator(AbstractSimulator):
             fast=fast,
             q=jnp.where(moved, q_new, state.q),
             dt=jnp.where(moved & ~plain, dt_next, state.dt),
+        )
+
+    def _rules_step(self, net: CompiledNetwork, state: HybridState, p, t_stop) -> HybridState:
+        """A model without reactions whose rate rules move: one capped solve of their ODE towards `t_stop`
+        (deterministic; the loop applies events and output times as for any step)."""
+        S = state.x.shape[0]
+
+        def rhs(t, y, args):
+            x_, q_ = y[:S], y[S:]
+            dx, dq = self._rates(net, x_, self._with_q(net, p, q_), t)
+            return jnp.concatenate([dx, dq])
+
+        t1 = jnp.maximum(t_stop, state.t)
+        sol = diffrax.diffeqsolve(
+            diffrax.ODETerm(rhs),
+            _SOLVERS[self.solver](),
+            state.t,
+            t1,
+            jnp.where(state.dt > 0, state.dt, HAZARD_ATOL * (t1 - state.t) + 1e-12),
+            jnp.concatenate([state.x, state.q]),
+            saveat=diffrax.SaveAt(t1=True),
+            stepsize_controller=diffrax.PIDController(rtol=self.rtol, atol=self.atol, pcoeff=0.3, icoeff=0.3),
+            max_steps=self.ode_max_steps,
+            throw=False,
+        )
+        capped = sol.result == diffrax.RESULTS.max_steps_reached
+        t_new = jnp.where(capped, sol.ts[-1], t1)
+        solved = (sol.result == diffrax.RESULTS.successful) | (capped & (t_new > state.t))
+        accepted = sol.stats["num_accepted_steps"]
+        y = sol.ys[-1]
+        return HybridState(
+            t=jnp.where(solved, t_new, state.t),
+            x=jnp.where(solved, y[:S], state.x),
+            status=RESULTS.where(solved, state.status, RESULTS.ode_failed),
+            fired=jnp.asarray(-1, jnp.int32),
+            count=jnp.asarray(0, jnp.int64),
+            continuous=state.continuous,
+            fast=state.fast,
+            q=jnp.where(solved, y[S:], state.q),
+            dt=jnp.where(solved & (accepted >= 2), (t_new - state.t) / jnp.maximum(accepted, 1), state.dt),
         )
 
     def reset(self, net: CompiledNetwork, state: HybridState, p) -> HybridState:
