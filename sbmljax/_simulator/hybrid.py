@@ -251,8 +251,10 @@ class HybridSimulator(AbstractSimulator):
         S = state.x.shape[0]
         p_eff = self._with_q(net, p, state.q)
         a = net.propensities(state.x, p_eff, state.t)
-        ok = propensities_ok(a)
-        continuous, fast = self._partition(net, state.x, a, state.continuous, state.fast)
+        # A continuous channel's rate law may be a net flux of a reversible reaction, negative at times: the ODE
+        # runs it backwards (the partition reads its magnitude). A jump channel's propensity must not be.
+        continuous, fast = self._partition(net, state.x, jnp.abs(a), state.continuous, state.fast)
+        ok = propensities_ok(jnp.where(fast, jnp.abs(a), a))
         # A species that has just turned discrete continues from the nearest whole count.
         x = jnp.where(state.continuous & ~continuous, jnp.round(state.x), state.x)
         threshold = -jnp.log1p(-rand[0])  # Exp(1)
