@@ -289,6 +289,7 @@ class HybridSimulator(AbstractSimulator):
         terms: diffrax.AbstractTerm
         controller: diffrax.AbstractStepSizeController
         adjoint: diffrax.AbstractAdjoint
+        dt0: Array | float | None
         if self.noise == "ode":
             # Each step is a fresh solve from the last jump; starting it with the step size the previous solve
             # ended with, rather than diffrax's initial-step heuristic, spares the ramp-up from a tiny first
