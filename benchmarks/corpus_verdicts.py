@@ -8,6 +8,12 @@ This is issue 13's coverage table: run it before and after a change to what the 
 
     python benchmarks/corpus_verdicts.py                               # writes benchmarks/out/corpus_verdicts.tsv
     python benchmarks/corpus_verdicts.py --from benchmarks/out/corpus_verdicts.tsv   # regroup a saved run
+    python benchmarks/corpus_verdicts.py --auto     # what method="auto" does with each file (the "after" table)
+
+`--auto` asks, per file, what `simulate(..., method="auto")` does: `prepare` chooses `direct` or `hybrid` or
+refuses (no trajectory is run unless `--run`, which simulates one trajectory to `--t-end` under the time
+limit). A file refused for initial values that are not molecule counts is loaded again with a system size
+(`SYSTEM_SIZE_RULE`), and the row says which Ω it took.
 
 A construct is the element named in `refused_constructs` with its SBML ids replaced by `…` (e.g.
 `rate rule for '…'`), so eleven rate rules in one model count once for that model; a row without a named
@@ -17,6 +23,7 @@ element is grouped by the first clause of its reason.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 import time
@@ -111,6 +118,112 @@ def grouped(frame) -> list[tuple[str, str, int, list[str]]]:
     return sorted(out, key=lambda r: (order[r[0]], -r[2], r[1]))
 
 
+SYSTEM_SIZE_RULE = (
+    "Ω = 10^ceil(log10(100 / v)) for v the smallest positive initial value: every species present at the start "
+    "has at least 100 molecules"
+)
+
+
+def system_size_for(path: str) -> float | None:
+    """The system size `SYSTEM_SIZE_RULE` gives the file (None if no positive initial value)."""
+    import jax
+    import numpy as np
+
+    from sbmljax import load_sbml
+    from sbmljax._compile._network import compile_network
+
+    model = load_sbml(path)
+    with jax.enable_x64(True):
+        net = compile_network(model, exact=False, accepts=frozenset({"rate_rule"}))
+        x0 = np.asarray(net.initial_state(net.p_default, 0.0)[0], dtype=np.float64)
+    positive = x0[np.isfinite(x0) & (x0 > 0)]
+    if not positive.size:
+        return None
+    return float(10.0 ** max(0, math.ceil(math.log10(100.0 / float(positive.min())))))
+
+
+def auto_row(path: str, t_end: float, run: bool) -> dict:
+    """What `method="auto"` does with one file: `direct`, `hybrid`, `refused` (with the reason) or `error`."""
+    import jax
+    import numpy as np
+
+    from sbmljax import load_sbml, simulate
+    from sbmljax._ensemble import prepare
+    from sbmljax.errors import InitialStateError, SbmlJaxError, UnsupportedSBMLFeatureError
+
+    row = {"file": path, "auto": "", "system_size": "", "ran": "", "reason": ""}
+    try:
+        model = load_sbml(path)
+    except Exception as e:
+        return {**row, "auto": "error", "reason": " ".join(str(e).split())[:300]}
+    t = np.array([0.0, t_end])
+
+    def attempt(model):
+        with jax.enable_x64(True):
+            return prepare(model, t, method="auto", n_trajectories=1)
+
+    try:
+        try:
+            prep = attempt(model)
+        except (InitialStateError, UnsupportedSBMLFeatureError) as e:
+            if "initial" not in str(e) and not isinstance(e, InitialStateError):
+                raise
+            omega = system_size_for(path)
+            if omega is None:
+                raise
+            row["system_size"] = f"{omega:g}"
+            model = load_sbml(path, system_size=omega)
+            prep = attempt(model)
+        row.update(auto=prep.sim.name, reason=prep.notes[0])
+        if run:
+            start = time.perf_counter()
+            simulate(model, t, n_trajectories=1, seed=0, method="auto")
+            row["ran"] = f"yes ({time.perf_counter() - start:.0f} s with compilation)"
+    except SbmlJaxError as e:
+        row.update(auto=row["auto"] or "refused", reason=" ".join(str(e).split())[:300])
+        if row["auto"] != "refused":
+            row["ran"] = "failed"
+    except Exception as e:
+        row.update(auto="error", reason=f"internal error ({type(e).__name__}: {' '.join(str(e).split())[:200]})")
+    return row
+
+
+def refusal_group(reason: str) -> str:
+    """A refusal reason's class for the `--auto` table (ids and numbers blanked, first clause)."""
+    text = reason.split(".xml: ", 1)[-1]  # without the file's path
+    head = re.split(r"; |\. ", text, maxsplit=1)[0]
+    return _PARENS.sub(" (…)", blank(head)).rstrip(" .")[:110]
+
+
+def auto_table(paths: list[Path], t_end: float, run: bool, timeout: float) -> list[dict]:
+    """`auto_row` for every SBML file under `paths`, each under a time limit (SIGALRM)."""
+    import signal
+
+    files = sorted(f for p in paths for f in (p.glob("*.xml") if p.is_dir() else [p]))
+
+    def alarm(signum, frame):
+        raise TimeoutError
+
+    signal.signal(signal.SIGALRM, alarm)
+    rows = []
+    for f in files:
+        signal.alarm(int(timeout))
+        try:
+            row = auto_row(str(f), t_end, run)
+        except TimeoutError:
+            row = {"file": str(f), "auto": "timeout", "system_size": "", "ran": "", "reason": f">{timeout:g} s"}
+        finally:
+            signal.alarm(0)
+        print(
+            f"{Path(row['file']).stem:<22} {row['auto']:<8} {row['system_size']:>8} {row['ran']:<8} "
+            f"{row['reason'][:110]}",
+            file=sys.stderr,
+            flush=True,
+        )
+        rows.append(row)
+    return rows
+
+
 def report(frame, groups) -> str:
     """The printed table: counts per verdict, then the grouped constructs with their files."""
     counts = frame["verdict"].value_counts()
@@ -129,11 +242,28 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per model (default 120)")
     ap.add_argument("--t-end", type=float, default=100.0, help="horizon in each model's time units (default 100)")
     ap.add_argument("--from", dest="saved", type=Path, help="regroup a TSV written by an earlier run; check nothing")
+    ap.add_argument("--auto", action="store_true", help="what method='auto' does with each file (see the module doc)")
+    ap.add_argument("--run", action="store_true", help="with --auto: also simulate one trajectory per file")
     args = ap.parse_args()
 
     import pandas as pd
 
     import sbmljax
+
+    if args.auto:
+        frame = pd.DataFrame(auto_table(args.paths, args.t_end, args.run, args.timeout))
+        out = args.out.with_name("corpus_auto.tsv")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(out, sep="\t", index=False)
+        counts = frame["auto"].value_counts()
+        print(f"{len(frame)} files, method='auto': " + ", ".join(f"{int(n)} {v}" for v, n in counts.items()))
+        print(f"system size ({SYSTEM_SIZE_RULE}) taken by {int((frame['system_size'] != '').sum())} files")
+        refused = frame[frame["auto"].isin(["refused", "error", "timeout"])]
+        for (verdict, group), files in refused.groupby([refused["auto"], refused["reason"].map(refusal_group)])["file"]:
+            shown = ", ".join(Path(f).stem.replace("BIOMD0000000", "") for f in files)
+            print(f"{verdict:<8} {len(files):>3}  {group}  [{shown}]")
+        print("wrote", out, file=sys.stderr)
+        return
 
     if args.saved:
         frame = pd.read_csv(args.saved, sep="\t", keep_default_na=False)

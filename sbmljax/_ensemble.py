@@ -221,7 +221,9 @@ def _prepare_auto(model, t_eval, params, initial, t0, n_trajectories, max_events
     try:
         prep = prepare(model, t_eval, method="direct", **common)
         why = "method 'auto' chose 'direct': exact simulation is supported and feasible"
-    except (UnsupportedSBMLFeatureError, InfeasibleSimulationError, InitialStateError) as e:
+    except (UnsupportedSBMLFeatureError, InfeasibleSimulationError, InitialStateError, SimulationError) as e:
+        # SimulationError: a rate law negative in the initial state, which the hybrid method runs as a net flux
+        # if the reaction is continuous (and refuses at run time if it is not).
         span = float(np.max(np.asarray(t_eval, dtype=np.float64))) - t0
         fast = AUTO_FAST_EVENTS / span if span > 0 else math.inf
         prep = prepare(model, t_eval, method=make_simulator("hybrid", fast_propensity=fast), **common)

@@ -107,6 +107,32 @@ def test_rate_rules_against_the_analytic_solution() -> None:
     assert np.all(np.abs(z) < Z_MAX), z
 
 
+def test_a_model_of_rate_rules_alone_is_its_ode() -> None:
+    # No reactions (7 of the 76 curated corpus files): `auto` takes the hybrid method, which solves the rate
+    # rules' ODE; dY/dt = -kd·Y (a species) and dr/dt = s (a parameter) have closed forms.
+    y0, kd, s = 50.5, 0.5, 2.0
+    text = sbml_model({"Y": y0}, {"kd": kd, "s": s}, [], extra=_rules(("Y", "-kd*Y"), ("r", "s"))).replace(
+        "</listOfParameters>", '<parameter id="r" value="0" constant="false"/></listOfParameters>'
+    )
+    t = np.array([0.0, 0.5, 1.0, 4.0])
+    tr = sbmljax.simulate(sbmljax.load_sbml(text), t, n_trajectories=2, seed=0, method="auto")
+    assert tr.method == "hybrid"
+    np.testing.assert_allclose(tr.counts[:, :, 0], np.broadcast_to(y0 * np.exp(-kd * t), (2, t.size)), rtol=1e-3)
+
+
+def test_a_net_reversible_rate_runs_backwards_on_continuous_species() -> None:
+    # A <-> B written as one reaction with the net rate kf·A − kr·B, negative at the start (B0 large, A0 = 0):
+    # the exact methods refuse it, `auto` takes the hybrid method, whose ODE runs the reaction backwards:
+    # A(t) = B0·kr/(kf+kr)·(1 − e^{−(kf+kr) t}).
+    b0, kf, kr = 100_000, 1.0, 0.5
+    text = sbml_model({"A": 0, "B": b0}, {"kf": kf, "kr": kr}, [("r", "A -> B", "kf*A - kr*B")])
+    t = np.array([0.0, 0.5, 2.0])
+    tr = sbmljax.simulate(sbmljax.load_sbml(text), t, n_trajectories=2, seed=0, method="auto")
+    assert tr.method == "hybrid"
+    expected = b0 * kr / (kf + kr) * (1 - np.exp(-(kf + kr) * t))
+    np.testing.assert_allclose(tr.counts[:, :, 0], np.broadcast_to(expected, (2, t.size)), rtol=1e-3, atol=1.0)
+
+
 def test_state_trigger_on_a_continuous_variable_is_refused() -> None:
     import libsbml
 

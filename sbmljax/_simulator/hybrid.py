@@ -48,6 +48,7 @@ class HybridState(AbstractSimState):
     continuous: Bool[Array, " species"]
     fast: Bool[Array, " channels"]
     q: Float[Array, " rated"]
+    dt: Float[Array, ""]  # the ODE's step size at the end of the last solve (0: none yet)
 
 
 class _RatePlan:
@@ -100,6 +101,8 @@ class HybridSimulator(AbstractSimulator):
     with probability `aₖ(t)/a₀ˢ(t)` at that instant: the exact jump law of a piecewise-deterministic Markov
     process (Davis 1984), whatever the propensities' dependence on time or on the continuous state.
 
+    A model without reactions whose rate rules move is solved as their ODE (nothing jumps).
+
     **Limits.** `continuous_above=inf`: every species discrete, the exact SSA (the ODE only integrates the
     hazard). `continuous_above=0, discrete_below=0`: every channel continuous, the reaction-rate ODE.
 
@@ -107,10 +110,13 @@ class HybridSimulator(AbstractSimulator):
     embedded error estimate, for the stiff models of curated repositories; `"tsit5"`, explicit, cheaper on
     non-stiff ones),
     `rtol`, `atol` (PI step control; `atol` in molecules, the hazard integral's own absolute tolerance is
-    `HAZARD_ATOL`), `ode_max_steps` (solver steps per jump).
+    `HAZARD_ATOL`), `ode_max_steps` (solver steps per simulation step: a solve that takes them all stops where it
+    got to, without a jump, and the next step goes on from there; default 32).
 
-    Cost per step: one adaptive ODE solve to the next jump (each solver step an `O(R·S)` right-hand side;
-    Newton iterations with a dense `S×S` Jacobian for Kvaerno5). A step in which nothing moves continuously
+    Cost per step: one adaptive ODE solve to the next jump (or of at most `ode_max_steps` solver steps: an
+    ensemble is `vmap`ped, so every lane waits for the lane whose solve takes the most steps, and a cap
+    evens the lanes out; each solve starts at the step size the previous one ended with). Each solver step
+    is an `O(R·S)` right-hand side and, for the implicit solvers, Newton iterations with a dense `S×S` Jacobian. A step in which nothing moves continuously
     and no propensity depends on time is the direct method's (the solve gets an empty span).
 
     **References:** E. L. Haseltine, J. B. Rawlings, J. Chem. Phys. 117:6959 (2002). H. Salis, Y. Kaznessis,
@@ -129,7 +135,7 @@ class HybridSimulator(AbstractSimulator):
     dt: float | None = eqx.field(default=None, static=True)
     rtol: float = eqx.field(default=1e-4, static=True)
     atol: float = eqx.field(default=1e-3, static=True)
-    ode_max_steps: int = eqx.field(default=100_000, static=True)
+    ode_max_steps: int = eqx.field(default=32, static=True)
 
     exact: ClassVar[bool] = False
     name: ClassVar[str] = "hybrid"
@@ -229,17 +235,14 @@ class HybridSimulator(AbstractSimulator):
             continuous=(x0 >= self.continuous_above) | jnp.asarray(rp.always_continuous),
             fast=jnp.zeros((net.stoich.shape[0],), dtype=bool),
             q=p[jnp.asarray(rp.p_index)] if rp.p_index.size else jnp.zeros((0,), jnp.float64),
+            dt=jnp.zeros((), jnp.float64),
         )
 
     def step(self, net: CompiledNetwork, state: HybridState, p, t_stop) -> HybridState:
         if net.stoich.shape[0] == 0:
             rp = _rate_plan(net)
             if rp.species or rp.params:
-                # Said at trace time, before any simulation: the jump machinery needs one channel.
-                raise ConfigError(
-                    "the hybrid method needs at least one reaction; a model of rate rules alone is an ODE "
-                    "(sbmljax.reference.ode solves it)"
-                )
+                return self._rules_step(net, state, p, t_stop)  # an ODE of rate rules, nothing to jump
             return idle_step(state, t_stop)  # rules and events only
         # Two uniforms (threshold, channel) and a key for the Brownian path, from the trajectory's stream.
         u, rng = state.rng.uniforms(2)
@@ -247,8 +250,10 @@ class HybridSimulator(AbstractSimulator):
         S = state.x.shape[0]
         p_eff = self._with_q(net, p, state.q)
         a = net.propensities(state.x, p_eff, state.t)
-        ok = propensities_ok(a)
-        continuous, fast = self._partition(net, state.x, a, state.continuous, state.fast)
+        # A continuous channel's rate law may be a net flux of a reversible reaction, negative at times: the ODE
+        # runs it backwards (the partition reads its magnitude). A jump channel's propensity must not be.
+        continuous, fast = self._partition(net, state.x, jnp.abs(a), state.continuous, state.fast)
+        ok = propensities_ok(jnp.where(fast, jnp.abs(a), a))
         # A species that has just turned discrete continues from the nearest whole count.
         x = jnp.where(state.continuous & ~continuous, jnp.round(state.x), state.x)
         threshold = -jnp.log1p(-u[0])  # Exp(1)
@@ -283,8 +288,13 @@ class HybridSimulator(AbstractSimulator):
         terms: diffrax.AbstractTerm
         controller: diffrax.AbstractStepSizeController
         adjoint: diffrax.AbstractAdjoint
+        dt0: Array | float | None
         if self.noise == "ode":
-            terms, solver, dt0 = diffrax.ODETerm(rhs), _SOLVERS[self.solver](), None
+            # Each step is a fresh solve from the last jump; starting it with the step size the previous solve
+            # ended with, rather than diffrax's initial-step heuristic, spares the ramp-up from a tiny first
+            # step at every jump.
+            dt0 = jnp.where(state.dt > 0, state.dt, HAZARD_ATOL * (t1 - state.t) + 1e-12)
+            terms, solver = diffrax.ODETerm(rhs), _SOLVERS[self.solver]()
             adjoint = diffrax.RecursiveCheckpointAdjoint()
             # PI coefficients for stiff problems: on BIOMD0000000009 the default (pure I) control rejected
             # half of Kvaerno5's steps; with these Kvaerno3 took 495 steps to t = 100, Kvaerno5 1164.
@@ -318,10 +328,18 @@ class HybridSimulator(AbstractSimulator):
             adjoint=adjoint,
             throw=False,
         )
-        solved = (sol.result == diffrax.RESULTS.successful) | (sol.result == diffrax.RESULTS.event_occurred)
+        # The mean accepted step of this solve (its last step is cut short by the jump or `t_stop`).
+        accepted = sol.stats["num_accepted_steps"]
+        stopped = sol.event_mask | (sol.result == diffrax.RESULTS.max_steps_reached)
+        t_ode_end = jnp.where(stopped, sol.ts[-1], t1)
+        dt_next = jnp.where(accepted >= 2, (t_ode_end - state.t) / accepted, state.dt)
+        # A solve that used all its `ode_max_steps` stops where it got to without a jump; the next step goes on
+        # from there with a fresh threshold (exact: the hazard's threshold is memoryless). It has to have moved.
+        capped = (sol.result == diffrax.RESULTS.max_steps_reached) & (t_ode_end > state.t)
+        solved = (sol.result == diffrax.RESULTS.successful) | (sol.result == diffrax.RESULTS.event_occurred) | capped
         y = sol.ys[-1]
         hit = jnp.where(plain, t_plain <= t1, sol.event_mask)
-        t_new = jnp.where(plain, jnp.where(hit, t_plain, t1), jnp.where(sol.event_mask, sol.ts[-1], t1))
+        t_new = jnp.where(plain, jnp.where(hit, t_plain, t1), t_ode_end)
         x_new, q_new = y[:S], y[S:-1]
         # Discrete counts do not move between jumps; an implicit solver's linear solves can leave round-off
         # (1e-25) on them, so they are restored. Its error can leave a vanishing continuous amount slightly
@@ -352,6 +370,47 @@ class HybridSimulator(AbstractSimulator):
             continuous=continuous,
             fast=fast,
             q=jnp.where(moved, q_new, state.q),
+            dt=jnp.where(moved & ~plain, dt_next, state.dt),
+        )
+
+    def _rules_step(self, net: CompiledNetwork, state: HybridState, p, t_stop) -> HybridState:
+        """A model without reactions whose rate rules move: one capped solve of their ODE towards `t_stop`
+        (deterministic; the loop applies events and output times as for any step)."""
+        S = state.x.shape[0]
+
+        def rhs(t, y, args):
+            x_, q_ = y[:S], y[S:]
+            dx, dq = self._rates(net, x_, self._with_q(net, p, q_), t)
+            return jnp.concatenate([dx, dq])
+
+        t1 = jnp.maximum(t_stop, state.t)
+        sol = diffrax.diffeqsolve(
+            diffrax.ODETerm(rhs),
+            _SOLVERS[self.solver](),
+            state.t,
+            t1,
+            jnp.where(state.dt > 0, state.dt, HAZARD_ATOL * (t1 - state.t) + 1e-12),
+            jnp.concatenate([state.x, state.q]),
+            saveat=diffrax.SaveAt(t1=True),
+            stepsize_controller=diffrax.PIDController(rtol=self.rtol, atol=self.atol, pcoeff=0.3, icoeff=0.3),
+            max_steps=self.ode_max_steps,
+            throw=False,
+        )
+        capped = sol.result == diffrax.RESULTS.max_steps_reached
+        t_new = jnp.where(capped, sol.ts[-1], t1)
+        solved = (sol.result == diffrax.RESULTS.successful) | (capped & (t_new > state.t))
+        accepted = sol.stats["num_accepted_steps"]
+        y = sol.ys[-1]
+        return HybridState(
+            t=jnp.where(solved, t_new, state.t),
+            x=jnp.where(solved, y[:S], state.x),
+            status=RESULTS.where(solved, state.status, RESULTS.ode_failed),
+            fired=jnp.asarray(-1, jnp.int32),
+            count=jnp.asarray(0, jnp.int64),
+            continuous=state.continuous,
+            fast=state.fast,
+            q=jnp.where(solved, y[S:], state.q),
+            dt=jnp.where(solved & (accepted >= 2), (t_new - state.t) / jnp.maximum(accepted, 1), state.dt),
         )
 
     def reset(self, net: CompiledNetwork, state: HybridState, p) -> HybridState:
