@@ -411,6 +411,7 @@ class HybridSimulator(AbstractSimulator):
             fast=state.fast,
             q=jnp.where(solved, y[S:], state.q),
             dt=jnp.where(solved & (accepted >= 2), (t_new - state.t) / jnp.maximum(accepted, 1), state.dt),
+            rng=state.rng,  # a deterministic solve draws nothing
         )
 
     def reset(self, net: CompiledNetwork, state: HybridState, p) -> HybridState:
