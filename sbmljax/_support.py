@@ -569,14 +569,17 @@ _TABLE: tuple[Construct, ...] = (
         key="time_dependent_propensity",
         category="Reactions",
         name="Propensities that depend on `time`",
-        status="refused",
+        status="partial",
         scope="exact",
-        reason="exact methods assume propensities constant between events",
+        reason="the direct method and the NRM assume propensities constant between events",
         note=(
-            "Tau-leaping evaluates them at the start of each leap; the hybrid method (`method='hybrid'`) fires "
+            "Simulated exactly by extrande (`method='extrande'`, thinning against an interval-arithmetic bound of "
+            "the rate law over a look-ahead window; `method='auto'` chooses it), which refuses a law it cannot "
+            "bound (naming the reaction and the sub-expression). The direct method and the NRM refuse them; "
+            "tau-leaping evaluates them at the start of each leap; the hybrid method (`method='hybrid'`) fires "
             "them at exact times (integrated hazard)."
         ),
-        fix="use method='hybrid' (exact jump times) or method='tau_leap'",
+        fix="use method='extrande' (exact, by thinning) or method='auto'",
         error=_UNSUPPORTED,
     ),
     Construct(
