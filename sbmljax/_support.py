@@ -165,8 +165,17 @@ _TABLE: tuple[Construct, ...] = (
         name="`delay(x, d)` csymbol",
         status="refused",
         scope="stochastic",
-        reason="delayed values need the state history; no simulator here keeps it",
-        note=("Delay differential semantics need the past state; jump-process simulators here keep only the present."),
+        reason=(
+            "delay(x, d) reads the state at an earlier time, which needs the path's history; no simulator here keeps "
+            "it (a delay stochastic simulation algorithm, e.g. Barrio et al. 2006, is not implemented)"
+        ),
+        note=(
+            "Refused by every simulator, naming the element (`reaction 'r' kineticLaw (delay)`). A rate law that "
+            "reads past values makes the process non-Markovian; the jump-process and hybrid simulators here keep "
+            "only the present state. The delay SSA (Barrio, Burrage, Leier & Tian, PLoS Comput. Biol. 2:e117, "
+            "2006), which fires delayed reactions from a queue of pending completions, is the method for "
+            "such models and is not implemented."
+        ),
         error=_UNSUPPORTED,
     ),
     Construct(
@@ -678,8 +687,15 @@ _TABLE: tuple[Construct, ...] = (
         name="Delayed events",
         status="refused",
         scope="stochastic",
-        reason="delayed events are not supported (the delay would need a queue of pending assignments)",
-        note="",
+        reason=(
+            "delayed events are not supported: executing them needs a queue of pending assignments, as in the delay "
+            "SSA (Barrio et al. 2006), which is not implemented"
+        ),
+        note=(
+            "Refused by every simulator, naming the event (`event 'e'`); an event without `<delay>` (or with none "
+            "set) runs. Events whose assignments happen after a delay would need the delay SSA's queue of pending "
+            "completions (Barrio, Burrage, Leier & Tian 2006), not implemented here."
+        ),
         error=_UNSUPPORTED,
     ),
     Construct(

@@ -262,7 +262,8 @@ def test_function_definitions_are_inlined() -> None:
 
 @exercises("delay", "rate_of")
 def test_delay_and_rate_of() -> None:
-    assert_refused("delay", lambda: simulate(document(reactions=reaction("r", "A", "", "k*delay(A, 1)"))))
+    message = assert_refused("delay", lambda: simulate(document(reactions=reaction("r", "A", "", "k*delay(A, 1)"))))
+    assert "reaction 'r' kineticLaw (delay)" in message and "Barrio et al. 2006" in message  # element and why
     assert_refused("rate_of", lambda: simulate(document(reactions=reaction("r", "A", "", "k*A + 0*rateOf(k)"))))
 
 
@@ -508,7 +509,8 @@ def test_event_semantics() -> None:
 @exercises("event_delay", "event_no_trigger", "event_time_trigger", "event_time_rule_trigger")
 def test_events_that_are_refused() -> None:
     delayed = event("e", "time >= 1", {"A": "5"}, extra=f"<delay>{mathml('2')}</delay>")
-    assert_refused("event_delay", lambda: _events(delayed))
+    message = assert_refused("event_delay", lambda: _events(delayed))
+    assert "event 'e'" in message and "delay SSA" in message
     no_trigger = (
         '<event id="e" useValuesFromTriggerTime="true"><listOfEventAssignments><eventAssignment variable="A">'
         + mathml("1")
