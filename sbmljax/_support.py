@@ -421,13 +421,20 @@ _TABLE: tuple[Construct, ...] = (
         key="mixed_units",
         category="Species and units",
         name="Species whose substance unit differs from the extent unit",
-        status="refused",
+        status="partial",
         scope="stochastic",
         reason=(
-            "its substance unit ({unit}) differs from the reaction extent unit ({extent}); mixed substance "
-            "units are not supported"
+            "its substance unit ({unit}) differs from the reaction extent unit ({extent}), and one firing of "
+            "reaction '{reaction}' would change it by {change:.6g} molecules, not a whole number"
         ),
-        note="One reaction firing must change every species by a whole number of molecules.",
+        note=(
+            "Converted exactly with SBML's numeric semantics (no `conversionFactor`: each species' amount, in its "
+            "own unit, changes at stoichiometry × rate): a firing is one molecule of the finest unit among the "
+            "species the reaction moves, the other species change by the units' ratio (`mol` beside `mmol`: "
+            "1000 molecules), and the propensity is the law times that unit's molecules per extent unit; "
+            "`model.notes` lists each converted reaction. A change that is not a whole number of molecules is "
+            "refused."
+        ),
         error=_UNSUPPORTED,
     ),
     Construct(
