@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
@@ -21,6 +22,9 @@ from .direct import first_argmin, propensities_ok
 BOUND_SLACK = 1e-9
 """Relative inflation of the interval bound: far above float64 rounding of its end points, harmless to
 exactness (thinning is exact for any valid bound)."""
+
+
+_bounds = eqx.filter_jit(channel_bounds)
 
 
 class Extrande(AbstractSimulator):
@@ -93,6 +97,10 @@ class Extrande(AbstractSimulator):
         """The reactions without a finite bound over the smallest first window (the run would stop at once)."""
         with jax.ensure_compile_time_eval():
             end = float(self.window_ends(jnp.asarray(t0, dtype=jnp.float64), jnp.asarray(t_first))[-1])
+        # Compiled first (op by op, a large model's laws take seconds); the eager diagnosis only on failure.
+        if bool(jnp.all(jnp.isfinite(_bounds(net, x0, p, jnp.asarray(t0), jnp.asarray(end))))):
+            return []
+        with jax.ensure_compile_time_eval():
             unbounded = explain(net, x0, p, t0, end)
         return [
             Finding(
