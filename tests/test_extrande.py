@@ -14,7 +14,7 @@ from helpers import sbml_model, z_scores
 
 import sbmljax
 from sbmljax._ensemble import prepare
-from sbmljax.errors import SimulationError, UnsupportedSBMLFeatureError
+from sbmljax.errors import ConfigError, SimulationError, UnsupportedSBMLFeatureError
 
 Z_MAX = 3.0
 Y_MAX = 5.0
@@ -124,3 +124,14 @@ def test_a_hazard_that_diverges_during_the_run_stops_it_with_the_reason() -> Non
     m = sbmljax.load_sbml(sbml_model({"X": 0}, {"k": 1.0}, [("s", "0 -> X", "k/(0.5 - time)")]))
     with pytest.raises(SimulationError, match="no finite upper bound"):
         sbmljax.simulate(m, [0.0, 1.0], n_trajectories=2, seed=0, method="extrande")
+
+
+def test_options_are_checked_and_a_short_horizon_gives_the_same_law() -> None:
+    m = sbmljax.load_sbml(sbml_model({"X": 0}, {"k": 3.0}, [("b", "0 -> X", "k*(1 + sin(time))")]))
+    for bad in ({"horizon": 0.0}, {"windows": 0}):
+        with pytest.raises(ConfigError, match="extrande"):
+            sbmljax.simulate(m, [0.0, 1.0], n_trajectories=2, seed=0, method="extrande", **bad)
+    # A horizon shorter than the output spacing only adds window ends: the law is the same.
+    t = np.array([0.0, 4.0, 8.0])
+    tr = sbmljax.simulate(m, t, n_trajectories=N, seed=5, method="extrande", horizon=0.1, windows=1)
+    _poisson_checks(tr.counts[:, 1:, 0], 3.0 * (t[1:] + 1 - np.cos(t[1:])))

@@ -16,6 +16,7 @@ from .._expr import to_string
 from .._interval import channel_bounds, explain, unboundable
 from .._model import Unsupported
 from .._results import RESULTS
+from ..errors import ConfigError
 from .base import AbstractSimulator, SimState, idle_step, initial_sim_state
 from .direct import first_argmin, propensities_ok
 
@@ -66,9 +67,9 @@ class Extrande(AbstractSimulator):
 
     def __check_init__(self):
         if not self.horizon > 0:
-            raise ValueError(f"horizon must be positive, got {self.horizon}")
-        if self.windows < 1:
-            raise ValueError(f"windows must be at least 1, got {self.windows}")
+            raise ConfigError(f"extrande: horizon must be positive, got {self.horizon}")
+        if not (isinstance(self.windows, int) and self.windows >= 1):
+            raise ConfigError(f"extrande: windows must be an integer of at least 1, got {self.windows}")
 
     def refusals(self, net: CompiledNetwork) -> list[Unsupported]:
         out = []
