@@ -55,6 +55,9 @@ from ._simulator import (
     AbstractSimulator as AbstractSimulator,
 )
 from ._simulator import (
+    Extrande as Extrande,
+)
+from ._simulator import (
     GillespieDirect as GillespieDirect,
 )
 from ._simulator import (

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 SBML_SUFFIXES = (".xml", ".sbml")
 MEANING = {
-    "exact": "simulable with the exact SSA (method='direct')",
+    "exact": "simulable with an exact SSA (method='direct', or 'extrande' for time-dependent propensities)",
     "tau_leap_only": "loads and compiles; exact simulation impractical or refused by an exact-only construct",
     "refused": "uses a construct (or non-count quantities) no sbmljax simulator supports",
     "error": "does not load (not SBML, malformed, inconsistent), timed out, or the check failed",
@@ -78,8 +78,10 @@ def check_models(
 
     Each model is loaded, checked as `simulate(..., method="direct")` would check it (supported constructs,
     integer initial counts, a mean-field estimate of the reaction events over `[0, t_end]`), and, if it
-    passes, run for one trajectory of at most `confirm_steps` steps. The verdict is one of `exact`,
-    `tau_leap_only`, `refused` or `error`. Every model runs in a worker process started with `spawn`, on the
+    passes, run for one trajectory of at most `confirm_steps` steps (with extrande instead of the direct method
+    when propensities depend on time). The verdict is one of `exact`, `tau_leap_only`, `refused` or `error`.
+    Each row also says which simulator `method="auto"` would choose (`auto_method`) and how a one-trajectory
+    run of it went (`auto_run`). Every model runs in a worker process started with `spawn`, on the
     CPU (unless `JAX_PLATFORMS` is set); a script calling this must guard its top level with
     `if __name__ == "__main__":`, as Python's `multiprocessing` requires.
 
@@ -98,7 +100,8 @@ def check_models(
 
     **Returns:** a `pandas.DataFrame` with columns `file`, `model_id`, `sbml` (e.g. `L2V4`), `species`,
     `reactions`, `time_units`, `loads`, `verdict`, `refused_constructs` (SBML elements, `; `-separated),
-    `reason` (one line), `max_initial_count` (molecules), `estimated_events` (per trajectory over the
+    `reason` (one line), `auto_method` (`direct`, `extrande`, `hybrid` or `refused`), `auto_run` (`ran: …`,
+    `failed: …`, `not run…`, or `timed out…` when the time limit struck during that run), `max_initial_count` (molecules), `estimated_events` (per trajectory over the
     horizon) and `seconds`.
 
     **Raises:** `ConfigError` for a bad option or a path that does not exist.
@@ -241,9 +244,13 @@ def _check(args: argparse.Namespace) -> int:
         )
         atomic_write_text(args.html, summary_html(frame, settings=settings))
     counts = frame["verdict"].value_counts()
+    chosen = frame["auto_method"].dropna()
+    ran = frame["auto_run"].fillna("").str.startswith("ran")
+    auto = ", ".join(f"{n} {m}" for m, n in chosen.value_counts().items())
     print(
         f"checked {len(frame)} file(s): "
         + ", ".join(f"{int(counts.get(v, 0))} {v}" for v in VERDICTS)
+        + (f"; method 'auto' would choose {auto} ({int(ran.sum())} ran)" if auto else "")
         + f"; wrote {args.out}"
         + (f" and {args.html}" if args.html else "")
     )

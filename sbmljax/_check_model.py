@@ -2,13 +2,20 @@
 
 The verdicts, from best to worst:
 
-- `exact`: the exact SSA (`method="direct"`) accepts the model, the mean-field estimate of reaction events
-  over the horizon is within budget, and (unless disabled) a short one-trajectory run succeeds.
+- `exact`: an exact SSA accepts the model (`method="direct"`, or `method="extrande"` when propensities
+  depend on time), the mean-field estimate of reaction events over the horizon is within budget, and
+  (unless disabled) a short one-trajectory run succeeds.
 - `tau_leap_only`: the model loads and compiles, but exact simulation is impractical (too many events or
-  molecules) or refused by a construct only exact methods cannot honour (e.g. a time-dependent propensity).
+  molecules) or refused by a construct only exact methods cannot honour (e.g. a time-dependent propensity
+  extrande cannot bound).
 - `refused`: a construct no sbmljax simulator supports (rate/algebraic rules, delays, the `distrib` package…),
   or initial values that are not molecule counts at all (e.g. dimensionless concentrations of order one).
 - `error`: the file does not load (not SBML, malformed, inconsistent), or the check itself failed.
+
+Besides the verdict, each row says which simulator `method="auto"` would choose for the horizon and budget
+(`auto_method`: `direct`, `extrande`, `hybrid`, or `refused`) and how a one-trajectory run of it went
+(`auto_run`: `ran …`, `failed: …`, `not run …`, or `timed out …` when the time limit struck during that run,
+which then keeps the verdict).
 
 This module runs inside a worker process (see `_check_pool`); it never raises for a bad model.
 """
@@ -47,6 +54,8 @@ COLUMNS = (
     "verdict",
     "refused_constructs",
     "reason",
+    "auto_method",
+    "auto_run",
     "max_initial_count",
     "estimated_events",
     "seconds",
@@ -123,7 +132,8 @@ def check_model(path: str, settings: CheckSettings, report: Report | None = None
     report("while analysing the model", dict(row))
     try:
         with jax.enable_x64(True):
-            return _classify(model, row, settings, report)
+            row = _classify(model, row, settings, report)
+            return _auto(model, row, settings, report)
     except SbmlJaxError as e:  # e.g. a NetworkError found while compiling: the model is inconsistent
         return _verdict(row, "error", one_line(e, model.source))
     except Exception as e:
@@ -173,7 +183,8 @@ def _classify(model: Model, row: dict, settings: CheckSettings, report: Report) 
     if refused:
         return _verdict(row, "refused", _refusal_reason(refused), [u.element for u in refused + exact_only])
 
-    exact_only += [_unsupported(f) for f in time_dependent_propensities(net)]
+    # Time-dependent propensities: extrande simulates them exactly where it can bound them (its prepare says).
+    method = "extrande" if time_dependent_propensities(net) else "direct"
     events = _estimate_events(net, x0, p, settings.t_end)
     row["estimated_events"] = events
     budget = (
@@ -183,11 +194,11 @@ def _classify(model: Model, row: dict, settings: CheckSettings, report: Report) 
     if exact_only:
         reason = _refusal_reason(exact_only) + (f"; also {budget}" if events > settings.max_events else "")
         return _verdict(row, "tau_leap_only", reason, [u.element for u in exact_only])
-    return _prepare_and_confirm(model, row, settings, report, events, budget)
+    return _prepare_and_confirm(model, row, settings, report, events, budget, method)
 
 
 def _prepare_and_confirm(
-    model: Model, row: dict, settings: CheckSettings, report: Report, events: float, budget: str
+    model: Model, row: dict, settings: CheckSettings, report: Report, events: float, budget: str, method: str
 ) -> dict:
     from ._ensemble import prepare
 
@@ -195,59 +206,93 @@ def _prepare_and_confirm(
     t_eval = np.array([0.0, settings.t_end])
     try:
         # Events are judged here against the check's own budget, so prepare's is lifted.
-        prep = prepare(model, t_eval, method="direct", n_trajectories=1, max_events=math.inf)
+        prep = prepare(model, t_eval, method=method, n_trajectories=1, max_events=math.inf)
     except InfeasibleSimulationError as e:  # more molecules than float64 counts exactly
         return _verdict(row, "tau_leap_only", one_line(e, src))
-    except (UnsupportedSBMLFeatureError, InitialStateError, ParameterError, SimulationError) as e:
+    except UnsupportedSBMLFeatureError as e:
+        if e.construct == "time_dependent_propensity":  # extrande cannot bound it; tau-leaping runs it
+            return _verdict(row, "tau_leap_only", one_line(e, src), [e.element or "time-dependent propensity"])
+        return _verdict(row, "refused", one_line(e, src), [e.element or _PREPARE_REFUSALS[type(e)]])
+    except (InitialStateError, ParameterError, SimulationError) as e:
         # What the structural checks above did not anticipate; prepare is the authority.
         return _verdict(row, "refused", one_line(e, src), [e.element or _PREPARE_REFUSALS[type(e)]])
     if events > settings.max_events:
         return _verdict(row, "tau_leap_only", budget + "; use tau-leaping or a shorter horizon")
     if settings.confirm_steps <= 0:
-        return _verdict(row, "exact", f"accepted by the exact SSA; about {events:.2g} events per trajectory")
+        return _verdict(row, "exact", f"accepted by the exact SSA ({method}); about {events:.2g} events per trajectory")
     report("during the confirmation run (the checks before it passed)", {**row, "verdict": "exact"})
     return _confirm(prep, row, settings)
 
 
-def _confirm(prep, row: dict, settings: CheckSettings) -> dict:
-    """One real trajectory with the exact SSA, up to `confirm_steps` steps."""
-
+def _run_one(prep, settings: CheckSettings) -> tuple[bool, str, int, str | None]:
+    """One real trajectory of `prep`, up to `confirm_steps` steps: `(ok, what happened, status, element)`; a run
+    stopped by the step limit is ok when its pace projects to within the event budget."""
     from ._ensemble import raise_failures, run_ensemble, trajectory_keys
     from ._results import RESULTS, status_code
 
     sol = run_ensemble(prep, trajectory_keys(0, 1), max_steps=settings.confirm_steps, chunk=1)
     status, t, fired = int(sol.status[0]), float(sol.t[0]), int(sol.firings[0])
     if status == status_code(RESULTS.successful):
-        return _verdict(row, "exact", f"a confirmation run reached t={settings.t_end:g} after {fired} reaction events")
+        return True, f"reached t={settings.t_end:g} after {fired} reaction events", status, None
     if status == status_code(RESULTS.max_steps_reached):
         # The run stopped at its step limit: its pace says how many events the whole horizon takes, which can be
         # far above the mean-field estimate (a model whose fast reactions start at zero propensity).
         projected = fired * settings.t_end / t if t > 0 else math.inf
-        if projected > settings.max_events:
-            row["estimated_events"] = max(float(row["estimated_events"] or 0.0), projected)
-            return _verdict(
-                row,
-                "tau_leap_only",
-                f"a confirmation run took {settings.confirm_steps} steps ({fired} reaction events) to reach only "
-                f"t={t:.3g} of {settings.t_end:g}: at that pace about {projected:.2g} reaction events per trajectory, "
-                f"over the exact-simulation budget of {settings.max_events:.2g}",
-            )
-        return _verdict(
-            row,
-            "exact",
-            f"a confirmation run took {settings.confirm_steps} steps ({fired} reaction events) without error, up to "
-            f"t={t:.3g} of {settings.t_end:g}; at that pace about {projected:.2g} reaction events per trajectory, within "
-            f"the exact-simulation budget of {settings.max_events:.2g}",
+        pace = (
+            f"took {settings.confirm_steps} steps ({fired} reaction events) without error, up to t={t:.3g} of "
+            f"{settings.t_end:g}; at that pace about {projected:.2g} reaction events per trajectory"
         )
+        return projected <= settings.max_events, pace, status, None
     try:
         raise_failures(prep, sol, settings.confirm_steps)
     except SimulationError as e:
-        message, element = one_line(e, prep.model.source), e.element
-    else:  # pragma: no cover (raise_failures raises for every failed status)
-        message, element = "the confirmation run failed", None
+        return False, one_line(e, prep.model.source), status, e.element
+    return False, "the run failed", status, None  # pragma: no cover (raise_failures raises for every failure)
+
+
+def _confirm(prep, row: dict, settings: CheckSettings) -> dict:
+    """One real trajectory with the exact SSA, up to `confirm_steps` steps."""
+    from ._results import RESULTS, status_code
+
+    ok, what, status, element = _run_one(prep, settings)
+    row["_confirmed"] = (prep.sim.name, what if ok else f"failed: {what}")
+    budget = f"the exact-simulation budget of {settings.max_events:.2g}"
+    if ok:
+        within = f", within {budget}" if status == status_code(RESULTS.max_steps_reached) else ""
+        return _verdict(row, "exact", f"a confirmation run ({prep.sim.name}) {what}{within}")
+    message = what
+    if status == status_code(RESULTS.max_steps_reached):  # too slow for the budget, not a failure
+        row["_confirmed"] = (prep.sim.name, what)
+        return _verdict(row, "tau_leap_only", f"a confirmation run ({prep.sim.name}) {what}, over {budget}")
     if status == status_code(RESULTS.non_integer_count):
         return _verdict(row, "tau_leap_only", message, ["event assignment (non-integer count)"])
     return _verdict(row, "refused", message, [element or "run-time failure"])
+
+
+def _auto(model: Model, row: dict, settings: CheckSettings, report: Report) -> dict:
+    """Fill `auto_method` (what `method="auto"` chooses for this horizon and budget) and `auto_run` (how a
+    one-trajectory run of it went; the confirmation run's result when that was the same simulator)."""
+    from ._ensemble import prepare
+
+    confirmed = row.pop("_confirmed", None)
+    try:
+        prep = prepare(
+            model, np.array([0.0, settings.t_end]), method="auto", n_trajectories=1, max_events=settings.max_events
+        )
+    except SbmlJaxError as e:
+        row.update(auto_method="refused", auto_run=f"not run: {one_line(e, model.source)}")
+        return row
+    row["auto_method"] = prep.sim.name
+    if confirmed is not None and confirmed[0] == prep.sim.name:
+        row["auto_run"] = ("ran: " if not confirmed[1].startswith("failed") else "") + confirmed[1]
+        return row
+    if settings.confirm_steps <= 0:
+        row["auto_run"] = "not run (confirm_steps=0)"
+        return row
+    report(f"during the one-trajectory run of method 'auto' ({prep.sim.name})", dict(row))
+    ok, what, _, _ = _run_one(prep, settings)
+    row["auto_run"] = f"ran: {what}" if ok else f"failed: {what}"
+    return row
 
 
 def _unsupported(f: Finding) -> Unsupported:

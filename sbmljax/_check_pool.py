@@ -131,7 +131,10 @@ def run_checks(
 
     def failed(w: _Worker, reason: str) -> None:
         row = dict(w.partial) if w.partial is not None else blank_row(paths[w.task])  # type: ignore[index]
-        row.update(verdict="error", reason=reason)
+        if row.get("auto_method") and row.get("verdict"):  # only the run of method 'auto' was cut short
+            row["auto_run"] = reason
+        else:
+            row.update(verdict="error", reason=reason)
         finish(w, row)
 
     try:

@@ -82,7 +82,9 @@ def _info(args: argparse.Namespace) -> int:
 
 def _configure_simulate(p: argparse.ArgumentParser) -> None:
     _add_model_args(p)
-    p.add_argument("--method", default="direct", help="direct, nrm, tau_leap, hybrid or auto (default: direct)")
+    p.add_argument(
+        "--method", default="direct", help="direct, nrm, tau_leap, extrande, hybrid or auto (default: direct)"
+    )
     p.add_argument("--n", type=int, default=100, help="number of trajectories (default 100)")
     p.add_argument("--t-start", type=float, default=0.0, help="start time (default 0)")
     p.add_argument("--t-end", type=float, required=True, help="last output time")

@@ -171,7 +171,7 @@ def prepare(
     sim = make_simulator(method, **options)
     t_eval = check_time_grid(t_eval, t0)
     net = compile_network(model, exact=sim.exact, accepts=sim.accepts)
-    if sim.exact and net.time_dependent:
+    if sim.exact and net.time_dependent and "time_dependent_propensity" not in sim.accepts:
         raise join_time_dependent(time_dependent_propensities(net)).exception(model.source)
     time_rules = net.time_dependent_rules
     refusals = event_refusals(model, time_rules) + sim.refusals(net)
@@ -192,6 +192,7 @@ def prepare(
     if sim.exact and model.reactions:
         a = np.asarray(_initial_propensities(net, x0j, p, jnp.asarray(t0, dtype=jnp.float64)))
         bad = bad_propensities(model, net, a, x0, float(t0))
+        bad += sim.start_findings(net, x0j, p, float(t0), float(t_eval[t_eval > t0][0]) if t_eval[-1] > t0 else t0)
         if bad:
             raise bad[0].exception(model.source)
         per_traj = max(
@@ -218,12 +219,22 @@ def _prepare_auto(model, t_eval, params, initial, t0, n_trajectories, max_events
     if options:
         raise ConfigError(f"method='auto' takes no options (got {sorted(options)}); name the method to set them")
     common = dict(params=params, initial=initial, t0=t0, n_trajectories=n_trajectories, max_events=max_events)
+    # SimulationError: a rate law negative in the initial state, which the hybrid method runs as a net flux if the
+    # reaction is continuous (and refuses at run time if it is not).
+    refusable = (UnsupportedSBMLFeatureError, InfeasibleSimulationError, InitialStateError, SimulationError)
     try:
-        prep = prepare(model, t_eval, method="direct", **common)
-        why = "method 'auto' chose 'direct': exact simulation is supported and feasible"
-    except (UnsupportedSBMLFeatureError, InfeasibleSimulationError, InitialStateError, SimulationError) as e:
-        # SimulationError: a rate law negative in the initial state, which the hybrid method runs as a net flux
-        # if the reaction is continuous (and refuses at run time if it is not).
+        try:
+            prep = prepare(model, t_eval, method="direct", **common)
+            why = "method 'auto' chose 'direct': exact simulation is supported and feasible"
+        except UnsupportedSBMLFeatureError as e:
+            if e.construct != "time_dependent_propensity":
+                raise
+            prep = prepare(model, t_eval, method="extrande", **common)
+            why = (
+                "method 'auto' chose 'extrande': exact simulation is supported and feasible, and propensities depend "
+                "on time"
+            )
+    except refusable as e:
         span = float(np.max(np.asarray(t_eval, dtype=np.float64))) - t0
         fast = AUTO_FAST_EVENTS / span if span > 0 else math.inf
         prep = prepare(model, t_eval, method=make_simulator("hybrid", fast_propensity=fast), **common)

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         event_cascade: ClassVar[RESULTS]
         non_integer_count: ClassVar[RESULTS]
         ode_failed: ClassVar[RESULTS]
+        no_propensity_bound: ClassVar[RESULTS]
 
         @classmethod
         def where(cls, pred: object, a: RESULTS, b: RESULTS) -> RESULTS: ...
@@ -70,4 +71,8 @@ else:
         ode_failed = (
             "the hybrid method's ODE solver failed (its step limit, or a step size too small: a stiff or blowing-up "
             "model)"
+        )
+        no_propensity_bound = (
+            "extrande found no finite upper bound of the propensities over its look-ahead windows, or a propensity "
+            "above the bound (a rate law diverging in time, or dividing by a time-dependent quantity that reaches 0)"
         )

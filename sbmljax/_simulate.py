@@ -62,8 +62,9 @@ def simulate(
     - `n_trajectories`: ensemble size `N`.
     - `seed`: integer seed; the same seed gives identical results.
     - `method`: `"direct"` (Gillespie 1977), or another registered method (`"nrm"`, `"tau_leap"`,
-      `"hybrid"`), or a simulator instance; `"auto"` is `"direct"` when the exact methods can run the request
-      and `"hybrid"` otherwise (the result's `method` says which, its first note why).
+      `"extrande"`, `"hybrid"`), or a simulator instance; `"auto"` is `"direct"` when the exact methods can
+      run the request, `"extrande"` when they can but propensities depend on time, and `"hybrid"` otherwise
+      (the result's `method` says which, its first note why).
     - `params`: parameter id (`k1`, or `reaction.k` for a local one) → value, overriding the model's.
     - `initial`: species id → initial molecule count, overriding the model's.
     - `t0`: start time (the time of the model's initial state).

@@ -165,8 +165,17 @@ _TABLE: tuple[Construct, ...] = (
         name="`delay(x, d)` csymbol",
         status="refused",
         scope="stochastic",
-        reason="delayed values need the state history; no simulator here keeps it",
-        note=("Delay differential semantics need the past state; jump-process simulators here keep only the present."),
+        reason=(
+            "delay(x, d) reads the state at an earlier time, which needs the path's history; no simulator here keeps "
+            "it (a delay stochastic simulation algorithm, e.g. Barrio et al. 2006, is not implemented)"
+        ),
+        note=(
+            "Refused by every simulator, naming the element (`reaction 'r' kineticLaw (delay)`). A rate law that "
+            "reads past values makes the process non-Markovian; the jump-process and hybrid simulators here keep "
+            "only the present state. The delay SSA (Barrio, Burrage, Leier & Tian, PLoS Comput. Biol. 2:e117, "
+            "2006), which fires delayed reactions from a queue of pending completions, is the method for "
+            "such models and is not implemented."
+        ),
         error=_UNSUPPORTED,
     ),
     Construct(
@@ -412,13 +421,20 @@ _TABLE: tuple[Construct, ...] = (
         key="mixed_units",
         category="Species and units",
         name="Species whose substance unit differs from the extent unit",
-        status="refused",
+        status="partial",
         scope="stochastic",
         reason=(
-            "its substance unit ({unit}) differs from the reaction extent unit ({extent}); mixed substance "
-            "units are not supported"
+            "its substance unit ({unit}) differs from the reaction extent unit ({extent}), and one firing of "
+            "reaction '{reaction}' would change it by {change:.6g} molecules, not a whole number"
         ),
-        note="One reaction firing must change every species by a whole number of molecules.",
+        note=(
+            "Converted exactly with SBML's numeric semantics (no `conversionFactor`: each species' amount, in its "
+            "own unit, changes at stoichiometry × rate): a firing is one molecule of the finest unit among the "
+            "species the reaction moves, the other species change by the units' ratio (`mol` beside `mmol`: "
+            "1000 molecules), and the propensity is the law times that unit's molecules per extent unit; "
+            "`model.notes` lists each converted reaction. A change that is not a whole number of molecules is "
+            "refused."
+        ),
         error=_UNSUPPORTED,
     ),
     Construct(
@@ -569,14 +585,17 @@ _TABLE: tuple[Construct, ...] = (
         key="time_dependent_propensity",
         category="Reactions",
         name="Propensities that depend on `time`",
-        status="refused",
+        status="partial",
         scope="exact",
-        reason="exact methods assume propensities constant between events",
+        reason="the direct method and the NRM assume propensities constant between events",
         note=(
-            "Tau-leaping evaluates them at the start of each leap; the hybrid method (`method='hybrid'`) fires "
+            "Simulated exactly by extrande (`method='extrande'`, thinning against an interval-arithmetic bound of "
+            "the rate law over a look-ahead window; `method='auto'` chooses it), which refuses a law it cannot "
+            "bound (naming the reaction and the sub-expression). The direct method and the NRM refuse them; "
+            "tau-leaping evaluates them at the start of each leap; the hybrid method (`method='hybrid'`) fires "
             "them at exact times (integrated hazard)."
         ),
-        fix="use method='hybrid' (exact jump times) or method='tau_leap'",
+        fix="use method='extrande' (exact, by thinning) or method='auto'",
         error=_UNSUPPORTED,
     ),
     Construct(
@@ -675,8 +694,15 @@ _TABLE: tuple[Construct, ...] = (
         name="Delayed events",
         status="refused",
         scope="stochastic",
-        reason="delayed events are not supported (the delay would need a queue of pending assignments)",
-        note="",
+        reason=(
+            "delayed events are not supported: executing them needs a queue of pending assignments, as in the delay "
+            "SSA (Barrio et al. 2006), which is not implemented"
+        ),
+        note=(
+            "Refused by every simulator, naming the event (`event 'e'`); an event without `<delay>` (or with none "
+            "set) runs. Events whose assignments happen after a delay would need the delay SSA's queue of pending "
+            "completions (Barrio, Burrage, Leier & Tian 2006), not implemented here."
+        ),
         error=_UNSUPPORTED,
     ),
     Construct(

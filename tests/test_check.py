@@ -69,6 +69,7 @@ def test_exact_models(table, name) -> None:
     assert row.verdict == "exact" and row.loads and row.refused_constructs == ""
     assert "confirmation run" in row.reason
     assert 0 < row.estimated_events < 1e7
+    assert row.auto_method == "direct" and row.auto_run.startswith("ran: "), row.auto_run  # the same run
 
 
 def test_biomodels_metadata(table) -> None:
@@ -89,6 +90,7 @@ def test_micromolar_mapk_cascade_is_tau_leap_only(table) -> None:
     assert 2e6 < row.max_initial_count < 4e6  # 1.2 µM in 4e-12 L
     assert 1e9 < row.estimated_events < 1e11
     assert "reaction events per trajectory" in row.reason
+    assert row.auto_method == "hybrid" and row.auto_run, row.auto_run  # ran, or timed out keeping the verdict
 
 
 def test_dimensionless_concentrations_are_refused(table) -> None:
@@ -150,19 +152,41 @@ def test_workers_are_recycled(tmp_path, monkeypatch) -> None:
 @pytest.mark.parametrize(
     "species,reactions,verdict,construct",
     [
-        ({"X": 5}, [("d", "X -> 0", "k*X*time")], "tau_leap_only", "reaction 'd' kineticLaw"),
+        ({"X": 5}, [("d", "X -> 0", "k*X*time")], "exact", ""),
+        ({"X": 5}, [("d", "X -> 0", "k*X/(0.01 - time)")], "tau_leap_only", "reaction 'd' kineticLaw"),
         ({"X": 1234.5}, [("d", "X -> 0", "k*X")], "refused", "species 'X' initial value (not an integer)"),
         ({"X": -3}, [("d", "X -> 0", "k*X")], "refused", "species 'X' initial value"),
         ({"X": 0}, [("b", "0 -> X", "5"), ("d", "X -> 0", "k*(3 - X)")], "refused", "reaction 'd' kineticLaw"),
         ({"X": 1e17}, [("d", "X -> 0", "k*X")], "tau_leap_only", ""),
     ],
-    ids=["time-dependent", "near-integer", "negative", "negative-propensity-at-run-time", "too-many-molecules"],
+    ids=[
+        "time-dependent",
+        "time-dependent-unbounded",
+        "near-integer",
+        "negative",
+        "negative-propensity-at-run-time",
+        "too-many-molecules",
+    ],
 )
 def test_classification(tmp_path, species, reactions, verdict, construct) -> None:
     path = tmp_path / "m.xml"
     path.write_text(sbml_model(species, {"k": 0.1}, reactions))
     row = check_model(str(path), CheckSettings(t_end=10.0))
     assert (row["verdict"], row["refused_constructs"]) == (verdict, construct), row["reason"]
+
+
+def test_check_reports_the_method_auto_chooses_and_its_run(tmp_path) -> None:
+    timed = tmp_path / "timed.xml"
+    timed.write_text(sbml_model({"X": 5}, {"k": 0.1}, [("d", "X -> 0", "k*X*time")]))
+    row = check_model(str(timed), CheckSettings(t_end=10.0))
+    assert (row["verdict"], row["auto_method"]) == ("exact", "extrande") and "(extrande)" in row["reason"]
+    assert row["auto_run"].startswith("ran: reached t=10"), row["auto_run"]
+    row = check_model(str(timed), CheckSettings(t_end=10.0, confirm_steps=0))
+    assert (row["auto_method"], row["auto_run"]) == ("extrande", "not run (confirm_steps=0)")
+    negative = tmp_path / "negative.xml"
+    negative.write_text(sbml_model({"X": -3}, {"k": 0.1}, [("d", "X -> 0", "k*X")]))
+    row = check_model(str(negative), CheckSettings(t_end=10.0))
+    assert row["auto_method"] == "refused" and "negative" in row["auto_run"], row["auto_run"]
 
 
 def test_event_budget_and_no_confirmation_run() -> None:

@@ -95,6 +95,9 @@ def test_verdict_is_clear(table, path: Path) -> None:
         assert any(e[:60] in reason for e in errors), f"the reason does not quote libSBML: {reason}"
         return
     assert row.loads
+    # The method `auto` would use is reported for every model that loads, with how its run went or why not.
+    assert row.auto_method in ("direct", "extrande", "hybrid", "refused"), row.auto_method
+    assert str(row.auto_run).strip(), "auto_run says whether auto's choice ran"
     if row.verdict == "refused":
         constructs = [c for c in str(row.refused_constructs).split("; ") if c.strip()]
         assert constructs, f"a refusal must name the construct: {reason}"

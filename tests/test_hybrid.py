@@ -178,9 +178,14 @@ def test_auto_is_direct_when_exact_simulation_can_run_and_hybrid_otherwise() -> 
     small = sbmljax.load_sbml(sbml_model({"X": 5}, {"k": 1.0}, [("d", "X -> 0", "k*X")]))
     tr = sbmljax.simulate(small, [0.0, 1.0], n_trajectories=8, seed=0, method="auto")
     assert tr.method == "direct" and tr.notes[0].startswith("method 'auto' chose 'direct'")
-    timed = sbmljax.load_sbml(sbml_model({"X": 0}, {"k": 1.0}, [("b", "0 -> X", "k*(1 + sin(time))")]))
-    prep = prepare(timed, [0.0, 10.0], method="auto")
-    assert prep.sim.name == "hybrid" and "depends on time" in prep.notes[0], prep.notes
+    # Exact simulation refused by a rate rule (extrande takes time-dependent propensities: tests/test_extrande.py).
+    ruled = sbmljax.load_sbml(
+        sbml_model({"X": 0}, {"k": 1.0}, [("b", "0 -> X", "k")], extra=_rules(("k", "0.1"))).replace(
+            '<parameter id="k" value="1.0" constant="true"/>', '<parameter id="k" value="1.0" constant="false"/>'
+        )
+    )
+    prep = prepare(ruled, [0.0, 10.0], method="auto")
+    assert prep.sim.name == "hybrid" and "rate" in prep.notes[0], prep.notes
     assert prep.sim.fast_propensity == 100.0  # AUTO_FAST_EVENTS / span
     with pytest.raises(sbmljax.errors.ConfigError, match="takes no options"):
         prepare(small, [0.0, 1.0], method="auto", tau=0.1)

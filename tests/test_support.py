@@ -262,7 +262,8 @@ def test_function_definitions_are_inlined() -> None:
 
 @exercises("delay", "rate_of")
 def test_delay_and_rate_of() -> None:
-    assert_refused("delay", lambda: simulate(document(reactions=reaction("r", "A", "", "k*delay(A, 1)"))))
+    message = assert_refused("delay", lambda: simulate(document(reactions=reaction("r", "A", "", "k*delay(A, 1)"))))
+    assert "reaction 'r' kineticLaw (delay)" in message and "Barrio et al. 2006" in message  # element and why
     assert_refused("rate_of", lambda: simulate(document(reactions=reaction("r", "A", "", "k*A + 0*rateOf(k)"))))
 
 
@@ -356,10 +357,38 @@ def test_concentration_unit_definitions() -> None:
     assert_refused("concentration_units", lambda: simulate(text), unit="nM")
 
 
+def _scaled_item(uid: str, multiplier: float) -> str:
+    return _unit(uid, f'<unit kind="item" exponent="1" scale="0" multiplier="{multiplier}"/>')
+
+
 @exercises("mixed_units", "conversion_factor")
 def test_mixed_units_and_conversion_factors() -> None:
-    text = document(species_=species("A", 10, units="mole"))
-    assert_refused("mixed_units", lambda: simulate(text), unit="mole", extent="item")
+    # SBML's numeric semantics: A (items) -> B (dozens) at k·A per second changes A by −1 item and B by
+    # +1 dozen = 12 molecules per unit of extent; with the extent in moles the law's numbers are unchanged.
+    units = _scaled_item("dozen", 12) + _scaled_item("half", 0.5) + _scaled_item("m15", 1.5)
+    sp = species("A", 40, units="item") + species("B", 0, units="dozen")
+    law = reaction("r", "A", "B", "k*A")
+    mole_extent = 'substanceUnits="item" extentUnits="mole" timeUnits="second"'
+    text = document(units=units, species_=sp, reactions=law, model_attrs=mole_extent)
+    model = sbmljax.load_sbml(text)
+    assert model.reactions[0].products == (("B", 12.0),) and any("reaction 'r' moves species" in n for n in model.notes)
+    t = np.array([0.0, 0.5, 1.0])
+    traj = sbmljax.simulate(model, t, n_trajectories=4000, seed=0)
+    a, b = traj.counts[:, :, 0], traj.counts[:, :, 1]
+    assert np.all(b == 12 * (40 - a))
+    mean = 40 * np.exp(-t[1:])  # A(t) ~ Binomial(40, e^{−kt}), k = 1
+    z = (a[:, 1:].mean(0) - mean) / np.sqrt(mean * (1 - mean / 40) / 4000)
+    assert np.all(np.abs(z) < 3), z
+    # The finer unit sets the firing: A (items) -> H (half items) fires at k·A/2 and moves 2 A each time.
+    half = document(
+        units=units, species_=species("A", 40) + species("H", 0, units="half"), reactions=reaction("r", "A", "H", "k*A")
+    )
+    assert sbmljax.load_sbml(half).reactions[0].reactants == (("A", 2.0),)
+    # 1.5 molecules per firing cannot be counted.
+    odd = document(
+        units=units, species_=species("A", 40) + species("M", 0, units="m15"), reactions=law.replace('"B"', '"M"')
+    )
+    assert_refused("mixed_units", lambda: simulate(odd), unit="m15 = 1.5×item", extent="item", reaction="r", change=1.5)
     attrs = 'substanceUnits="item" extentUnits="item" timeUnits="second" conversionFactor="cf"'
     params = '<parameter id="k" value="1" constant="true"/><parameter id="cf" value="2" constant="true"/>'
     assert_refused("conversion_factor", lambda: simulate(document(model_attrs=attrs, parameters=params)), factor="cf")
@@ -508,7 +537,8 @@ def test_event_semantics() -> None:
 @exercises("event_delay", "event_no_trigger", "event_time_trigger", "event_time_rule_trigger")
 def test_events_that_are_refused() -> None:
     delayed = event("e", "time >= 1", {"A": "5"}, extra=f"<delay>{mathml('2')}</delay>")
-    assert_refused("event_delay", lambda: _events(delayed))
+    message = assert_refused("event_delay", lambda: _events(delayed))
+    assert "event 'e'" in message and "delay SSA" in message
     no_trigger = (
         '<event id="e" useValuesFromTriggerTime="true"><listOfEventAssignments><eventAssignment variable="A">'
         + mathml("1")

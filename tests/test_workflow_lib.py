@@ -58,6 +58,14 @@ def test_check_config_names_every_bad_key(in_tmp):
     ]
 
 
+def test_methods_list_takes_auto_and_every_simulator(in_tmp):
+    methods = ["direct", "nrm", "tau_leap", "extrande", "hybrid", "auto"]
+    config = {"models": {"bd": {"sbml": BD, "t_end": 1}}, "simulate": {"methods": methods}}
+    assert check_config(config, CONFIG_SCHEMA)["simulate"]["methods"] == methods
+    with pytest.raises(ConfigError, match="'gillespie' is not one of"):
+        check_config({**config, "simulate": {"methods": ["gillespie"]}}, CONFIG_SCHEMA)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -7,6 +7,7 @@ from .base import AbstractSimState as AbstractSimState
 from .base import AbstractSimulator as AbstractSimulator
 from .base import SimState as SimState
 from .direct import GillespieDirect as GillespieDirect
+from .extrande import Extrande as Extrande
 from .hybrid import HybridSimulator as HybridSimulator
 from .nrm import NextReaction as NextReaction
 from .tau_leap import TauLeaping as TauLeaping
@@ -16,6 +17,7 @@ SIMULATORS: dict[str, type[AbstractSimulator]] = {
     NextReaction.name: NextReaction,
     TauLeaping.name: TauLeaping,
     HybridSimulator.name: HybridSimulator,
+    Extrande.name: Extrande,
 }
 
 

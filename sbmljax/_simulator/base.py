@@ -120,6 +120,19 @@ class AbstractSimulator(eqx.Module):
         del net
         return []
 
+    def start_findings(
+        self,
+        net: CompiledNetwork,
+        x0: Float[Array, " species"],
+        p: Float[Array, " params"],
+        t0: float,
+        t_first: float,
+    ) -> list:
+        """Reasons (`sbmljax._checks.Finding`s) this method cannot start from `x0` at `t0`, the first output
+        time after `t0` being `t_first` (none by default; `prepare` raises the first, before the run)."""
+        del net, x0, p, t0, t_first
+        return []
+
     @abc.abstractmethod
     def reset(self, net: CompiledNetwork, state: PyTree, p: Float[Array, " params"]) -> PyTree:
         """Re-synchronise cached quantities after `x` or `p` changed outside `step` (an SBML event)."""

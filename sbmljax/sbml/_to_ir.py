@@ -11,7 +11,7 @@ import math
 
 import libsbml
 
-from .._expr import DependencyCycle, Expr, Num, dependency_order, evaluate, symbols, to_string, uses_time
+from .._expr import DependencyCycle, Expr, Num, dependency_order, evaluate, symbols, times, to_string, uses_time
 from .._model import (
     Compartment,
     Event,
@@ -108,9 +108,7 @@ class _Builder:
             self.refuse("model extentUnits", extent.problem_key, extent.problem_and_fix)
         if self.system_size is not None:
             species, extent_factor = self.scale_to_system_size(species, extent_factor, extent.label)
-        for s in species:
-            if s.count_factor is not None and not math.isclose(s.count_factor, extent_factor, rel_tol=1e-12):
-                self.refuse(f"species '{s.id}'", "mixed_units", unit=s.substance_units, extent=extent.label)
+        reactions = self.convert_mixed_units(species, reactions, extent_factor, extent.label)
         if self.system_size is None and any(not sp_declared for sp_declared in self._declared):
             self.notes.append(
                 "the model declares no substance units; SBML Level 2's default is the mole, but "
@@ -162,6 +160,74 @@ class _Builder:
             out.append(Compartment(c.getId(), c.getName() or c.getId(), size, dims, bool(c.getConstant())))
             if not c.getConstant():
                 self.refuse(f"compartment '{c.getId()}'", "variable_compartment")
+        return out
+
+    def convert_mixed_units(
+        self, species: list[Species], reactions: list[Reaction], extent_factor: float, extent_label: str
+    ) -> list[Reaction]:
+        """Reactions moving species whose substance unit differs from the extent unit, converted exactly.
+
+        Without a `conversionFactor`, SBML's math says the amount of each species, in its own substance unit,
+        changes at `stoichiometry × rate` (the numbers as written; libRoadRunner and COPASI integrate that).
+        A firing of such a reaction is taken as the extent change `1/f_min`, `f_min` the smallest
+        molecules-per-unit among the species it moves: species `s` (`f_s` molecules per unit) then changes by
+        `stoichiometry × f_s / f_min` molecules, a whole number when the units differ by powers of ten or
+        integer multipliers (`mmol` beside `mol`, `item` beside `mole`), and the propensity is
+        `rate × f_min` (the kinetic law times `f_min / f_extent`, the extent factor applying as usual). So the
+        deterministic limit is SBML's, and a reaction whose species share the extent unit is unchanged. A
+        change that is not a whole number of molecules is refused, naming the reaction and the species.
+        """
+        factor = {s.id: s.count_factor for s in species}
+        units = {s.id: s.substance_units for s in species}
+        movable = {s.id for s in species if not s.boundary_condition and not s.constant and s.count_factor is not None}
+        out = []
+        for r in reactions:
+            moved = [sid for sid in r.net_change() if sid in movable]
+            if all(math.isclose(factor[sid], extent_factor, rel_tol=1e-12) for sid in moved):
+                out.append(r)
+                continue
+            f_min = min(factor[sid] for sid in moved)
+            sides: list[tuple[tuple[str, float], ...]] = []
+            ok = True
+            for terms in (r.reactants, r.products):
+                side = []
+                for sid, st in terms:
+                    if sid in movable:
+                        v = st * factor[sid] / f_min
+                        if not math.isclose(v, round(v), rel_tol=1e-9, abs_tol=1e-9):
+                            ok = False
+                            self.refuse(
+                                f"reaction '{r.id}' species '{sid}'",
+                                "mixed_units",
+                                unit=units[sid],
+                                extent=extent_label,
+                                reaction=r.id,
+                                change=v,
+                            )
+                        st = float(round(v))
+                    side.append((sid, st))
+                sides.append(tuple(side))
+            reactants, products = sides
+            if not ok:
+                out.append(r)
+                continue
+            ratio = Num(f_min / extent_factor)
+            out.append(
+                dataclasses.replace(
+                    r,
+                    reactants=reactants,
+                    products=products,
+                    forward=times(ratio, r.forward),
+                    backward=times(ratio, r.backward) if r.backward is not None else None,
+                )
+            )
+            shown = ", ".join(f"{sid} in {units[sid]}" for sid in moved)
+            self.notes.append(
+                f"reaction '{r.id}' moves species in substance units other than the extent unit ({extent_label}): "
+                f"{shown}; one firing is 1/{f_min:.6g} {extent_label}, i.e. one molecule of its finest unit, so its "
+                f"stoichiometry is in molecules ({_equation(reactants, products)}) and its propensity is the kinetic "
+                f"law × {f_min:.6g} events per {extent_label}"
+            )
         return out
 
     def scale_to_system_size(
@@ -457,3 +523,10 @@ def build_model(
     builder.notes.extend(notes or [])
     builder.declared = declared
     return builder.build()
+
+
+def _equation(reactants: tuple[tuple[str, float], ...], products: tuple[tuple[str, float], ...]) -> str:
+    def side(terms: tuple[tuple[str, float], ...]) -> str:
+        return " + ".join((f"{st:g} {sid}" if st != 1 else sid) for sid, st in terms) or "∅"
+
+    return f"{side(reactants)} -> {side(products)}"
