@@ -407,7 +407,7 @@ def fit(
     free_params: Mapping[str, object] | None = None,
     *,
     estimator: str | AbstractGradientEstimator = "score",
-    loss: str | AbstractLoss = "mean_sse",
+    loss: str | AbstractLoss | None = None,
     n_trajectories: int = 200,
     seed: int,
     iterations: int = 150,
@@ -440,8 +440,12 @@ def fit(
       `(start, lower, upper)`, or an `EstimatedParameter`.
     - `estimator`: `"score"` (default, unbiased), `"cfd"`, `"fd_crn"`, `"tau_pathwise"`, or an instance;
       `estimator_options` are passed to it (e.g. `{"h": 0.05}`, `{"tau": 0.1}`).
-    - `loss`: `"mean_sse"` (default: the ensemble mean against the data; a consistent mean-matching
-      estimator with an unbiased gradient), `"expected_sse"` (penalises the spread too, so it favours less
+    - `loss`: `None` (default): `"likelihood"` when every dataset's measurements have a noise model (a
+      PEtab noise formula or count distribution, or `noise_sd=` for CSV data) and the model has no events,
+      since each dataset is one observed time series; `"mean_sse"` otherwise (the choice and why are in
+      `notes`). `"mean_sse"`: the ensemble mean against the data (a consistent mean-matching
+      estimator with an unbiased gradient; suited to data that are means of many cells or replicates),
+      `"expected_sse"` (penalises the spread too, so it favours less
       variable parameters) or `"gaussian_nll"` (moment matching with the noise model; the natural choice
       when the data give noise SDs). See `sbmljax._loss`. Or `"likelihood"`: maximum likelihood of the
       observed time series by particle filtering (`sbmljax.log_likelihood`: any PEtab or count noise model,
@@ -471,6 +475,7 @@ def fit(
     """
     _check_settings(seed, iterations, n_trajectories, average)
     problem, start_values = as_problem(model, datasets, free_params, noise_sd=noise_sd)
+    loss, loss_note = default_loss(problem, loss)
     t_start = time.perf_counter()
     if2_stage = _if2_start(problem, start_values, start, if2_options, loss, n_trajectories, estimator_options, seed)
     given_start = dict(start_values)
@@ -519,11 +524,32 @@ def fit(
         converged=run.settled or _stationary(run.trace, window),
         ode_fit=_ode_reference(problem, given_start) if ode_fit else None,
         source=problem.source,
-        notes=tuple(problem.notes),
+        notes=tuple(problem.notes) + loss_note,
         problem=problem,
         loglik=None if loglik is None else loglik[0],
         loglik_stderr=None if loglik is None else loglik[1],
         if2=if2_stage,
+    )
+
+
+def default_loss(problem: Problem, loss: str | AbstractLoss | None) -> tuple[str | AbstractLoss, tuple[str, ...]]:
+    """`fit`'s loss when none is given, and a note saying which and why: the likelihood of each observed
+    time series when the data carry a noise model and the filter can run, else mean_sse."""
+    if loss is not None:
+        return loss, ()
+    unknown = sorted({o.id for d in problem.datasets for o in d.observables if o.noise_formula is None and o.plain})
+    if unknown:
+        return "mean_sse", (
+            f"loss: mean_sse (default), since observable(s) {unknown} have no noise model, so the likelihood of "
+            "the series is not defined; give noise_sd= (or a PEtab noise formula) to fit by likelihood",
+        )
+    if problem.model.events:
+        return "mean_sse", (
+            "loss: mean_sse (default), since the model has SBML events, which the particle filter does not support",
+        )
+    return "likelihood", (
+        "loss: likelihood (default: each dataset is one observed time series with a noise model; "
+        "pass loss='mean_sse' to match ensemble means instead)",
     )
 
 

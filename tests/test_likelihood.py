@@ -327,7 +327,7 @@ def test_petab_distributions_and_transformations_are_read_and_moment_losses_refu
     problem = load_petab(school / "problem.yaml")
     assert problem.datasets[0].observables[0].distribution == "poisson"
     with pytest.raises(DataError, match="observable 'obs_I' has lin-scale poisson noise.*use loss='likelihood'"):
-        sbmljax.fit(problem, seed=0, iterations=1)
+        sbmljax.fit(problem, loss="mean_sse", seed=0, iterations=1)
     table.write_text(original.replace("\tlin\tsigma\tnormal", "\tlog\tsigma\tpoisson"))
     with pytest.raises(DataError, match="column 'observableTransformation': a poisson count model takes the 'lin'"):
         load_petab(school / "problem.yaml")
@@ -454,3 +454,26 @@ def test_fit_from_an_if2_start_reports_the_log_likelihood_at_the_estimate() -> N
     assert abs(fit.loglik + fit.loglik_stderr**2 / 2 - reached) < 3 * fit.loglik_stderr + 0.3
     with pytest.raises(sbmljax.errors.ConfigError, match="loss='likelihood'"):
         sbmljax.fit(m, [ds], {"k1": 10.0}, start="if2", loss="mean_sse", seed=0)
+
+
+def test_filtered_distribution_matches_the_forward_algorithm(id_data) -> None:
+    """`ParticleLikelihood.filtered`: the weighted particles' mean at each observation time against the exact
+    filtering mean E[X_k | y_1..k] (forward algorithm), within 4 of its Monte Carlo errors plus 0.2."""
+    m, ds, y = id_data
+    problem, values, names = as_likelihood_problem(m, ds, {"k1": 10.0, "k2": 1.0}, None)
+    pl = ParticleLikelihood(problem, names, values, n_particles=2000, replicates=1)
+    (series,) = pl.filtered(seed=4)
+    assert series.mean.shape == (TIMES.size, 1) and series.observables == ("X",)
+    assert np.all(series.lower <= series.mean) and np.all(series.mean <= series.upper)
+    n = np.arange(ID_MAX + 1)
+    p = np.zeros(ID_MAX + 1)
+    p[ID_X0] = 1.0
+    QT, t = id_generator(10.0, 1.0).T.tocsr(), 0.0
+    for k, tk in enumerate(TIMES):
+        p = np.clip(expm_multiply(QT * (tk - t), p), 0.0, None)
+        if not np.isnan(y[k]):
+            p = p * norm.pdf(y[k], n, ID_SD)
+        p /= p.sum()
+        t = tk
+        sd = math.sqrt(p @ n**2 - (p @ n) ** 2)
+        assert abs(series.mean[k, 0] - p @ n) < 4 * sd / math.sqrt(2000 / 4) + 0.2, (k, series.mean[k, 0], p @ n)
