@@ -46,6 +46,8 @@ class ProfileResult:
       standard errors (on the scale), `cutoff`: the MCAP cutoff `δ` (1.92 without Monte Carlo error).
     - `interval`: the 95% confidence interval (linear scale); an end is ±inf where the quadratic does not
       fall by `δ` inside the profiled range (widen `values`).
+    - `note`: empty, or why there is no interval (the smoothed profile is not concave: `mle`, the errors
+      and `interval` are NaN).
     - `wall_time_s`.
     """
 
@@ -62,6 +64,7 @@ class ProfileResult:
     cutoff: float
     interval: tuple[float, float]
     wall_time_s: float
+    note: str = ""
 
     def to_dict(self) -> dict:
         """A JSON-serialisable dict."""
@@ -90,10 +93,17 @@ def mcap(psi: np.ndarray, ll: np.ndarray, se: np.ndarray, level: float = 0.95) -
         extra = new
     a, b, c = (float(v) for v in coef)
     if not a < 0:
-        raise FitError(
-            "the smoothed profile is not concave (its quadratic's curvature is ≥ 0): the points do not bracket a "
-            "maximum; widen the profiled values or use more particles"
-        )
+        nan = math.nan
+        return {
+            "coef": (a, b, c),
+            "mle": nan,
+            "se_stat": nan,
+            "se_mc": nan,
+            "cutoff": nan,
+            "interval": (nan, nan),
+            "note": "the smoothed profile is not concave (its quadratic's curvature is ≥ 0): the points do not "
+            "bracket a maximum; widen the profiled values or use more particles",
+        }
     top = -b / (2 * a)
     grad = np.array([b / (2 * a * a), -1 / (2 * a), 0.0])  # ∂ top / ∂ (a, b, c)
     se_mc = float(math.sqrt(max(grad @ cov @ grad, 0.0)))
@@ -146,7 +156,8 @@ def profile(
     **Returns:** a `ProfileResult` (`.loglik`, `.stderr` per point, `.interval`, `.mle`).
 
     **Raises:** `ParameterError` (`parameter` not estimated, a value outside its bounds), `ConfigError`,
-    `FitError` (the smoothed profile has no maximum inside the points), and `sbmljax.if2`'s errors.
+    `FitError` (fewer than 4 finite points), and `sbmljax.if2`'s errors. A profile whose smoothed curve
+    has no maximum returns its points with a NaN interval and a `note`.
 
     **Reference:** E. L. Ionides, C. Breto, J. Park, R. A. Smith, A. A. King, J. R. Soc. Interface
     14:20170126 (2017).
@@ -208,8 +219,8 @@ def profile(
     fit = mcap(scaled, np.array(ll), np.array(se))
     lo, hi = fit["interval"]
     # the quadratic is a local smoother: an end beyond the profiled points is not located by them
-    lo = lo if lo >= scaled.min() else -math.inf
-    hi = hi if hi <= scaled.max() else math.inf
+    lo = -math.inf if lo < scaled.min() else lo
+    hi = math.inf if hi > scaled.max() else hi
     return ProfileResult(
         parameter=parameter,
         scale=target.scale,
@@ -218,16 +229,19 @@ def profile(
         stderr=se,
         params=found,
         smooth=fit["coef"],
-        mle=target.from_scale(fit["mle"]),
+        mle=target.from_scale(fit["mle"]) if math.isfinite(fit["mle"]) else math.nan,
         se_stat=fit["se_stat"],
         se_mc=fit["se_mc"],
         cutoff=fit["cutoff"],
         interval=(_unscale(target, lo), _unscale(target, hi)),
         wall_time_s=time.perf_counter() - t_start,
+        note=fit["note"],
     )
 
 
 def _unscale(p, v: float) -> float:
+    if math.isnan(v):
+        return v
     if math.isinf(v):
         return v if p.scale == "lin" or v > 0 else 0.0
     return p.from_scale(v)

@@ -50,7 +50,9 @@ try:
             mean = f[f"{oid}_mean"].to_numpy()
             err = np.stack([mean - f[f"{oid}_lower"].to_numpy(), f[f"{oid}_upper"].to_numpy() - mean])
             a.errorbar(f["time"], mean, yerr=err, fmt="s", ms=4, color="C2", capsize=2, label="filtered (5-95%)")
-            a.legend(fontsize="small")
+            for legend in list(a.figure.legends):  # one legend, on the axes, now with the filtered series
+                legend.remove()
+            a.legend(fontsize="small", loc="upper right")
 
     # Data vs the ensemble at the fitted parameters vs the ODE fit, one panel per observable (and dataset).
     panels = []

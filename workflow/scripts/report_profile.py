@@ -24,18 +24,19 @@ try:
     a, b, c = prof["smooth"]
     s = np.linspace(to_scale(x.min()), to_scale(x.max()), 200)
     curve = a * s**2 + b * s + c
-    top = (
-        curve.max()
-        if not math.isfinite(prof["mle"])
-        else a * to_scale(prof["mle"]) ** 2 + b * to_scale(prof["mle"]) + c
-    )
     fig = Figure(figsize=(6, 4), layout="constrained")
     ax = fig.add_subplot()
     ax.errorbar(x, ll, yerr=2 * se, fmt="o", color="C0", label="maximised log-likelihood ± 2 SE")
     ax.plot(from_scale(s), curve, color="C1", label="quadratic smoother (MCAP)")
-    ax.axhline(top - prof["cutoff"], color="grey", ls="--", label=f"cutoff {prof['cutoff']:.2f} below the maximum")
-    lo, hi = prof["interval"]
-    ax.axvspan(max(lo, x.min()), min(hi, x.max()), color="C1", alpha=0.15, label=f"95% interval [{lo:.3g}, {hi:.3g}]")
+    if math.isfinite(prof["mle"]):
+        m = to_scale(prof["mle"])
+        top = a * m**2 + b * m + c
+        ax.axhline(top - prof["cutoff"], color="grey", ls="--", label=f"cutoff {prof['cutoff']:.2f} below the maximum")
+        lo, hi = prof["interval"]
+        span = (max(lo, x.min()), min(hi, x.max()))
+        ax.axvspan(*span, color="C1", alpha=0.15, label=f"95% interval [{lo:.3g}, {hi:.3g}]")
+    else:
+        ax.set_title(prof["note"][:80], fontsize="small")
     if scale != "lin":
         ax.set_xscale("log")
     ax.set_xlabel(prof["parameter"])
