@@ -117,6 +117,7 @@ def mcap(psi: np.ndarray, ll: np.ndarray, se: np.ndarray, level: float = 0.95) -
         "se_mc": se_mc,
         "cutoff": cutoff,
         "interval": (top - half, top + half),
+        "note": "",
     }
 
 
