@@ -20,6 +20,7 @@ include: "workflow/rules/import.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/reference.smk"
 include: "workflow/rules/fit.smk"
+include: "workflow/rules/profile.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/check.smk"
 

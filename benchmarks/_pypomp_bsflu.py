@@ -43,8 +43,32 @@ def rmeas(X_, theta_, key, covars=None, t=None):
     return {"B": jax.random.poisson(key, theta_["rho"] * X_["R1"] + 1e-6) * 1.0}
 
 
-def main(params: dict, J: int, reps: int) -> dict:
+def build(params: dict, transform: bool = False) -> Pomp:
     theta = {**params, "mu_R1": 512.0 / sum(B)}
+    extra = {}
+    if transform:
+        # pomp's bsflu estimation scales: log for the rates, logit for the reporting probability
+        from pypomp.core.par_trans import ParTrans
+
+        def to_est(th):
+            return {
+                **th,
+                "Beta": jnp.log(th["Beta"]),
+                "mu_IR": jnp.log(th["mu_IR"]),
+                "mu_R1": jnp.log(th["mu_R1"]),
+                "rho": jnp.log(th["rho"] / (1.0 - th["rho"])),
+            }
+
+        def from_est(th):
+            return {
+                **th,
+                "Beta": jnp.exp(th["Beta"]),
+                "mu_IR": jnp.exp(th["mu_IR"]),
+                "mu_R1": jnp.exp(th["mu_R1"]),
+                "rho": 1.0 / (1.0 + jnp.exp(-th["rho"])),
+            }
+
+        extra["par_trans"] = ParTrans(to_est, from_est)
     ys = pd.DataFrame({"B": np.asarray(B, dtype=float)}, index=pd.Index(np.arange(1.0, 15.0)))
     model = Pomp(
         ys=ys,
@@ -56,7 +80,41 @@ def main(params: dict, J: int, reps: int) -> dict:
         dmeas=dmeas,
         rmeas=rmeas,
         dt=1.0 / 12.0,
+        **extra,
     )
+    return model
+
+
+def loglik(model: Pomp, J: int, reps: int, seed: int) -> list[float]:
+    model.pfilter(J=J, key=jax.random.key(seed), reps=reps)
+    return [float(v) for v in np.asarray(model.results()["logLik"]).ravel()]
+
+
+def mif(params: dict, J: int, M: int, chains: int, reps: int) -> dict:
+    """IF2 as pomp's bsflu lesson runs it (rw.sd 0.02 on the estimation scales, cooling 0.5 per 50
+    iterations, `chains` independent chains from `params`), then `reps` filters at each chain's end."""
+    from pypomp.core.rw_sigma import RWSigma
+
+    model = build(params, transform=True)
+    rw = RWSigma({"Beta": 0.02, "mu_IR": 0.02, "rho": 0.02, "mu_R1": 0.0}).geometric_cooling(0.5)
+    start = PompParameters([{**params, "mu_R1": 512.0 / sum(B)} for _ in range(chains)])
+    t = time.perf_counter()
+    model.mif(J=J, M=M, rw_sd=rw, key=jax.random.key(0), theta=start)
+    seconds = time.perf_counter() - t
+    ends = model.results()
+    names = ["Beta", "mu_IR", "rho"]
+    finals = [{k: float(ends[k].iloc[i]) for k in names} for i in range(chains)]
+    evals = []
+    for i, th in enumerate(finals):
+        m = build(th)
+        ll = loglik(m, J, reps, 100 + i)
+        top = max(ll)
+        evals.append(top + float(np.log(np.mean(np.exp(np.asarray(ll) - top)))))
+    return {"seconds": seconds, "params": finals, "loglik": evals}
+
+
+def main(params: dict, J: int, reps: int) -> dict:
+    model = build(params)
     model.pfilter(J=J, key=jax.random.key(0), reps=1)  # compile
     values, times = [], []
     for r in range(reps):
@@ -70,4 +128,9 @@ def main(params: dict, J: int, reps: int) -> dict:
 
 if __name__ == "__main__":
     args = json.loads(sys.argv[1])
-    print(json.dumps(main(args["params"], args["J"], args["reps"])))
+    if args.get("mode") == "mif":
+        print(json.dumps(mif(args["params"], args["J"], args["M"], args["chains"], args["reps"])))
+    elif args.get("mode") == "eval":
+        print(json.dumps({"loglik": loglik(build(args["params"]), args["J"], args["reps"], 7)}))
+    else:
+        print(json.dumps(main(args["params"], args["J"], args["reps"])))

@@ -5,6 +5,7 @@ Data flows import → model → propensities → simulator → estimator → fit
 - `load_sbml` reads SBML (a file, text or a tellurium model) into a `Model`, `load_antimony` Antimony text;
 - `simulate` runs ensembles with an exact or approximate simulator;
 - `log_likelihood` computes the particle-filter log-likelihood of time-series data (and its gradient);
+  `if2` maximises it by iterated filtering, `profile` gives profile-likelihood intervals;
 - `check_models` scans SBML files and folders for what can be simulated, and how (`sbmljax check`);
 - `sbmljax.plot` draws ensembles, fits and gradient diagnostics (matplotlib, no display needed);
 - `sbmljax.errors` holds the exception types.
@@ -44,8 +45,12 @@ from ._fit import default_optimizer as default_optimizer
 from ._fit import fit as fit
 from ._grad import grad as grad
 from ._grad import value_and_grad as value_and_grad
+from ._likelihood import IF2Result as IF2Result
 from ._likelihood import LogLikelihood as LogLikelihood
+from ._likelihood import ProfileResult as ProfileResult
+from ._likelihood import if2 as if2
 from ._likelihood import log_likelihood as log_likelihood
+from ._likelihood import profile as profile
 from ._model import Model as Model
 from ._simulate import simulate as simulate
 from ._simulator import (

@@ -89,7 +89,9 @@ class FitResult:
     """The outcome of `fit`: averaged parameters, their Monte Carlo error, the trace, and provenance.
 
     `history` is a `FitHistory` (loss, its standard error, parameters and gradients per iteration). `ode_fit` holds the deterministic (libRoadRunner) fit
-    when requested.
+    when requested. With `loss="likelihood"`, `loglik` and `loglik_stderr` are the particle-filter
+    log-likelihood at `params` (replicate filters, jackknife error), and `if2` the IF2 start stage when
+    `start="if2"` (its estimate, log-likelihood, iterations and wall time).
     """
 
     params: dict[str, float]
@@ -108,6 +110,9 @@ class FitResult:
     source: str = ""
     notes: tuple[str, ...] = ()
     problem: Problem | None = dataclasses.field(default=None, repr=False, compare=False)
+    loglik: float | None = None
+    loglik_stderr: float | None = None
+    if2: dict | None = None
 
     def to_dict(self) -> dict:
         """A JSON-serialisable dict (everything but the problem)."""
@@ -131,6 +136,9 @@ class FitResult:
             "ode_fit": self.ode_fit,
             "source": self.source,
             "notes": list(self.notes),
+            "loglik": self.loglik,
+            "loglik_stderr": self.loglik_stderr,
+            "if2": self.if2,
         }
 
     def to_json(self, path: str | os.PathLike) -> None:
@@ -171,6 +179,9 @@ class FitResult:
                 ode_fit=d.get("ode_fit"),
                 source=d.get("source", ""),
                 notes=tuple(d.get("notes", ())),
+                loglik=d.get("loglik"),
+                loglik_stderr=d.get("loglik_stderr"),
+                if2=d.get("if2"),
             )
         except (OSError, ValueError) as e:
             raise DataError(f"{path}: not a fit result written by FitResult.to_json ({e})") from None
@@ -396,7 +407,7 @@ def fit(
     free_params: Mapping[str, object] | None = None,
     *,
     estimator: str | AbstractGradientEstimator = "score",
-    loss: str | AbstractLoss = "mean_sse",
+    loss: str | AbstractLoss | None = None,
     n_trajectories: int = 200,
     seed: int,
     iterations: int = 150,
@@ -408,6 +419,8 @@ def fit(
     ode_fit: bool = False,
     progress: bool = False,
     estimator_options: Mapping[str, object] | None = None,
+    start: str | None = None,
+    if2_options: Mapping[str, object] | None = None,
 ) -> FitResult:
     """Fit a stochastic model's parameters to data by stochastic gradient descent.
 
@@ -427,8 +440,12 @@ def fit(
       `(start, lower, upper)`, or an `EstimatedParameter`.
     - `estimator`: `"score"` (default, unbiased), `"cfd"`, `"fd_crn"`, `"tau_pathwise"`, or an instance;
       `estimator_options` are passed to it (e.g. `{"h": 0.05}`, `{"tau": 0.1}`).
-    - `loss`: `"mean_sse"` (default: the ensemble mean against the data; a consistent mean-matching
-      estimator with an unbiased gradient), `"expected_sse"` (penalises the spread too, so it favours less
+    - `loss`: `None` (default): `"likelihood"` when every dataset's measurements have a noise model (a
+      PEtab noise formula or count distribution, or `noise_sd=` for CSV data) and the model has no events,
+      since each dataset is one observed time series; `"mean_sse"` otherwise (the choice and why are in
+      `notes`). `"mean_sse"`: the ensemble mean against the data (a consistent mean-matching
+      estimator with an unbiased gradient; suited to data that are means of many cells or replicates),
+      `"expected_sse"` (penalises the spread too, so it favours less
       variable parameters) or `"gaussian_nll"` (moment matching with the noise model; the natural choice
       when the data give noise SDs). See `sbmljax._loss`. Or `"likelihood"`: maximum likelihood of the
       observed time series by particle filtering (`sbmljax.log_likelihood`: any PEtab or count noise model,
@@ -446,6 +463,10 @@ def fit(
     - `noise_sd`: measurement SD for quick-form CSV data (residuals are divided by it).
     - `ode_fit`: also fit the deterministic ODE model with libRoadRunner (`reference.fit_ode`).
     - `progress`: show a progress bar with the current loss.
+    - `start`: `None` (the given start values) or `"if2"` (with `loss="likelihood"`): first run iterated
+      filtering (`sbmljax.if2`, a gradient-free global search, `n_trajectories` particles unless
+      `if2_options` set `n_particles`) from the given values, then refine its estimate by the gradient
+      iterations. `if2_options`: `sbmljax.if2`'s settings (`iterations`, `rw_sd`, `cooling`, `n_particles`).
 
     **Returns:** a `FitResult` (`.params`, `.stderr`, `.history`, `.to_json(path)`).
 
@@ -453,10 +474,16 @@ def fit(
     `FitError` if the loss or gradient becomes non-finite.
     """
     _check_settings(seed, iterations, n_trajectories, average)
-    problem, start = as_problem(model, datasets, free_params, noise_sd=noise_sd)
+    problem, start_values = as_problem(model, datasets, free_params, noise_sd=noise_sd)
+    loss, loss_note = default_loss(problem, loss)
+    t_start = time.perf_counter()
+    if2_stage = _if2_start(problem, start_values, start, if2_options, loss, n_trajectories, estimator_options, seed)
+    given_start = dict(start_values)
+    if if2_stage is not None:
+        start_values = dict(if2_stage["params"])
     objective = make_objective(
         problem,
-        start,
+        start_values,
         loss=loss,
         estimator=estimator,
         n_trajectories=n_trajectories,
@@ -464,11 +491,10 @@ def fit(
     )
     opt = optimizer if optimizer is not None else default_optimizer(learning_rate, iterations)
     window = max(10, iterations // 10)
-    t_start = time.perf_counter()
     run = _descend(
         objective,
         problem,
-        start,
+        start_values,
         opt,
         seed=int(seed),
         iterations=iterations,
@@ -482,6 +508,7 @@ def fit(
     fitted = {p.id: p.from_scale(float(m)) for p, m in zip(params, mean_scaled)}
     # delta method: a standard error on the scale times d linear / d scaled at the estimate
     stderr = {p.id: float(se * p.dlinear_dscaled(float(m))) for p, m, se in zip(params, mean_scaled, se_scaled)}
+    loglik = _loglik_at(objective, fitted, seed)
     return FitResult(
         params=fitted,
         stderr=stderr,
@@ -493,10 +520,74 @@ def fit(
         n_simulations=run.n_simulations,
         wall_time_s=time.perf_counter() - t_start,
         seed=int(seed),
-        start=dict(start),
+        start=given_start,
         converged=run.settled or _stationary(run.trace, window),
-        ode_fit=_ode_reference(problem, start) if ode_fit else None,
+        ode_fit=_ode_reference(problem, given_start) if ode_fit else None,
         source=problem.source,
-        notes=tuple(problem.notes),
+        notes=tuple(problem.notes) + loss_note,
         problem=problem,
+        loglik=None if loglik is None else loglik[0],
+        loglik_stderr=None if loglik is None else loglik[1],
+        if2=if2_stage,
     )
+
+
+def default_loss(problem: Problem, loss: str | AbstractLoss | None) -> tuple[str | AbstractLoss, tuple[str, ...]]:
+    """`fit`'s loss when none is given, and a note saying which and why: the likelihood of each observed
+    time series when the data carry a noise model and the filter can run, else mean_sse."""
+    if loss is not None:
+        return loss, ()
+    unknown = sorted({o.id for d in problem.datasets for o in d.observables if o.noise_formula is None and o.plain})
+    if unknown:
+        return "mean_sse", (
+            f"loss: mean_sse (default), since observable(s) {unknown} have no noise model, so the likelihood of "
+            "the series is not defined; give noise_sd= (or a PEtab noise formula) to fit by likelihood",
+        )
+    if problem.model.events:
+        return "mean_sse", (
+            "loss: mean_sse (default), since the model has SBML events, which the particle filter does not support",
+        )
+    return "likelihood", (
+        "loss: likelihood (default: each dataset is one observed time series with a noise model; "
+        "pass loss='mean_sse' to match ensemble means instead)",
+    )
+
+
+def _if2_start(problem, start, how, options, loss, n_trajectories, estimator_options, seed) -> dict | None:
+    """`fit(start="if2")`'s first stage: IF2 from the given values (None when `start` is None)."""
+    if how is None:
+        if options:
+            raise ConfigError("if2_options are given but start is not 'if2'")
+        return None
+    if how != "if2":
+        raise ConfigError(f"start must be None or 'if2', got {how!r}")
+    if loss != "likelihood":
+        raise ConfigError(f"start='if2' maximises the likelihood: use it with loss='likelihood' (got loss={loss!r})")
+    from ._likelihood.if2 import run_if2
+
+    settings: dict[str, Any] = {"n_particles": n_trajectories, "iterations": 50, "rw_sd": 0.02, "cooling": 0.5}
+    unknown = set(options or {}) - set(settings)
+    if unknown:
+        raise ConfigError(f"if2_options takes {sorted(settings)}, not {sorted(unknown)}")
+    settings.update(options or {})
+    method = (estimator_options or {}).get("method", "direct")
+    res = run_if2(problem, start, seed=int(seed), method=method, replicates=1, evaluate=False, **settings)
+    return {
+        "params": res.params,
+        "swarm_sd": res.swarm_sd,
+        "trace_loglik": res.trace_loglik,
+        "iterations": res.iterations,
+        "n_particles": res.n_particles,
+        "wall_time_s": res.wall_time_s,
+    }
+
+
+def _loglik_at(objective: AbstractObjective, values: Mapping[str, float], seed: int) -> tuple[float, float] | None:
+    """The likelihood objective's log-likelihood at the estimate (replicate filters, fresh seed), else None."""
+    from ._likelihood.objective import LikelihoodObjective
+
+    if not isinstance(objective, LikelihoodObjective):
+        return None
+    s = int(np.random.SeedSequence([int(seed), 15, 2]).generate_state(1)[0])
+    res = objective.likelihood.evaluate(dict(values), seed=s)
+    return res.value, res.stderr

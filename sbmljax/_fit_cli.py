@@ -41,9 +41,11 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--estimator", default="score", help="score, cfd, fd_crn or tau_pathwise (default score)")
     p.add_argument(
         "--loss",
-        default="mean_sse",
-        help="mean_sse, expected_sse, gaussian_nll or likelihood (particle filter; --n particles) (default mean_sse)",
+        default=None,
+        help="mean_sse, expected_sse, gaussian_nll or likelihood (particle filter; --n particles) (default: "
+        "likelihood when the data have a noise model, else mean_sse)",
     )
+    p.add_argument("--start", choices=["if2"], help="with likelihood: start from an IF2 search (sbmljax.if2)")
     p.add_argument("--n", type=int, default=200, help="trajectories per dataset and iteration (default 200)")
     p.add_argument("--iterations", type=int, default=150, help="optimiser steps (default 150)")
     p.add_argument(
@@ -78,6 +80,7 @@ def _fit(args: argparse.Namespace) -> int:
         parse_free(args.free) if args.free else None,
         estimator=args.estimator,
         loss=args.loss,
+        start=args.start,
         n_trajectories=args.n,
         seed=args.seed,
         iterations=args.iterations,

@@ -85,7 +85,9 @@ def test_boarding_school_stochastic_and_ode_fits_agree_on_r0() -> None:
 
 
 def test_result_json_and_parameter_table(tmp_path) -> None:
-    result = sbmljax.fit(REPO_DATA / "boarding_school" / "problem.yaml", n_trajectories=32, seed=0, iterations=10)
+    result = sbmljax.fit(
+        REPO_DATA / "boarding_school" / "problem.yaml", loss="mean_sse", n_trajectories=32, seed=0, iterations=10
+    )
     path = tmp_path / "fit.json"
     result.to_json(path)
     data = json.loads(path.read_text())
@@ -104,6 +106,9 @@ def test_petab_problem_object_is_accepted() -> None:
     problem = petab.Problem.from_yaml(str(REPO_DATA / "boarding_school" / "problem.yaml"))
     result = sbmljax.fit(problem, n_trajectories=16, seed=0, iterations=3)
     assert set(result.params) == {"beta", "gamma"}
+    # one observed series with a noise model: fitted by its likelihood unless a moment loss is asked for
+    assert result.loss == "likelihood" and any(n.startswith("loss: likelihood (default") for n in result.notes)
+    assert result.loglik is not None and result.loglik_stderr is not None
 
 
 def test_same_seed_same_fit(models_dir, tmp_path) -> None:
@@ -112,6 +117,8 @@ def test_same_seed_same_fit(models_dir, tmp_path) -> None:
     a = sbmljax.fit(model, data, {"k1": 20.0}, n_trajectories=16, seed=3, iterations=5)
     b = sbmljax.fit(model, data, {"k1": 20.0}, n_trajectories=16, seed=3, iterations=5)
     assert a.params == b.params
+    # CSV data without a noise SD: the likelihood is not defined, so the default loss is mean_sse, with a note
+    assert a.loss == "mean_sse" and any("no noise model" in n for n in a.notes)
 
 
 def test_bad_inputs_stop_with_clear_errors(models_dir, tmp_path) -> None:
@@ -138,7 +145,7 @@ def test_non_finite_loss_stops_the_fit(models_dir) -> None:
     obs = Observable.parse("logzero", "log(X - X)", 1.0, where="test")
     data = Dataset("d", np.array([1.0, 2.0]), (obs,), np.array([[1.0], [2.0]]))
     with pytest.raises(FitError, match="not finite at iteration 0"):
-        sbmljax.fit(model, [data], {"k1": 10.0}, n_trajectories=8, seed=0, iterations=3)
+        sbmljax.fit(model, [data], {"k1": 10.0}, loss="mean_sse", n_trajectories=8, seed=0, iterations=3)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:

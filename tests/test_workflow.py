@@ -104,6 +104,14 @@ def tiny_run(tmp_path_factory):
     traj = sbmljax.simulate(model, t, n_trajectories=1, seed=11)
     pd.DataFrame({"time": t, "X": traj.counts[0, :, 0]}).to_csv(work / "bd.csv", index=False)
     config = {**tiny_config(), "check": {"paths": [str(REPO / "models" / "birth_death.xml")], "workers": 1}}
+    # an opt-in profile, as small as runs (its interval is not the point here; tests/test_likelihood.py checks it)
+    config["profile"] = {
+        "parameters": {"bd_synthetic": ["k2"]},
+        "points": 4,
+        "n_particles": 16,
+        "iterations": 2,
+        "replicates": 2,
+    }
     write_config(
         work,
         config,
@@ -139,10 +147,17 @@ def expected_outputs(datasets=("boarding_school", "bd_synthetic")) -> list[str]:
             f"results/gradient_diagnostics/{d}/gradients.tsv",
             f"results/simulate_fitted/{d}/index.tsv",
             f"results/simulate_fitted/{d}/fit_0.npz",
+            f"results/simulate_fitted/{d}/filtered_0.csv",  # fit.loss auto: both have a noise model
             *(f"results/report/{d}/{f}.png" for f in ("fit", "means", "loss", "parameters", "gradients")),
             f"results/report/{d}/estimates.tsv",
             f"logs/fit/{d}.log",
             f"benchmarks/workflow/fit/{d}.tsv",
+        ]
+    if "bd_synthetic" in datasets:
+        out += [
+            "results/profile/bd_synthetic/k2.json",
+            "results/profile/bd_synthetic/k2.tsv",
+            "results/report/bd_synthetic/profile_k2.png",
         ]
     return out
 
@@ -160,6 +175,9 @@ def test_tiny_run_produces_every_output_and_a_report(tiny_run):
     assert (stats["n"] == 12).all() and len(stats) == 11
     fit = json.loads((work / "results/fit/boarding_school/fit.json").read_text())
     assert set(fit["params"]) == {"beta", "gamma"} and fit["iterations"] == 4
+    assert fit["loss"] == "likelihood" and fit["loglik"] is not None  # fit.loss auto: one series, noise model
+    profile = json.loads((work / "results/profile/bd_synthetic/k2.json").read_text())
+    assert profile["parameter"] == "k2" and len(profile["loglik"]) == 4
     assert set(fit["ode_fit"]["params"]) == {"beta", "gamma"}
     table = pd.read_csv(work / "results/fit/boarding_school/parameters.tsv", sep="\t")
     assert np.isclose(table.set_index("parameterId").loc["beta", "nominalValue"], fit["params"]["beta"])

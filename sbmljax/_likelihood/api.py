@@ -61,6 +61,33 @@ class LogLikelihood:
     resampled: int
 
 
+@dataclasses.dataclass(frozen=True)
+class FilteredSeries:
+    """One dataset's filtering distribution (`ParticleLikelihood.filtered`): at each observation time, the
+    weighted mean of each observable over the particles and the `quantiles` (lower, upper) of it."""
+
+    dataset: str
+    times: np.ndarray
+    observables: tuple[str, ...]
+    mean: np.ndarray  # (times, observables)
+    lower: np.ndarray
+    upper: np.ndarray
+    quantiles: tuple[float, float]
+
+
+def weighted_quantiles(y: np.ndarray, w: np.ndarray, q: float) -> np.ndarray:
+    """The `q` quantile of `y[k, :, o]` under weights `w[k, :]` (the first value whose cumulative weight
+    reaches `q`), for every `k` and `o`: `y` is `(times, n, observables)`, `w` `(times, n)`."""
+    out = np.empty((y.shape[0], y.shape[2]))
+    for k in range(y.shape[0]):
+        for o in range(y.shape[2]):
+            order = np.argsort(y[k, :, o])
+            cdf = np.cumsum(w[k][order])
+            i = min(int(np.searchsorted(cdf / cdf[-1], q)), cdf.size - 1)
+            out[k, o] = y[k, order[i], o]
+    return out
+
+
 def logmeanexp_jackknife(ll: np.ndarray) -> tuple[float, float]:
     """`log mean exp(ll)` and its jackknife standard error (the estimator of pomp's `logmeanexp(se=TRUE)`)."""
     ll = np.asarray(ll, dtype=np.float64)
@@ -143,7 +170,7 @@ class ParticleLikelihood:
         ]
         self.method = self.filters[0].prep.sim.name
         self.exact = self.filters[0].prep.sim.exact
-        theta = self._theta(self.values)
+        theta = self._theta({})  # every value is in self.values; fixed ones need not be in names
         for f in self.filters:
             f.check_noise(theta)
 
@@ -196,6 +223,35 @@ class ParticleLikelihood:
             min_ess=min_ess,
             resampled=resampled,
         )
+
+    @x64
+    def filtered(
+        self, values: Mapping[str, float] | None = None, *, seed: int, quantiles: tuple[float, float] = (0.05, 0.95)
+    ) -> list[FilteredSeries]:
+        """The filtering distribution of each dataset's observables at its observation times, `p(h(x_k) | y_1..k)`:
+        the weighted particles of one filter (the first replicate) after each observation, summarised by
+        their weighted mean and `quantiles`. What the data look like through the model, unlike the ensemble
+        mean (which averages over outbreaks the data rule out)."""
+        from ..data import observables
+
+        theta = self._theta(values or {})
+        merged = {**self.values, **(values or {})}
+        out = []
+        for i, f in enumerate(self.filters):
+            keys = jax.random.fold_in(_seed_key(seed, i), 0)[None]
+            res = f.run(theta, keys, False, record=True)
+            x = np.asarray(res.states)[0]  # (times, n, species)
+            w = np.exp(np.asarray(res.logw)[0])  # (times, n)
+            d = f.dataset
+            h = observables(d, self.problem.model)
+            params = {**merged, **d.params}
+            y = np.asarray(h(jnp.asarray(np.swapaxes(x, 0, 1)), params))  # (n, times, observables)
+            y = np.swapaxes(y, 0, 1)  # (times, n, observables)
+            mean = np.einsum("tn,tno->to", w, y)
+            lo, hi = weighted_quantiles(y, w, quantiles[0]), weighted_quantiles(y, w, quantiles[1])
+            q = (float(quantiles[0]), float(quantiles[1]))
+            out.append(FilteredSeries(d.name, np.asarray(d.times), d.observable_ids, mean, lo, hi, q))
+        return out
 
     def _check_initial_counts(self) -> None:
         theta = self._theta({})

@@ -54,6 +54,10 @@ class FilterOutput(eqx.Module):
     bad_grad_at: Int[Array, ""]  # a weighted particle's score was not finite
     resampled: Int[Array, ""]  # how many times the particles were resampled
     min_ess: Float[Array, ""]
+    # with record=True: the particles at each observation time and their normalised log-weights after
+    # weighting by that observation (the filtering distribution p(x_k | y_1..k)); else None
+    states: Float[Array, "times n species"] | None = None
+    logw: Float[Array, "times n"] | None = None
 
 
 def systematic_resample(key: PRNGKeyArray, w: Float[Array, " n"]) -> Int[Array, " n"]:
@@ -79,6 +83,7 @@ def bootstrap_filter(
     block: int,
     threshold: float,
     score: bool,
+    record: bool = False,
 ) -> FilterOutput:
     """Run one bootstrap filter (traceable; see the module docstring).
 
@@ -92,6 +97,7 @@ def bootstrap_filter(
     - `n_particles`, `t0`, `block`: particles, the start time, steps per block of random numbers.
     - `threshold`: resample when the effective sample size is below `threshold · n_particles`.
     - `score`: also estimate `∇θ log p(y)` (Fisher identity over the particles' ancestral paths).
+    - `record`: also return the weighted particles at each observation (`states`, `logw`).
     """
     n = n_particles
     x0, p = initial(theta)
@@ -162,9 +168,9 @@ def bootstrap_filter(
             resampled=c["resampled"] + resample.astype(jnp.int32),
             min_ess=jnp.minimum(c["min_ess"], ess),
         )
-        return out, None
+        return out, ((x, logw) if record else None)
 
-    c, _ = jax.lax.scan(interval, carry0, jnp.arange(obs.times.shape[0], dtype=jnp.int32))
+    c, ys = jax.lax.scan(interval, carry0, jnp.arange(obs.times.shape[0], dtype=jnp.int32))
     w = jnp.exp(c["logw"])
     weighted = w[:, None] * jnp.where(w[:, None] > 0, c["alpha"], 0.0)
     finite = jnp.all(jnp.isfinite(weighted))
@@ -180,4 +186,6 @@ def bootstrap_filter(
         bad_grad_at=jnp.where(finite, -1, obs.times.shape[0] - 1).astype(jnp.int32),
         resampled=c["resampled"],
         min_ess=c["min_ess"],
+        states=ys[0] if record else None,
+        logw=ys[1] if record else None,
     )

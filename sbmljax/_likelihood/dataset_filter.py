@@ -45,11 +45,24 @@ class Initial(eqx.Module):
 
 
 @eqx.filter_jit
-def run_filters(net, sim, obs, initial, theta, keys, n: int, block: int, score: bool) -> FilterOutput:
+def run_filters(
+    net, sim, obs, initial, theta, keys, n: int, block: int, score: bool, record: bool = False
+) -> FilterOutput:
     # Module-level and keyed on structure: a second problem of the same shape reuses the compiled filter.
     def one(key):
         return bootstrap_filter(
-            net, sim, obs, initial, theta, key, n_particles=n, t0=initial.t0, block=block, threshold=0.5, score=score
+            net,
+            sim,
+            obs,
+            initial,
+            theta,
+            key,
+            n_particles=n,
+            t0=initial.t0,
+            block=block,
+            threshold=0.5,
+            score=score,
+            record=record,
         )
 
     return jax.vmap(one)(keys)
@@ -106,8 +119,10 @@ class DatasetFilter:
                     "a reporting probability in (0, 1])"
                 )
 
-    def run(self, theta: jax.Array, keys: jax.Array, score: bool) -> FilterOutput:
-        out = run_filters(self.initial.net, self.sim, self.obs, self.initial, theta, keys, self.n, self.block, score)
+    def run(self, theta: jax.Array, keys: jax.Array, score: bool, record: bool = False) -> FilterOutput:
+        out = run_filters(
+            self.initial.net, self.sim, self.obs, self.initial, theta, keys, self.n, self.block, score, record
+        )
         out = jax.tree.map(np.asarray, out)
         self._raise(out, theta)
         return out

@@ -9,6 +9,10 @@ measurement times), observables only:
 - `mean_<j>_<set>.npz` and `mean_<j>_<set>_ode.csv` — the ensemble (seed `seed + 100 + j`) and the ODE, both
   at one parameter set: `stochastic` (the stochastic fit) and, with an ODE fit, `ode`.
 
+With a likelihood fit, `filtered_<j>.csv` holds the filtering distribution of the observables at the
+measurement times (particle filter at the fitted parameters: `<id>_mean`, `<id>_lower`, `<id>_upper`, the
+weighted mean and 5–95% quantiles; index figure `filtered`, file in the `ode` column).
+
 `index.tsv` lists them: `figure` (`fit` or `mean`), `j`, `dataset` (the dataset's name), `set`, `ensemble`
 and `ode` (file names). Ensembles are `Trajectories.to_npz` files whose "species" are the observables.
 """
@@ -122,5 +126,30 @@ def simulate_fitted(
                 {"figure": "mean", "j": j, "dataset": d.name, "set": label, "ensemble": f"{stem}.npz"}
                 | {"ode": f"{stem}_ode.csv"}
             )
+    if fit.loss == "likelihood":
+        rows += _filtered(problem, fitted, folder, int(n_trajectories), int(seed))
     atomic_write_text(folder / INDEX, pd.DataFrame(rows).to_csv(sep="\t", index=False))
+    return rows
+
+
+def _filtered(problem, fitted, folder: Path, n_particles: int, seed: int) -> list[dict]:
+    """`filtered_<j>.csv`: the filtering distribution of each dataset's observables at its measurement times
+    (particle filter at the fitted parameters: weighted mean and 5–95% quantiles), for likelihood fits."""
+    import pandas as pd
+
+    from .._likelihood import ParticleLikelihood
+
+    values = {**problem.fixed, **problem.nominal(), **fitted}
+    pl = ParticleLikelihood(problem, problem.estimated_ids, values, n_particles=max(n_particles, 2), replicates=1)
+    rows = []
+    for j, series in enumerate(pl.filtered(seed=seed + 200)):
+        frame = pd.DataFrame({"time": series.times})
+        for o, oid in enumerate(series.observables):
+            frame[f"{oid}_mean"] = series.mean[:, o]
+            frame[f"{oid}_lower"] = series.lower[:, o]
+            frame[f"{oid}_upper"] = series.upper[:, o]
+        atomic_write_text(folder / f"filtered_{j}.csv", frame.to_csv(index=False))
+        rows.append({"figure": "filtered", "j": j, "dataset": series.dataset, "set": "stochastic"})
+        rows[-1] |= {"ensemble": "", "ode": f"filtered_{j}.csv"}
+    logging.info("filtering distributions at the fitted parameters (%d particles)", n_particles)
     return rows

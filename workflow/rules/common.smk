@@ -20,6 +20,12 @@ MODELS = list(config["models"])
 METHODS = config["simulate"]["methods"]
 CHUNKS = list(range(config["simulate"]["chunks"]))
 DATASETS = list(DATASET_SPECS)
+PROFILES = config["profile"]["parameters"]
+if set(PROFILES) - set(DATASETS):
+    raise ValueError(
+        f"config.yaml: profile.parameters names unknown dataset(s) {sorted(set(PROFILES) - set(DATASETS))}; "
+        f"datasets: {DATASETS}"
+    )
 # What a seed-chunk of a model needs, in one lookup per job: thousands of chunks plan in seconds.
 SIMULATIONS = {
     m: {k: spec[k] for k in ("t_end", "points", "substance_units", "n_trajectories")}
@@ -51,6 +57,7 @@ wildcard_constraints:
     method=_alternatives(METHODS),
     dataset=_alternatives(DATASETS),
     chunk=r"\d+",
+    parameter=r"[A-Za-z_][A-Za-z0-9_]*",
 
 
 def dataset_inputs(wildcards):
@@ -82,6 +89,12 @@ def all_outputs():
     out += expand(
         results("report/{dataset}/{figure}.png"), dataset=DATASETS, figure=figures
     )
+    for dataset, parameters in PROFILES.items():
+        out += expand(
+            results("report/{dataset}/profile_{parameter}.png"),
+            dataset=dataset,
+            parameter=parameters,
+        )
     if config["check"]["paths"]:
         out += [results("check/checks.tsv"), results("check/checks.html")]
     return out

@@ -6,6 +6,7 @@ Writes the FitResult as JSON and the PEtab parameter table with the fitted value
 import logging
 
 import sbmljax
+from sbmljax._fit import default_loss
 from sbmljax.workflow import load_problem, start_log
 
 sm = snakemake  # noqa: F821
@@ -14,6 +15,9 @@ try:
     problem, starts = load_problem(sm.params.spec)
     cfg = sm.params.fit
     loss = sm.params.spec.get("loss") or cfg["loss"]  # the sheet may choose the loss per dataset
+    if loss == "auto":  # fit's default: the likelihood of the observed series when the data have a noise model
+        loss, notes = default_loss(problem, None)
+        logging.info("%s", notes[0])
     # the likelihood's gradient is the particle filter's path score: the estimator's options do not apply
     options = {} if loss == "likelihood" else dict(sm.params.estimators.get(cfg["estimator"], {}))
     logging.info("fitting with %s", {**cfg, "loss": loss, "estimator_options": options, "starts": starts})
@@ -30,6 +34,8 @@ try:
         ode_fit=bool(cfg["ode_fit"]),
         estimator_options=options or None,
     )
+    if result.loglik is not None:
+        logging.info("log-likelihood at the estimate %.2f ± %.2f", result.loglik, result.loglik_stderr)
     for pid, value in result.params.items():
         logging.info("%s = %.6g ± %.2g (Monte Carlo error of the averaged iterates)", pid, value, result.stderr[pid])
     if result.ode_fit:

@@ -39,6 +39,21 @@ try:
         ode = pd.read_csv(folder / row.ode)
         return traj, (ode["time"].to_numpy(), ode[list(traj.species)].to_numpy(), traj.species)
 
+    filtered = {int(r.j): pd.read_csv(folder / r.ode) for r in index[index["figure"] == "filtered"].itertuples()}
+
+    def draw_filtered(axes, d, j) -> None:
+        """With a likelihood fit: the filtering distribution at the measurement times (mean, 5-95% bars)."""
+        if j not in filtered:
+            return
+        f = filtered[j]
+        for a, oid in zip(axes, d.observable_ids, strict=False):
+            mean = f[f"{oid}_mean"].to_numpy()
+            err = np.stack([mean - f[f"{oid}_lower"].to_numpy(), f[f"{oid}_upper"].to_numpy() - mean])
+            a.errorbar(f["time"], mean, yerr=err, fmt="s", ms=4, color="C2", capsize=2, label="filtered (5-95%)")
+            for legend in list(a.figure.legends):  # one legend, on the axes, now with the filtered series
+                legend.remove()
+            a.legend(fontsize="small", loc="upper right")
+
     # Data vs the ensemble at the fitted parameters vs the ODE fit, one panel per observable (and dataset).
     panels = []
     for row in index[index["figure"] == "fit"].itertuples():
@@ -55,11 +70,12 @@ try:
             title=f"{sm.wildcards.dataset}: fit vs data",
         )
         label_observables(fig.axes, d.observables)
+        draw_filtered(fig.axes, d, 0)
     else:
         n_obs = max(len(d.observables) for d, _, _ in panels)
         fig = Figure(figsize=(4.6 * n_obs, 3.4 * len(panels)), layout="constrained")
         axes = fig.subplots(len(panels), n_obs, squeeze=False)
-        for row, (d, obs_traj, ode_series) in zip(axes, panels, strict=True):
+        for j, (row, (d, obs_traj, ode_series)) in enumerate(zip(axes, panels, strict=True)):
             for a, oid in zip(row, d.observable_ids, strict=False):
                 plot_ensemble(
                     obs_traj,
@@ -72,6 +88,7 @@ try:
                     title=f"{d.name}: {oid}",
                 )
             label_observables(row, d.observables)
+            draw_filtered(row, d, j)
             for a in row[len(d.observables) :]:
                 fig.delaxes(a)
         fig.suptitle(f"{sm.wildcards.dataset}: fit vs data", fontweight="bold")
