@@ -93,8 +93,10 @@ def bootstrap_filter(
     - `obs`: the measurement model of the dataset (its times are the observation times).
     - `initial`: `theta → (x0, p)`, the initial counts and full parameter vector.
     - `theta`: the parameter values passed to `obs` and `initial` (the differentiated ones with `score`).
-    - `key`: this filter's key; particle `i` in interval `k` uses `split(fold_in(key, k))`'s `i`-th key.
-    - `n_particles`, `t0`, `block`: particles, the start time, steps per block of random numbers.
+    - `key`: this filter's key; particle `i` in interval `k` uses `split(fold_in(key, k))`'s `i`-th key, which seeds
+      that particle's random-number stream (`sbmljax._prng`) for the interval; the resampling uniform comes from the
+      same interval key (one `jax.random` draw per observation, off the per-event path).
+    - `n_particles`, `t0`, `block`: particles, the start time, steps per iteration of the loop's inner `scan`.
     - `threshold`: resample when the effective sample size is below `threshold · n_particles`.
     - `score`: also estimate `∇θ log p(y)` (Fisher identity over the particles' ancestral paths).
     - `record`: also return the weighted particles at each observation (`states`, `logw`).
