@@ -41,7 +41,9 @@ KNOWN_BUGS: dict[str, str] = {
     # id -> what crashes, as a strict xfail; empty since 5888490 fixed BIOMD0000000248 and BIOMD0000000532.
 }
 
-pytestmark = pytest.mark.slow
+# One xdist worker takes the whole module (pyproject's `--dist loadgroup`): the `table` fixture checks all 76 files,
+# and under plain load balancing each worker that drew a test from this module would check them all again.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("corpus")]
 
 
 def corpus_param(path: Path):
