@@ -656,14 +656,18 @@ _TABLE: tuple[Construct, ...] = (
         key="non_integer_stoichiometry",
         category="Reactions",
         name="Non-integer stoichiometry (e.g. `1.5 X`)",
-        status="refused",
+        status="partial",
         scope="stochastic",
         reason=(
             "stoichiometry {stoichiometry:g} is not an integer; exact methods and tau-leaping count molecules, so "
             "a firing must change each count by a whole number"
         ),
-        note="Only a method whose state for that species is continuous could honour it; none here does yet.",
-        fix="scale the reaction to integer stoichiometries, and its rate law with it",
+        note=(
+            "Run by the hybrid method (`method='hybrid'`, and so `method='auto'`), which keeps every species that a "
+            "reaction changes by a non-integer amount continuous at all times; it refuses the model where such a "
+            "species is read by a state-triggered event. The exact methods and tau-leaping refuse it."
+        ),
+        fix="use method='hybrid', or scale the reaction to integer stoichiometries, and its rate law with it",
         error=_UNSUPPORTED,
     ),
     # -- Events ----------------------------------------------------------------------------------------------

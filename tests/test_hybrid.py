@@ -189,3 +189,53 @@ def test_auto_is_direct_when_exact_simulation_can_run_and_hybrid_otherwise() -> 
     assert prep.sim.fast_propensity == 100.0  # AUTO_FAST_EVENTS / span
     with pytest.raises(sbmljax.errors.ConfigError, match="takes no options"):
         prepare(small, [0.0, 1.0], method="auto", tau=0.1)
+
+
+# -- non-integer stoichiometry (issue 13, item 5) ------------------------------------------------------------
+HALF = [("r", "A -> 0.5 B", "k*A"), ("d", "B -> 0", "kd*B")]
+"""A → ½ B: B is not a count, so the hybrid method keeps it continuous; its mean is the ODE's (linear laws)."""
+
+
+def test_non_integer_stoichiometry_runs_with_the_species_continuous() -> None:
+    m = sbmljax.load_sbml(sbml_model({"A": 1000, "B": 0}, {"k": 0.1, "kd": 0.05}, HALF))
+    t = np.array([0.0, 2.0, 5.0, 10.0])
+    ref = sbmljax.reference.ode(m, None, t).values
+    with pytest.raises(UnsupportedSBMLFeatureError, match=r"reaction 'r' product 'B': stoichiometry 0.5 is not an"):
+        sbmljax.simulate(m, t, n_trajectories=2, seed=0, method="direct")  # the exact methods still refuse it
+    # A kept discrete (continuous_above=inf) fires as jumps, each adding half a molecule to the continuous B.
+    n = 400
+    tr = sbmljax.simulate(
+        m, t, n_trajectories=n, seed=3, method="hybrid", continuous_above=float("inf"), solver="tsit5"
+    )
+    a, b = tr.counts[:, :, 0], tr.counts[:, :, 1]
+    assert np.all(a == np.round(a)) and np.any(b != np.round(b)), "A holds whole counts, B halves"
+    assert np.all(np.abs(z_scores(tr.counts[:, 1:], ref[1:])) < Z_MAX)
+    np.testing.assert_allclose(tr.counts[:, 1:].mean(axis=0), ref[1:], rtol=0.01)
+
+
+def test_auto_runs_non_integer_stoichiometry_as_hybrid_near_the_ode() -> None:
+    # An abundant A (10^4): `auto` refuses the exact methods for B's stoichiometry and runs the hybrid one.
+    m = sbmljax.load_sbml(sbml_model({"A": 10000, "B": 0}, {"k": 0.1, "kd": 0.05}, HALF))
+    t = np.array([0.0, 2.0, 5.0, 10.0])
+    tr = sbmljax.simulate(m, t, n_trajectories=20, seed=4, method="auto")
+    assert "chose 'hybrid'" in tr.notes[0] and "stoichiometry 0.5" in tr.notes[0], tr.notes[0]
+    ref = sbmljax.reference.ode(m, None, t).values
+    np.testing.assert_allclose(tr.counts[:, 1:].mean(axis=0), ref[1:], rtol=0.01)
+
+
+def test_non_integer_stoichiometry_on_a_species_an_event_trigger_reads_is_refused() -> None:
+    import libsbml
+
+    trig = libsbml.writeMathMLToString(libsbml.parseL3Formula("B > 50"))
+    zero = libsbml.writeMathMLToString(libsbml.parseL3Formula("0"))
+    events = (
+        f'<listOfEvents><event id="e" useValuesFromTriggerTime="true"><trigger initialValue="false" '
+        f'persistent="true">{trig[trig.index("<math") :]}</trigger><listOfEventAssignments>'
+        f'<eventAssignment variable="A">{zero[zero.index("<math") :]}</eventAssignment></listOfEventAssignments>'
+        "</event></listOfEvents>"
+    )
+    m = sbmljax.load_sbml(sbml_model({"A": 1000, "B": 0}, {"k": 0.1, "kd": 0.05}, HALF, extra=events))
+    with pytest.raises(
+        UnsupportedSBMLFeatureError, match=r"event 'e' trigger: it reads species 'B', which reaction 'r' changes by 0.5"
+    ):
+        sbmljax.simulate(m, [0.0, 1.0], n_trajectories=2, seed=0, method="hybrid", continuous_above=float("inf"))
