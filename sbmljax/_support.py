@@ -433,7 +433,8 @@ _TABLE: tuple[Construct, ...] = (
             "species the reaction moves, the other species change by the units' ratio (`mol` beside `mmol`: "
             "1000 molecules), and the propensity is the law times that unit's molecules per extent unit; "
             "`model.notes` lists each converted reaction. A change that is not a whole number of molecules is "
-            "refused."
+            "refused by the exact methods and tau-leaping; the hybrid method keeps such a species continuous, as "
+            "for a non-integer stoichiometry."
         ),
         error=_UNSUPPORTED,
     ),
@@ -545,10 +546,17 @@ _TABLE: tuple[Construct, ...] = (
         key="reaction_rate_symbol",
         category="Parameters and rules",
         name="A reaction id used in math (its rate)",
-        status="refused",
+        status="partial",
         scope="stochastic",
-        reason="it refers to the rate of reaction '{reaction}', which is not supported",
-        note="A jump process has no continuous reaction rate to read.",
+        reason=(
+            "it refers to the rate of reaction '{reaction}', which is supported in rules and initial assignments "
+            "only, and where that reaction's own law reads no reaction's rate"
+        ),
+        note=(
+            "In rules and initial assignments the id stands for the value of the reaction's kinetic law as written "
+            "(in a jump process, the expected rate of firings), inlined at import; in a kinetic law (or a law "
+            "that reads another reaction's id) it is refused."
+        ),
         error=_UNSUPPORTED,
     ),
     # -- Reactions -------------------------------------------------------------------------------------------

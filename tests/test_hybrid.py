@@ -239,3 +239,15 @@ def test_non_integer_stoichiometry_on_a_species_an_event_trigger_reads_is_refuse
         UnsupportedSBMLFeatureError, match=r"event 'e' trigger: it reads species 'B', which reaction 'r' changes by 0.5"
     ):
         sbmljax.simulate(m, [0.0, 1.0], n_trajectories=2, seed=0, method="hybrid", continuous_above=float("inf"))
+
+
+def test_a_rate_rule_reading_a_reaction_rate_integrates_it() -> None:
+    # Y' = r, the rate of A -> 0 (k A): E[Y(t)] = A0 (1 − e^{−kt}), as the ODE says; A abundant (10^4), `auto`.
+    a0, k = 10000, 0.2
+    m = sbmljax.load_sbml(sbml_model({"A": a0, "Y": 0}, {"k": k}, [("r", "A -> 0", "k*A")], extra=_rules(("Y", "r"))))
+    t = np.array([0.0, 2.0, 5.0])
+    tr = sbmljax.simulate(m, t, n_trajectories=10, seed=5, method="auto")
+    assert "chose 'hybrid'" in tr.notes[0], tr.notes[0]
+    np.testing.assert_allclose(tr.counts[:, 1:, 1].mean(axis=0), a0 * (1 - np.exp(-k * t[1:])), rtol=0.01)
+    ref = sbmljax.reference.ode(m, None, t)
+    np.testing.assert_allclose(tr.counts[:, 1:].mean(axis=0), ref.values[1:], rtol=0.01)

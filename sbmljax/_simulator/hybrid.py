@@ -160,7 +160,7 @@ class HybridSimulator(AbstractSimulator):
     exact: ClassVar[bool] = False
     name: ClassVar[str] = "hybrid"
     default_block: ClassVar[int] = 4
-    accepts: ClassVar[frozenset[str]] = frozenset({"rate_rule", "non_integer_stoichiometry"})
+    accepts: ClassVar[frozenset[str]] = frozenset({"rate_rule", "non_integer_stoichiometry", "mixed_units"})
 
     def __check_init__(self):
         if not (0 <= self.discrete_below <= self.continuous_above):

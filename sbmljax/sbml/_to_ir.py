@@ -11,7 +11,18 @@ import math
 
 import libsbml
 
-from .._expr import DependencyCycle, Expr, Num, dependency_order, evaluate, symbols, times, to_string, uses_time
+from .._expr import (
+    DependencyCycle,
+    Expr,
+    Num,
+    dependency_order,
+    evaluate,
+    substitute,
+    symbols,
+    times,
+    to_string,
+    uses_time,
+)
 from .._model import (
     Compartment,
     Event,
@@ -99,6 +110,7 @@ class _Builder:
         initial = self.initial_assignments()
         compartments = self.resolve_compartment_sizes(compartments, initial, rules)
         reactions = self.reactions({s.id for s in species})
+        rules, initial = self.inline_reaction_rates(reactions, rules, initial)
         events = self.events()
         self.check_symbols(species, compartments, parameters, reactions, rules, initial, events)
 
@@ -188,14 +200,13 @@ class _Builder:
                 continue
             f_min = min(factor[sid] for sid in moved)
             sides: list[tuple[tuple[str, float], ...]] = []
-            ok = True
             for terms in (r.reactants, r.products):
                 side = []
                 for sid, st in terms:
                     if sid in movable:
                         v = st * factor[sid] / f_min
-                        if not math.isclose(v, round(v), rel_tol=1e-9, abs_tol=1e-9):
-                            ok = False
+                        whole = math.isclose(v, round(v), rel_tol=1e-9, abs_tol=1e-9)
+                        if not whole:
                             self.refuse(
                                 f"reaction '{r.id}' species '{sid}'",
                                 "mixed_units",
@@ -204,13 +215,12 @@ class _Builder:
                                 reaction=r.id,
                                 change=v,
                             )
-                        st = float(round(v))
+                        # A fraction of a molecule stays as it is: the hybrid method keeps such a species
+                        # continuous (and accepts this construct); the counting methods refuse it above.
+                        st = float(round(v)) if whole else v
                     side.append((sid, st))
                 sides.append(tuple(side))
             reactants, products = sides
-            if not ok:
-                out.append(r)
-                continue
             ratio = Num(f_min / extent_factor)
             out.append(
                 dataclasses.replace(
@@ -475,6 +485,27 @@ class _Builder:
             if trigger is not None:
                 out.append(Event(eid, trigger, tuple(assignments), initial_value, persistent, uvftt, priority, delay))
         return out
+
+    def inline_reaction_rates(self, reactions, rules, initial):
+        """A reaction's id in a rule or an initial assignment stands for its rate, the value of its kinetic law
+        (SBML L3V2 §4.11.7; L2V4 §4.13.8): replaced by that law as written, which reads the model's quantities
+        in the model's units as the rule does. The rate is a function of the state whatever the method (in a
+        jump process, the expected rate of firings). A law that itself reads a reaction's id is left alone (and
+        refused by `check_symbols`). Assignment rules are put back in dependency order: the laws read other
+        variables."""
+        ids = {r.id for r in reactions}
+        laws = {r.id: r.rate for r in reactions if not (symbols(r.rate) & ids)}
+        if not laws:
+            return rules, initial
+
+        def inline(pairs):
+            return [(v, substitute(e, laws)) if symbols(e) & laws.keys() else (v, e) for v, e in pairs]
+
+        self.rate_rules = inline(self.rate_rules)
+        return (
+            _topological(inline(rules), "assignment rules", self.label),
+            _topological(inline(initial), "initial assignments", self.label),
+        )
 
     def check_symbols(self, species, compartments, parameters, reactions, rules, initial, events) -> None:
         known = {s.id for s in species} | {c.id for c in compartments} | {p.id for p in parameters}
