@@ -251,3 +251,18 @@ def test_a_rate_rule_reading_a_reaction_rate_integrates_it() -> None:
     np.testing.assert_allclose(tr.counts[:, 1:, 1].mean(axis=0), a0 * (1 - np.exp(-k * t[1:])), rtol=0.01)
     ref = sbmljax.reference.ode(m, None, t)
     np.testing.assert_allclose(tr.counts[:, 1:].mean(axis=0), ref.values[1:], rtol=0.01)
+
+
+def test_a_compartment_without_a_size_that_nothing_reads_is_taken_as_one() -> None:
+    # Rate rules on concentrations in a compartment without a size (as BIOMD0000000368): nothing depends on the
+    # size, so size 1 is taken with a note; a reaction moving a concentration there still needs one.
+    y0, kd = 50.5, 0.5
+    text = sbml_model({"Y": y0}, {"kd": kd}, [], hosu=False, extra=_rules(("Y", "-kd*Y"))).replace('size="1.0" ', "")
+    m = sbmljax.load_sbml(text.replace("initialAmount=", "initialConcentration="))
+    assert m.compartments[0].size == 1.0 and any("have no size" in n for n in m.notes), m.notes
+    t = np.array([0.0, 1.0, 4.0])
+    tr = sbmljax.simulate(m, t, n_trajectories=2, seed=0, method="auto")
+    np.testing.assert_allclose(tr.counts[:, :, 0], np.broadcast_to(y0 * np.exp(-kd * t), (2, t.size)), rtol=1e-3)
+    moved = sbml_model({"X": 5}, {"k": 1.0}, [("d", "X -> 0", "k*X")], hosu=False).replace('size="1.0" ', "")
+    with pytest.raises(sbmljax.errors.NetworkError, match="compartment 'c' has no size"):
+        sbmljax.simulate(sbmljax.load_sbml(moved), t, n_trajectories=2, seed=0, method="auto")

@@ -112,6 +112,7 @@ class _Builder:
         reactions = self.reactions({s.id for s in species})
         rules, initial = self.inline_reaction_rates(reactions, rules, initial)
         events = self.events()
+        compartments = self.sizes_nothing_reads(compartments, species, reactions, rules, initial, events)
         self.check_symbols(species, compartments, parameters, reactions, rules, initial, events)
 
         extent = _units.resolve(m, _units.extent_unit_id(m), self.policy)
@@ -485,6 +486,46 @@ class _Builder:
             if trigger is not None:
                 out.append(Event(eid, trigger, tuple(assignments), initial_value, persistent, uvftt, priority, delay))
         return out
+
+    def sizes_nothing_reads(self, compartments, species, reactions, rules, initial, events) -> list[Compartment]:
+        """A compartment left without a size that no result depends on gets size 1, with a note.
+
+        That is the case when no math reads the compartment's id, no reaction moves a species in it given as a
+        concentration (a firing's change of concentration is extent / size), and no initial value converts
+        between amount and concentration in it (`initialAmount` of a concentration species or the reverse):
+        then every concentration, and every amount, evolves the same whatever the size. The concentrations
+        are reported as amounts in that unit size (a curated model of rate rules on concentrations in a
+        compartment without a size, BIOMD0000000368, is such a case). Otherwise the size stays unset, and
+        compiling the model refuses it where it is needed.
+        """
+        unsized = {c.id for c in compartments if c.size is None}
+        if not unsized:
+            return compartments
+        read: set[str] = set()
+        for e in [r.rate for r in reactions] + [e for _, e in list(rules) + list(initial) + self.rate_rules]:
+            read |= symbols(e)
+        for ev in events:
+            read |= symbols(ev.trigger) | {s for a in ev.assignments for s in symbols(a.math)}
+            for extra in (ev.priority, ev.delay):
+                read |= symbols(extra) if extra is not None else set()
+        moved = {sid for r in reactions for sid, _ in r.reactants + r.products}
+        needs = set(unsized & read)
+        for s in species:
+            if s.compartment not in unsized:
+                continue
+            conc = not s.has_only_substance_units
+            if (conc and s.id in moved) or (conc and s.initial_amount is not None and s.initial_amount != 0):
+                needs.add(s.compartment)
+            if not conc and s.initial_concentration is not None and s.initial_concentration != 0:
+                needs.add(s.compartment)
+        free = sorted(unsized - needs)
+        if free:
+            self.notes.append(
+                f"compartment(s) {', '.join(repr(c) for c in free)} have no size, and nothing in the model depends "
+                "on one (no math reads it, no reaction moves a concentration in it): size 1 is taken, so the "
+                "concentrations in it are reported as amounts per unit size"
+            )
+        return [dataclasses.replace(c, size=1.0) if c.id in free else c for c in compartments]
 
     def inline_reaction_rates(self, reactions, rules, initial):
         """A reaction's id in a rule or an initial assignment stands for its rate, the value of its kinetic law
