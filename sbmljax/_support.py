@@ -433,7 +433,8 @@ _TABLE: tuple[Construct, ...] = (
             "species the reaction moves, the other species change by the units' ratio (`mol` beside `mmol`: "
             "1000 molecules), and the propensity is the law times that unit's molecules per extent unit; "
             "`model.notes` lists each converted reaction. A change that is not a whole number of molecules is "
-            "refused."
+            "refused by the exact methods and tau-leaping; the hybrid method keeps such a species continuous, as "
+            "for a non-integer stoichiometry."
         ),
         error=_UNSUPPORTED,
     ),
@@ -545,10 +546,17 @@ _TABLE: tuple[Construct, ...] = (
         key="reaction_rate_symbol",
         category="Parameters and rules",
         name="A reaction id used in math (its rate)",
-        status="refused",
+        status="partial",
         scope="stochastic",
-        reason="it refers to the rate of reaction '{reaction}', which is not supported",
-        note="A jump process has no continuous reaction rate to read.",
+        reason=(
+            "it refers to the rate of reaction '{reaction}', which is supported in rules and initial assignments "
+            "only, and where that reaction's own law reads no reaction's rate"
+        ),
+        note=(
+            "In rules and initial assignments the id stands for the value of the reaction's kinetic law as written "
+            "(in a jump process, the expected rate of firings), inlined at import; in a kinetic law (or a law "
+            "that reads another reaction's id) it is refused."
+        ),
         error=_UNSUPPORTED,
     ),
     # -- Reactions -------------------------------------------------------------------------------------------
@@ -656,14 +664,18 @@ _TABLE: tuple[Construct, ...] = (
         key="non_integer_stoichiometry",
         category="Reactions",
         name="Non-integer stoichiometry (e.g. `1.5 X`)",
-        status="refused",
+        status="partial",
         scope="stochastic",
         reason=(
             "stoichiometry {stoichiometry:g} is not an integer; exact methods and tau-leaping count molecules, so "
             "a firing must change each count by a whole number"
         ),
-        note="Only a method whose state for that species is continuous could honour it; none here does yet.",
-        fix="scale the reaction to integer stoichiometries, and its rate law with it",
+        note=(
+            "Run by the hybrid method (`method='hybrid'`, and so `method='auto'`), which keeps every species that a "
+            "reaction changes by a non-integer amount continuous at all times; it refuses the model where such a "
+            "species is read by a state-triggered event. The exact methods and tau-leaping refuse it."
+        ),
+        fix="use method='hybrid', or scale the reaction to integer stoichiometries, and its rate law with it",
         error=_UNSUPPORTED,
     ),
     # -- Events ----------------------------------------------------------------------------------------------

@@ -189,3 +189,80 @@ def test_auto_is_direct_when_exact_simulation_can_run_and_hybrid_otherwise() -> 
     assert prep.sim.fast_propensity == 100.0  # AUTO_FAST_EVENTS / span
     with pytest.raises(sbmljax.errors.ConfigError, match="takes no options"):
         prepare(small, [0.0, 1.0], method="auto", tau=0.1)
+
+
+# -- non-integer stoichiometry (issue 13, item 5) ------------------------------------------------------------
+HALF = [("r", "A -> 0.5 B", "k*A"), ("d", "B -> 0", "kd*B")]
+"""A → ½ B: B is not a count, so the hybrid method keeps it continuous; its mean is the ODE's (linear laws)."""
+
+
+def test_non_integer_stoichiometry_runs_with_the_species_continuous() -> None:
+    m = sbmljax.load_sbml(sbml_model({"A": 1000, "B": 0}, {"k": 0.1, "kd": 0.05}, HALF))
+    t = np.array([0.0, 2.0, 5.0, 10.0])
+    ref = sbmljax.reference.ode(m, None, t).values
+    with pytest.raises(UnsupportedSBMLFeatureError, match=r"reaction 'r' product 'B': stoichiometry 0.5 is not an"):
+        sbmljax.simulate(m, t, n_trajectories=2, seed=0, method="direct")  # the exact methods still refuse it
+    # A kept discrete (continuous_above=inf) fires as jumps, each adding half a molecule to the continuous B.
+    n = 400
+    tr = sbmljax.simulate(
+        m, t, n_trajectories=n, seed=3, method="hybrid", continuous_above=float("inf"), solver="tsit5"
+    )
+    a, b = tr.counts[:, :, 0], tr.counts[:, :, 1]
+    assert np.all(a == np.round(a)) and np.any(b != np.round(b)), "A holds whole counts, B halves"
+    assert np.all(np.abs(z_scores(tr.counts[:, 1:], ref[1:])) < Z_MAX)
+    np.testing.assert_allclose(tr.counts[:, 1:].mean(axis=0), ref[1:], rtol=0.01)
+
+
+def test_auto_runs_non_integer_stoichiometry_as_hybrid_near_the_ode() -> None:
+    # An abundant A (10^4): `auto` refuses the exact methods for B's stoichiometry and runs the hybrid one.
+    m = sbmljax.load_sbml(sbml_model({"A": 10000, "B": 0}, {"k": 0.1, "kd": 0.05}, HALF))
+    t = np.array([0.0, 2.0, 5.0, 10.0])
+    tr = sbmljax.simulate(m, t, n_trajectories=20, seed=4, method="auto")
+    assert "chose 'hybrid'" in tr.notes[0] and "stoichiometry 0.5" in tr.notes[0], tr.notes[0]
+    ref = sbmljax.reference.ode(m, None, t).values
+    np.testing.assert_allclose(tr.counts[:, 1:].mean(axis=0), ref[1:], rtol=0.01)
+
+
+def test_non_integer_stoichiometry_on_a_species_an_event_trigger_reads_is_refused() -> None:
+    import libsbml
+
+    trig = libsbml.writeMathMLToString(libsbml.parseL3Formula("B > 50"))
+    zero = libsbml.writeMathMLToString(libsbml.parseL3Formula("0"))
+    events = (
+        f'<listOfEvents><event id="e" useValuesFromTriggerTime="true"><trigger initialValue="false" '
+        f'persistent="true">{trig[trig.index("<math") :]}</trigger><listOfEventAssignments>'
+        f'<eventAssignment variable="A">{zero[zero.index("<math") :]}</eventAssignment></listOfEventAssignments>'
+        "</event></listOfEvents>"
+    )
+    m = sbmljax.load_sbml(sbml_model({"A": 1000, "B": 0}, {"k": 0.1, "kd": 0.05}, HALF, extra=events))
+    with pytest.raises(
+        UnsupportedSBMLFeatureError, match=r"event 'e' trigger: it reads species 'B', which reaction 'r' changes by 0.5"
+    ):
+        sbmljax.simulate(m, [0.0, 1.0], n_trajectories=2, seed=0, method="hybrid", continuous_above=float("inf"))
+
+
+def test_a_rate_rule_reading_a_reaction_rate_integrates_it() -> None:
+    # Y' = r, the rate of A -> 0 (k A): E[Y(t)] = A0 (1 − e^{−kt}), as the ODE says; A abundant (10^4), `auto`.
+    a0, k = 10000, 0.2
+    m = sbmljax.load_sbml(sbml_model({"A": a0, "Y": 0}, {"k": k}, [("r", "A -> 0", "k*A")], extra=_rules(("Y", "r"))))
+    t = np.array([0.0, 2.0, 5.0])
+    tr = sbmljax.simulate(m, t, n_trajectories=10, seed=5, method="auto")
+    assert "chose 'hybrid'" in tr.notes[0], tr.notes[0]
+    np.testing.assert_allclose(tr.counts[:, 1:, 1].mean(axis=0), a0 * (1 - np.exp(-k * t[1:])), rtol=0.01)
+    ref = sbmljax.reference.ode(m, None, t)
+    np.testing.assert_allclose(tr.counts[:, 1:].mean(axis=0), ref.values[1:], rtol=0.01)
+
+
+def test_a_compartment_without_a_size_that_nothing_reads_is_taken_as_one() -> None:
+    # Rate rules on concentrations in a compartment without a size (as BIOMD0000000368): nothing depends on the
+    # size, so size 1 is taken with a note; a reaction moving a concentration there still needs one.
+    y0, kd = 50.5, 0.5
+    text = sbml_model({"Y": y0}, {"kd": kd}, [], hosu=False, extra=_rules(("Y", "-kd*Y"))).replace('size="1.0" ', "")
+    m = sbmljax.load_sbml(text.replace("initialAmount=", "initialConcentration="))
+    assert m.compartments[0].size == 1.0 and any("have no size" in n for n in m.notes), m.notes
+    t = np.array([0.0, 1.0, 4.0])
+    tr = sbmljax.simulate(m, t, n_trajectories=2, seed=0, method="auto")
+    np.testing.assert_allclose(tr.counts[:, :, 0], np.broadcast_to(y0 * np.exp(-kd * t), (2, t.size)), rtol=1e-3)
+    moved = sbml_model({"X": 5}, {"k": 1.0}, [("d", "X -> 0", "k*X")], hosu=False).replace('size="1.0" ', "")
+    with pytest.raises(sbmljax.errors.NetworkError, match="compartment 'c' has no size"):
+        sbmljax.simulate(sbmljax.load_sbml(moved), t, n_trajectories=2, seed=0, method="auto")

@@ -22,7 +22,7 @@ import pytest
 
 import sbmljax
 from sbmljax import errors
-from sbmljax._expr import Sym
+from sbmljax._expr import Sym, evaluate
 from sbmljax._support import CATEGORIES, CONSTRUCTS, render_markdown
 from sbmljax.sbml._mathml import UnsupportedMath, convert, convert_function_definition
 
@@ -389,6 +389,9 @@ def test_mixed_units_and_conversion_factors() -> None:
         units=units, species_=species("A", 40) + species("M", 0, units="m15"), reactions=law.replace('"B"', '"M"')
     )
     assert_refused("mixed_units", lambda: simulate(odd), unit="m15 = 1.5×item", extent="item", reaction="r", change=1.5)
+    # The hybrid method keeps M continuous: A (discrete here) fires as jumps, each adding 1.5 molecules of M.
+    run = simulate(odd, method="hybrid", continuous_above=float("inf"), solver="tsit5")
+    assert np.allclose(run.counts[:, :, 1], 1.5 * (40 - run.counts[:, :, 0]))
     attrs = 'substanceUnits="item" extentUnits="item" timeUnits="second" conversionFactor="cf"'
     params = '<parameter id="k" value="1" constant="true"/><parameter id="cf" value="2" constant="true"/>'
     assert_refused("conversion_factor", lambda: simulate(document(model_attrs=attrs, parameters=params)), factor="cf")
@@ -413,16 +416,25 @@ def test_initial_assignments_follow_parameter_overrides() -> None:
     assert simulate(text, params={"n": 5}).counts[0, 0, 0] == 10
 
 
-@exercises("rate_rule", "algebraic_rule", "reaction_rate_symbol")
+@exercises("rate_rule", "algebraic_rule")
 def test_rules_that_are_refused() -> None:
     params = '<parameter id="k" value="1" constant="false"/>'
     rule = f'<rateRule variable="k">{mathml("1")}</rateRule>'
     assert_refused("rate_rule", lambda: simulate(document(parameters=params, rules=rule)))
     rule = f"<algebraicRule>{mathml('k - 1')}</algebraicRule>"
     assert_refused("algebraic_rule", lambda: simulate(document(parameters=params, rules=rule)))
-    params += '<parameter id="p" constant="false"/>'
-    rule = f'<assignmentRule variable="p">{mathml("r")}</assignmentRule>'
-    assert_refused("reaction_rate_symbol", lambda: simulate(document(parameters=params, rules=rule)), reaction="r")
+
+
+@exercises("reaction_rate_symbol")
+def test_reaction_rate_symbol() -> None:
+    # In a rule, a reaction's id is its kinetic law's value (inlined at import); in a kinetic law it is refused.
+    params = '<parameter id="k" value="1" constant="true"/><parameter id="p" constant="false"/>'
+    rule = f'<assignmentRule variable="p">{mathml("2*r")}</assignmentRule>'
+    text = document(parameters=params, rules=rule)
+    assert evaluate(dict(sbmljax.load_sbml(text).assignment_rules)["p"], {"k": 1.0, "A": 10.0}) == 20.0
+    simulate(text)
+    law = reaction("r", "A", "", "k*A") + reaction("s", "A", "", "0.5*r")
+    assert_refused("reaction_rate_symbol", lambda: simulate(document(reactions=law)), reaction="r")
 
 
 # -- reactions -------------------------------------------------------------------------------------------

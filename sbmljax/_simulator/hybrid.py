@@ -60,10 +60,29 @@ class _RatePlan:
         self.species = [(plan.species_index[v], e, plan.species_scale[v]) for v, e in rules if v in plan.species_index]
         self.params = [(plan.param_index[v], e) for v, e in rules if v in plan.param_index]
         self.p_index = np.asarray([i for i, _ in self.params], dtype=np.int32)
-        always = np.zeros(len(plan.species_ids), dtype=bool)
-        always[[i for i, _, _ in self.species]] = True
-        self.always_continuous = always  # a species a rate rule moves is continuous at all times
-        self.changes = np.asarray(plan.stoich) != 0  # (channels, species): what a firing changes
+        stoich = np.asarray(plan.stoich)
+        # A species that a reaction changes by a non-integer amount (`0.5 X`) is not a count: it is continuous
+        # at all times, so that a jump may move it by that amount (SBML allows non-integer stoichiometry).
+        self.non_integer = np.abs(stoich - np.round(stoich)) > 1e-9 * np.maximum(1.0, np.abs(stoich))
+        fractional = self.non_integer.any(axis=0)
+        self.fractional = fractional
+        rated = np.zeros(len(plan.species_ids), dtype=bool)
+        rated[[i for i, _, _ in self.species]] = True
+        self.rated = rated  # a species a rate rule moves may go negative; nothing clips it
+        self.always_continuous = rated | fractional  # a species a rate rule moves is continuous at all times
+        self.changes = stoich != 0  # (channels, species): what a firing changes
+
+
+def _fractional_species(net: CompiledNetwork) -> dict[str, str]:
+    """Species a reaction changes by a non-integer amount (kept continuous), id → which reaction, by how much."""
+    plan = net.plan
+    rp = _rate_plan(net)
+    stoich = np.asarray(plan.stoich)
+    out = {}
+    for i in np.nonzero(rp.fractional)[0]:
+        k = int(np.argmax(rp.non_integer[:, i]))
+        out[plan.species_ids[i]] = f"reaction '{plan.channel_reaction[k]}' changes by {abs(stoich[k, i]):g}"
+    return out
 
 
 def _rate_plan(net: CompiledNetwork) -> _RatePlan:
@@ -79,7 +98,8 @@ class HybridSimulator(AbstractSimulator):
 
     - a species is *continuous* from the moment its count reaches `continuous_above` until it falls below
       `discrete_below` (then it is rounded to a whole count and is discrete again); a species set by a rate
-      rule is always continuous;
+      rule, or changed by a reaction by a non-integer amount (`A -> 0.5 B`: not a count), is always
+      continuous;
     - a channel whose propensity has reached `fast_propensity` (default: never) makes every species it
       changes continuous whatever its count, until the propensity falls below half of that: fast binding and
       unbinding of a few enzyme molecules then moves the ODE instead of firing millions of jumps;
@@ -140,7 +160,7 @@ class HybridSimulator(AbstractSimulator):
     exact: ClassVar[bool] = False
     name: ClassVar[str] = "hybrid"
     default_block: ClassVar[int] = 4
-    accepts: ClassVar[frozenset[str]] = frozenset({"rate_rule"})
+    accepts: ClassVar[frozenset[str]] = frozenset({"rate_rule", "non_integer_stoichiometry", "mixed_units"})
 
     def __check_init__(self):
         if not (0 <= self.discrete_below <= self.continuous_above):
@@ -168,6 +188,8 @@ class HybridSimulator(AbstractSimulator):
         model = plan.model
         rated_params = {v for v, _ in model.rate_rules if v in plan.param_index}
         moving = rated_params | {v for v, _ in model.rate_rules}
+        fractional = _fractional_species(net)
+        moving |= set(fractional)
         if not math.isinf(self.continuous_above):
             moving |= set(plan.species_ids)
         out = []
@@ -179,7 +201,18 @@ class HybridSimulator(AbstractSimulator):
             for v, e in model.assignment_rules:
                 if v in read:
                     read |= symbols(e) | set(plan._rule_deps.get(v, ()))
-            if read & moving:
+            if read & set(fractional):
+                sid = min(read & set(fractional))
+                out.append(
+                    Unsupported(
+                        f"event '{ev.id}' trigger",
+                        f"it reads species '{sid}', which {fractional[sid]}: the hybrid method keeps such a species "
+                        "continuous (a count cannot change by a fraction), and does not locate state triggers on "
+                        "continuously moving variables",
+                        key="non_integer_stoichiometry",
+                    )
+                )
+            elif read & moving:
                 out.append(
                     Unsupported(
                         f"event '{ev.id}' trigger",
@@ -344,7 +377,7 @@ class HybridSimulator(AbstractSimulator):
         # Discrete counts do not move between jumps; an implicit solver's linear solves can leave round-off
         # (1e-25) on them, so they are restored. Its error can leave a vanishing continuous amount slightly
         # negative (-1e-27): that is zero.
-        x_new = jnp.where(continuous & ~jnp.asarray(rp.always_continuous), jnp.maximum(x_new, 0.0), x_new)
+        x_new = jnp.where(continuous & ~jnp.asarray(rp.rated), jnp.maximum(x_new, 0.0), x_new)
         x_new = jnp.where(continuous, x_new, x)
         a_new = net.propensities(x_new, self._with_q(net, p, q_new), t_new)
         a_new = jnp.where(plain, a_slow, jnp.where(fast, 0.0, jnp.maximum(a_new, 0.0)))

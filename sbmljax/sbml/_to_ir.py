@@ -11,7 +11,18 @@ import math
 
 import libsbml
 
-from .._expr import DependencyCycle, Expr, Num, dependency_order, evaluate, symbols, times, to_string, uses_time
+from .._expr import (
+    DependencyCycle,
+    Expr,
+    Num,
+    dependency_order,
+    evaluate,
+    substitute,
+    symbols,
+    times,
+    to_string,
+    uses_time,
+)
 from .._model import (
     Compartment,
     Event,
@@ -99,7 +110,9 @@ class _Builder:
         initial = self.initial_assignments()
         compartments = self.resolve_compartment_sizes(compartments, initial, rules)
         reactions = self.reactions({s.id for s in species})
+        rules, initial = self.inline_reaction_rates(reactions, rules, initial)
         events = self.events()
+        compartments = self.sizes_nothing_reads(compartments, species, reactions, rules, initial, events)
         self.check_symbols(species, compartments, parameters, reactions, rules, initial, events)
 
         extent = _units.resolve(m, _units.extent_unit_id(m), self.policy)
@@ -188,14 +201,13 @@ class _Builder:
                 continue
             f_min = min(factor[sid] for sid in moved)
             sides: list[tuple[tuple[str, float], ...]] = []
-            ok = True
             for terms in (r.reactants, r.products):
                 side = []
                 for sid, st in terms:
                     if sid in movable:
                         v = st * factor[sid] / f_min
-                        if not math.isclose(v, round(v), rel_tol=1e-9, abs_tol=1e-9):
-                            ok = False
+                        whole = math.isclose(v, round(v), rel_tol=1e-9, abs_tol=1e-9)
+                        if not whole:
                             self.refuse(
                                 f"reaction '{r.id}' species '{sid}'",
                                 "mixed_units",
@@ -204,13 +216,12 @@ class _Builder:
                                 reaction=r.id,
                                 change=v,
                             )
-                        st = float(round(v))
+                        # A fraction of a molecule stays as it is: the hybrid method keeps such a species
+                        # continuous (and accepts this construct); the counting methods refuse it above.
+                        st = float(round(v)) if whole else v
                     side.append((sid, st))
                 sides.append(tuple(side))
             reactants, products = sides
-            if not ok:
-                out.append(r)
-                continue
             ratio = Num(f_min / extent_factor)
             out.append(
                 dataclasses.replace(
@@ -475,6 +486,67 @@ class _Builder:
             if trigger is not None:
                 out.append(Event(eid, trigger, tuple(assignments), initial_value, persistent, uvftt, priority, delay))
         return out
+
+    def sizes_nothing_reads(self, compartments, species, reactions, rules, initial, events) -> list[Compartment]:
+        """A compartment left without a size that no result depends on gets size 1, with a note.
+
+        That is the case when no math reads the compartment's id, no reaction moves a species in it given as a
+        concentration (a firing's change of concentration is extent / size), and no initial value converts
+        between amount and concentration in it (`initialAmount` of a concentration species or the reverse):
+        then every concentration, and every amount, evolves the same whatever the size. The concentrations
+        are reported as amounts in that unit size (a curated model of rate rules on concentrations in a
+        compartment without a size, BIOMD0000000368, is such a case). Otherwise the size stays unset, and
+        compiling the model refuses it where it is needed.
+        """
+        unsized = {c.id for c in compartments if c.size is None}
+        if not unsized:
+            return compartments
+        read: set[str] = set()
+        for e in [r.rate for r in reactions] + [e for _, e in list(rules) + list(initial) + self.rate_rules]:
+            read |= symbols(e)
+        for ev in events:
+            read |= symbols(ev.trigger) | {s for a in ev.assignments for s in symbols(a.math)}
+            for extra in (ev.priority, ev.delay):
+                read |= symbols(extra) if extra is not None else set()
+        moved = {sid for r in reactions for sid, _ in r.reactants + r.products}
+        needs = set(unsized & read)
+        for s in species:
+            if s.compartment not in unsized:
+                continue
+            conc = not s.has_only_substance_units
+            if (conc and s.id in moved) or (conc and s.initial_amount is not None and s.initial_amount != 0):
+                needs.add(s.compartment)
+            if not conc and s.initial_concentration is not None and s.initial_concentration != 0:
+                needs.add(s.compartment)
+        free = sorted(unsized - needs)
+        if free:
+            self.notes.append(
+                f"compartment(s) {', '.join(repr(c) for c in free)} have no size, and nothing in the model depends "
+                "on one (no math reads it, no reaction moves a concentration in it): size 1 is taken, so the "
+                "concentrations in it are reported as amounts per unit size"
+            )
+        return [dataclasses.replace(c, size=1.0) if c.id in free else c for c in compartments]
+
+    def inline_reaction_rates(self, reactions, rules, initial):
+        """A reaction's id in a rule or an initial assignment stands for its rate, the value of its kinetic law
+        (SBML L3V2 §4.11.7; L2V4 §4.13.8): replaced by that law as written, which reads the model's quantities
+        in the model's units as the rule does. The rate is a function of the state whatever the method (in a
+        jump process, the expected rate of firings). A law that itself reads a reaction's id is left alone (and
+        refused by `check_symbols`). Assignment rules are put back in dependency order: the laws read other
+        variables."""
+        ids = {r.id for r in reactions}
+        laws = {r.id: r.rate for r in reactions if not (symbols(r.rate) & ids)}
+        if not laws:
+            return rules, initial
+
+        def inline(pairs):
+            return [(v, substitute(e, laws)) if symbols(e) & laws.keys() else (v, e) for v, e in pairs]
+
+        self.rate_rules = inline(self.rate_rules)
+        return (
+            _topological(inline(rules), "assignment rules", self.label),
+            _topological(inline(initial), "initial assignments", self.label),
+        )
 
     def check_symbols(self, species, compartments, parameters, reactions, rules, initial, events) -> None:
         known = {s.id for s in species} | {c.id for c in compartments} | {p.id for p in parameters}
