@@ -62,16 +62,22 @@ class SimState(AbstractSimState):
     rng: Stream
 
 
-def initial_sim_state(t0, x0, rng: Stream) -> SimState:
-    """The common part of a simulator's initial state."""
-    return SimState(
+def loop_fields(t0, x0, rng: Stream, status: RESULTS = RESULTS.successful) -> dict:
+    """The `AbstractSimState` fields of a trajectory at its start (nothing fired yet), with the loop's dtypes:
+    every simulator's state is built from these plus its own fields."""
+    return dict(
         t=jnp.asarray(t0, dtype=jnp.float64),
         x=jnp.asarray(x0, dtype=jnp.float64),
-        status=RESULTS.successful,
+        status=status,
         fired=jnp.asarray(-1, dtype=jnp.int32),
         count=jnp.asarray(0, dtype=jnp.int64),
         rng=rng,
     )
+
+
+def initial_sim_state(t0, x0, rng: Stream) -> SimState:
+    """The initial state of a simulator that needs nothing beyond the contract."""
+    return SimState(**loop_fields(t0, x0, rng))
 
 
 _State = TypeVar("_State", bound=AbstractSimState)

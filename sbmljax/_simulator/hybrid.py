@@ -27,7 +27,7 @@ from .._model import Unsupported
 from .._prng import Stream, stream_key
 from .._results import RESULTS
 from ..errors import ConfigError
-from .base import AbstractSimState, AbstractSimulator, idle_step
+from .base import AbstractSimState, AbstractSimulator, idle_step, loop_fields
 from .direct import propensities_ok, select_channel
 
 HAZARD_ATOL = 1e-6
@@ -257,15 +257,10 @@ class HybridSimulator(AbstractSimulator):
     # -- the simulator contract --------------------------------------------------------------------------
     def init(self, net: CompiledNetwork, t0, x0, p, rng: Stream) -> HybridState:
         rp = _rate_plan(net)
-        x0 = jnp.asarray(x0, jnp.float64)
+        fields = loop_fields(t0, x0, rng)
         return HybridState(
-            t=jnp.asarray(t0, jnp.float64),
-            x=x0,
-            status=RESULTS.successful,
-            fired=jnp.asarray(-1, jnp.int32),
-            count=jnp.asarray(0, jnp.int64),
-            rng=rng,
-            continuous=(x0 >= self.continuous_above) | jnp.asarray(rp.always_continuous),
+            **fields,
+            continuous=(fields["x"] >= self.continuous_above) | jnp.asarray(rp.always_continuous),
             fast=jnp.zeros((net.stoich.shape[0],), dtype=bool),
             q=p[jnp.asarray(rp.p_index)] if rp.p_index.size else jnp.zeros((0,), jnp.float64),
             dt=jnp.zeros((), jnp.float64),

@@ -14,7 +14,7 @@ from .._compile._mass_action import build_graph
 from .._compile._network import CompiledNetwork
 from .._prng import Stream, seed_stream
 from .._results import RESULTS
-from .base import AbstractSimState, AbstractSimulator, idle_step
+from .base import AbstractSimState, AbstractSimulator, idle_step, loop_fields
 from .direct import first_argmin, propensities_ok
 
 
@@ -107,11 +107,7 @@ class NextReaction(AbstractSimulator):
         if net.stoich.shape[0] == 0:  # rules and events only: one padding slot that never fires
             none = jnp.zeros(0)
             return NRMState(
-                t=jnp.asarray(t0, jnp.float64),
-                x=jnp.asarray(x0, jnp.float64),
-                status=RESULTS.successful,
-                fired=jnp.asarray(-1, jnp.int32),
-                count=jnp.asarray(0, jnp.int64),
+                **loop_fields(t0, x0, rng),
                 T=none,
                 s=none,
                 a=none,
@@ -119,7 +115,6 @@ class NextReaction(AbstractSimulator):
                 tau=jnp.full(1, jnp.inf),
                 block_min=jnp.full(1, jnp.inf),
                 consts=none,
-                rng=rng,
             )
         graph = build_graph(net)
         t0 = jnp.asarray(t0, jnp.float64)
@@ -128,11 +123,7 @@ class NextReaction(AbstractSimulator):
         P, rng = rng.exponentials(R)
         T = jnp.zeros(R)
         return NRMState(
-            t=t0,
-            x=jnp.asarray(x0, jnp.float64),
-            status=RESULTS.where(propensities_ok(a), RESULTS.successful, RESULTS.bad_propensity),
-            fired=jnp.asarray(-1, jnp.int32),
-            count=jnp.asarray(0, jnp.int64),
+            **loop_fields(t0, x0, rng, RESULTS.where(propensities_ok(a), RESULTS.successful, RESULTS.bad_propensity)),
             T=T,
             s=jnp.full(R, t0),
             a=a,
@@ -140,7 +131,6 @@ class NextReaction(AbstractSimulator):
             tau=(tau := _padded(_putative(t0, T, P, a))),
             block_min=_block_minima(tau, _layout(R)[0]),
             consts=graph.constants(net, p),
-            rng=rng,
         )
 
     def step(self, net: CompiledNetwork, state: NRMState, p, t_stop) -> NRMState:

@@ -15,7 +15,7 @@ from .._poisson import poisson
 from .._prng import Stream
 from .._results import RESULTS
 from ..errors import ConfigError
-from .base import AbstractSimState, AbstractSimulator, idle_step
+from .base import AbstractSimState, AbstractSimulator, idle_step, loop_fields
 from .direct import propensities_ok, select_channel
 
 
@@ -118,15 +118,7 @@ class TauLeaping(AbstractSimulator):
 
     def init(self, net: CompiledNetwork, t0, x0, p, rng: Stream) -> TauState:
         del net, p
-        return TauState(
-            t=jnp.asarray(t0, jnp.float64),
-            x=jnp.asarray(x0, jnp.float64),
-            status=RESULTS.successful,
-            fired=jnp.asarray(-1, jnp.int32),
-            count=jnp.asarray(0, jnp.int64),
-            rng=rng,
-            shrink=jnp.asarray(1.0),
-        )
+        return TauState(**loop_fields(t0, x0, rng), shrink=jnp.asarray(1.0))
 
     def _candidate(self, net: CompiledNetwork, x, a_nc) -> Float[Array, ""]:
         if self.tau is not None:
