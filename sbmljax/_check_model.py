@@ -224,16 +224,17 @@ def _prepare_and_confirm(
     return _confirm(prep, row, settings)
 
 
-def _run_one(prep, settings: CheckSettings) -> tuple[bool, str, int, str | None]:
-    """One real trajectory of `prep`, up to `confirm_steps` steps: `(ok, what happened, status, element)`; a run
-    stopped by the step limit is ok when its pace projects to within the event budget."""
+def _run_one(prep, settings: CheckSettings) -> tuple[bool, str, int, str | None, float]:
+    """One real trajectory of `prep`, up to `confirm_steps` steps: `(ok, what happened, status, element, reaction
+    events over the horizon)` (NaN after a failure); a run stopped by the step limit is ok when its pace projects
+    to within the event budget."""
     from ._ensemble import raise_failures, run_ensemble, trajectory_keys
     from ._results import RESULTS, status_code
 
     sol = run_ensemble(prep, trajectory_keys(0, 1), max_steps=settings.confirm_steps, chunk=1)
     status, t, fired = int(sol.status[0]), float(sol.t[0]), int(sol.firings[0])
     if status == status_code(RESULTS.successful):
-        return True, f"reached t={settings.t_end:g} after {fired} reaction events", status, None
+        return True, f"reached t={settings.t_end:g} after {fired} reaction events", status, None, float(fired)
     if status == status_code(RESULTS.max_steps_reached):
         # The run stopped at its step limit: its pace says how many events the whole horizon takes, which can be
         # far above the mean-field estimate (a model whose fast reactions start at zero propensity).
@@ -242,31 +243,31 @@ def _run_one(prep, settings: CheckSettings) -> tuple[bool, str, int, str | None]
             f"took {settings.confirm_steps} steps ({fired} reaction events) without error, up to t={t:.3g} of "
             f"{settings.t_end:g}; at that pace about {projected:.2g} reaction events per trajectory"
         )
-        return projected <= settings.max_events, pace, status, None
+        return projected <= settings.max_events, pace, status, None, projected
     try:
         raise_failures(prep, sol, settings.confirm_steps)
     except SimulationError as e:
-        return False, one_line(e, prep.model.source), status, e.element
-    return False, "the run failed", status, None  # pragma: no cover (raise_failures raises for every failure)
+        return False, one_line(e, prep.model.source), status, e.element, math.nan
+    return False, "the run failed", status, None, math.nan  # pragma: no cover (raise_failures raises for every failure)
 
 
 def _confirm(prep, row: dict, settings: CheckSettings) -> dict:
     """One real trajectory with the exact SSA, up to `confirm_steps` steps."""
     from ._results import RESULTS, status_code
 
-    ok, what, status, element = _run_one(prep, settings)
-    row["_confirmed"] = (prep.sim.name, what if ok else f"failed: {what}")
+    ok, what, status, element, events = _run_one(prep, settings)
+    stopped = status == status_code(RESULTS.max_steps_reached)  # by the step limit: judged by its pace
+    row["_confirmed"] = (prep.sim.name, what if ok or stopped else f"failed: {what}")
     budget = f"the exact-simulation budget of {settings.max_events:.2g}"
     if ok:
-        within = f", within {budget}" if status == status_code(RESULTS.max_steps_reached) else ""
+        within = f", within {budget}" if stopped else ""
         return _verdict(row, "exact", f"a confirmation run ({prep.sim.name}) {what}{within}")
-    message = what
-    if status == status_code(RESULTS.max_steps_reached):  # too slow for the budget, not a failure
-        row["_confirmed"] = (prep.sim.name, what)
+    if stopped:  # too slow for the budget, not a failure; its pace can exceed the mean-field estimate
+        row["estimated_events"] = max(float(row["estimated_events"] or 0.0), events)
         return _verdict(row, "tau_leap_only", f"a confirmation run ({prep.sim.name}) {what}, over {budget}")
     if status == status_code(RESULTS.non_integer_count):
-        return _verdict(row, "tau_leap_only", message, ["event assignment (non-integer count)"])
-    return _verdict(row, "refused", message, [element or "run-time failure"])
+        return _verdict(row, "tau_leap_only", what, ["event assignment (non-integer count)"])
+    return _verdict(row, "refused", what, [element or "run-time failure"])
 
 
 def _auto(model: Model, row: dict, settings: CheckSettings, report: Report) -> dict:
@@ -290,7 +291,7 @@ def _auto(model: Model, row: dict, settings: CheckSettings, report: Report) -> d
         row["auto_run"] = "not run (confirm_steps=0)"
         return row
     report(f"during the one-trajectory run of method 'auto' ({prep.sim.name})", dict(row))
-    ok, what, _, _ = _run_one(prep, settings)
+    ok, what, _, _, _ = _run_one(prep, settings)
     row["auto_run"] = f"ran: {what}" if ok else f"failed: {what}"
     return row
 
