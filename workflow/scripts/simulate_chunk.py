@@ -10,6 +10,7 @@ import time
 import numpy as np
 
 import sbmljax
+from sbmljax._ensemble import DEFAULT_MAX_EVENTS
 from sbmljax.workflow import start_log
 
 sm = snakemake  # noqa: F821
@@ -33,6 +34,10 @@ try:
         first_trajectory=first,
         seed=int(run["seed"]),
         method=method,
+        # The event budget is the whole ensemble's, shared out by chunk size, so that every chunk makes the
+        # decision one run of all n trajectories would make (auto's choice of method, or an exact method's
+        # refusal), whatever the chunk count.
+        max_events=DEFAULT_MAX_EVENTS * (last - first) / n,
         **options,
     )
     logging.info(
