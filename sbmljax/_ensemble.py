@@ -261,7 +261,7 @@ def _chunk(
 ) -> Solution:
     # x0 and p are shared by all trajectories or given per trajectory (a leading batch axis). `unroll` (steps per
     # compiled iteration): by default 4 for one trajectory, whose steps are scalar operations, so that unrolling
-    # amortises XLA's per-operation cost (birth-death, one lane: ~1.6x per step); over a batch it made the steps
+    # amortises XLA's per-operation cost (birth-death, one lane: 1.5-1.8x per step); over a batch it made the steps
     # slower (`solve`).
     in_axes = (0, 0 if x0.ndim == 2 else None, 0 if p.ndim == 2 else None)
 

@@ -112,7 +112,7 @@ def solve(
       every step (before events) — the score-function estimator accumulates `∇ log p(path)` with it.
     - `unroll`: steps per iteration of the compiled inner loop (`lax.scan`'s `unroll`; speed only). A lone
       trajectory's steps are scalar operations whose cost is XLA's per-operation overhead, and unrolling 4
-      steps cut it ~1.6×; under `vmap` it made steps slower (larger fusions recompute shared values).
+      steps cut it 1.5–1.8×; under `vmap` it made steps slower (larger fusions recompute shared values).
 
     **Returns:** a `Solution`. Failures are reported in `status`, never raised here (this runs under `jit`).
     """
