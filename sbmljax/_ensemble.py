@@ -444,5 +444,6 @@ def trajectory_keys(seed: int | np.integer, n: int, first: int = 0) -> jax.Array
     """Keys of trajectories `first … first+n−1`: `fold_in(key(seed), i)`, independent of the ensemble size."""
     # The indices as a NumPy array: `jnp.arange` was one more dispatched computation per call.
     return _fold_keys(
-        _root_key(int(seed), bool(jax.config.jax_enable_x64)), np.arange(first, first + n, dtype=np.uint32)
+        _root_key(int(seed), jax.dtypes.canonicalize_dtype(jnp.float64) == jnp.float64),
+        np.arange(first, first + n, dtype=np.uint32),
     )
