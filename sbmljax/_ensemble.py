@@ -16,6 +16,7 @@ build on this small surface:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 from collections.abc import Mapping
@@ -256,8 +257,13 @@ def _initial_propensities(net: CompiledNetwork, x, p, t) -> jax.Array:
 
 
 @eqx.filter_jit
-def _chunk(net, sim, events, t_eval, x0, p, keys, t0, block: int, max_steps: int, accumulator) -> Solution:
-    # x0 and p are shared by all trajectories or given per trajectory (a leading batch axis).
+def _chunk(
+    net, sim, events, t_eval, x0, p, keys, t0, block: int, max_steps: int, accumulator, unroll: int | None = None
+) -> Solution:
+    # x0 and p are shared by all trajectories or given per trajectory (a leading batch axis). `unroll` (steps per
+    # compiled iteration): by default 4 for one trajectory, whose steps are scalar operations, so that unrolling
+    # amortises XLA's per-operation cost (birth-death, one lane: 1.5-1.8x per step); over a batch it made the steps
+    # slower (`solve`).
     in_axes = (0, 0 if x0.ndim == 2 else None, 0 if p.ndim == 2 else None)
 
     def one(key, x0_, p_):
@@ -273,6 +279,7 @@ def _chunk(net, sim, events, t_eval, x0, p, keys, t0, block: int, max_steps: int
             block=block,
             max_steps=max_steps,
             accumulator=accumulator,
+            unroll=unroll if unroll is not None else (4 if keys.shape[0] == 1 else 1),
         )
 
     return jax.vmap(one, in_axes=in_axes)(keys, x0, p)
@@ -311,6 +318,7 @@ def run_ensemble(
     keys, x0_b, p_b = pad(keys, True), pad(x0, x0.ndim == 2), pad(p, p.ndim == 2)
     t_eval = jnp.asarray(prep.t_eval)
     t0 = jnp.asarray(prep.t0)
+    whole = keys.shape[0] == chunk  # one chunk holds every trajectory (after padding)
 
     def run_chunk(i: int) -> Solution:
         with jax.enable_x64(True):  # a thread-local switch: worker threads must set it themselves
@@ -322,9 +330,9 @@ def run_ensemble(
             sim,
             prep.events,
             t_eval,
-            x0_b[i : i + chunk] if x0.ndim == 2 else x0_b,
-            p_b[i : i + chunk] if p.ndim == 2 else p_b,
-            keys[i : i + chunk],
+            x0_b[i : i + chunk] if x0.ndim == 2 and not whole else x0_b,
+            p_b[i : i + chunk] if p.ndim == 2 and not whole else p_b,
+            keys if whole else keys[i : i + chunk],  # one chunk: no slice to dispatch
             t0,
             block,
             max_steps,
@@ -424,6 +432,18 @@ def raise_failures(prep: Prepared, sol: Solution, max_steps: int) -> None:
 _fold_keys = jax.jit(jax.vmap(jax.random.fold_in, in_axes=(None, 0)))
 
 
+@functools.lru_cache(maxsize=64)
+def _root_key(seed: int, x64: bool) -> jax.Array:
+    # Cached: building the key is a dispatched computation (~30 µs of a one-trajectory call's ~1 ms); `x64` is in
+    # the cache key because the seed's conversion depends on it.
+    del x64
+    return jax.random.key(seed)
+
+
 def trajectory_keys(seed: int | np.integer, n: int, first: int = 0) -> jax.Array:
     """Keys of trajectories `first … first+n−1`: `fold_in(key(seed), i)`, independent of the ensemble size."""
-    return _fold_keys(jax.random.key(int(seed)), jnp.arange(first, first + n, dtype=jnp.uint32))
+    # The indices as a NumPy array: `jnp.arange` was one more dispatched computation per call.
+    return _fold_keys(
+        _root_key(int(seed), jax.dtypes.canonicalize_dtype(jnp.float64) == jnp.float64),
+        np.arange(first, first + n, dtype=np.uint32),
+    )

@@ -35,7 +35,7 @@ class AbstractSimState(eqx.Module):
     (`-1` when it fired none, or several at once as a leap does) and `count` how many reaction firings the
     last step made (0 or 1 for exact methods), `rng` the trajectory's random-number stream (the simulator draws
     from it and returns it advanced). The loop reads these fields, replaces `x` and `status` when an
-    event fires, and freezes them once a trajectory is done. A simulator's state subclasses this and adds its
+    event fires, and freezes `t`, `x` and `status` once a trajectory is done. A simulator's state subclasses this and adds its
     own fields; equinox checks at class creation that every `AbstractVar` is given.
     """
 
@@ -45,10 +45,6 @@ class AbstractSimState(eqx.Module):
     fired: AbstractVar[Int[Array, ""]]
     count: AbstractVar[Int[Array, ""]]
     rng: AbstractVar[Stream]
-
-
-LOOP_FIELDS: tuple[str, ...] = tuple(AbstractSimState.__annotations__)
-"""The names of `AbstractSimState`'s fields, in order (the loop freezes these when a trajectory ends)."""
 
 
 class SimState(AbstractSimState):

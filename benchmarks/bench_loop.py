@@ -1,0 +1,116 @@
+"""Where `simulate`'s time goes: the compiled loop per event (batched and one lane) and a call's fixed cost.
+
+Three parts, each timed in one process (best of several calls):
+
+- `batch`: the compiled ensemble call (`sbmljax._ensemble._chunk`, no Python around it) on SIR and
+  birth–death (t = 0…250, 251 output times, 128 trajectories, one chunk), in ns per event and per step
+  (steps include the step that stops at each output time). `no recording` compiles the same loop with the
+  output write replaced by nothing (its results are wrong; timing only), so the difference is what recording
+  costs per event.
+- `single`: one trajectory of birth–death to t = 2,500 (~50,000 events, so that the fixed cost vanishes) in
+  the loop `simulate` runs for one lane (4 steps unrolled per compiled iteration), against the same loop not
+  unrolled (`unroll=1`, what it ran before).
+- `call`: the fixed cost of one call (SIR, output times `[0, 1e-9]`, so that nothing fires): `simulate` in all,
+  and its parts — `prepare`, the trajectory keys, the compiled ensemble call.
+
+Run on one core: `taskset -c 0 python benchmarks/bench_loop.py`. The numbers depend on the machine and its
+load; compare rows of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+from unittest import mock
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import sbmljax
+from sbmljax._ensemble import _chunk, prepare, trajectory_keys
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+
+
+def _best(f, reps: int) -> float:
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        jax.block_until_ready(f())
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _chunk_args(name: str, n: int, t_end: float, points: int):
+    prep = prepare(sbmljax.load_sbml(MODELS / f"{name}.xml"), np.linspace(0.0, t_end, points), n_trajectories=n)
+    keys = trajectory_keys(0, n)
+    args = (prep.net, prep.sim, prep.events, jnp.asarray(prep.t_eval), prep.x0, prep.p, keys, jnp.asarray(prep.t0))
+    return prep, args
+
+
+def batch(reps: int) -> None:
+    for name in ("sir", "birth_death"):
+        _, args = _chunk_args(name, 128, 250.0, 251)
+        rows = {}
+        for label, patch in (("loop as simulate runs it", None), ("no recording (timing only)", True)):
+            jax.clear_caches()
+            ctx = mock.patch.object(jax.lax, "dynamic_update_slice", lambda buf, *_: buf) if patch else None
+            if ctx is not None:
+                ctx.start()
+            try:
+                compiled = _chunk.lower(*args, 128, 2**62, None).compile()
+            finally:
+                if ctx is not None:
+                    ctx.stop()
+            sol = compiled(*args, 128, 2**62, None)
+            events, steps = float(np.sum(sol.firings)), float(np.sum(sol.steps))
+            rows[label] = (_best(lambda c=compiled: c(*args, 128, 2**62, None), reps), events, steps)
+        for label, (dt, events, steps) in rows.items():
+            print(f"batch  {name:<12} {label:<28} {dt / events * 1e9:7.1f} ns/event {dt / steps * 1e9:7.1f} ns/step")
+
+
+def single(reps: int) -> None:
+    _, args = _chunk_args("birth_death", 1, 2500.0, 251)
+    for unroll, label in ((4, "one lane, 4 steps unrolled"), (1, "one lane, not unrolled")):
+        sol = _chunk(*args, 128, 2**62, None, unroll)
+        dt = _best(lambda u=unroll: _chunk(*args, 128, 2**62, None, u), reps)
+        ev, st = float(np.sum(sol.firings)), float(np.sum(sol.steps))
+        print(f"single birth_death  {label:<28} {dt / ev * 1e9:7.1f} ns/event {dt / st * 1e9:7.1f} ns/step")
+
+
+def call(reps: int) -> None:
+    model = sbmljax.load_sbml(MODELS / "sir.xml")
+    t = np.array([0.0, 1e-9])
+    sbmljax.simulate(model, t, seed=0)
+    total = _best(lambda: sbmljax.simulate(model, t, seed=1), reps)
+    with jax.enable_x64(True):
+        part_prepare = _best(lambda: prepare(model, t), reps)
+        part_keys = _best(lambda: trajectory_keys(1, 1), reps)
+        prep, args = _chunk_args("sir", 1, 1e-9, 2)
+        part_chunk = _best(lambda: _chunk(*args, 128, 2**62, None), reps)
+    print(
+        f"call   sir, nothing fires: simulate {total * 1e3:.2f} ms = prepare {part_prepare * 1e3:.2f} + keys "
+        f"{part_keys * 1e3:.2f} + compiled call {part_chunk * 1e3:.2f} + the rest "
+        f"{(total - part_prepare - part_keys - part_chunk) * 1e3:.2f} ms"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--parts", nargs="*", default=["batch", "single", "call"])
+    ap.add_argument("--reps", type=int, default=7)
+    args = ap.parse_args()
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    with jax.enable_x64(True):
+        for part in args.parts:
+            {"batch": batch, "single": single, "call": lambda r: None}[part](args.reps)
+    if "call" in args.parts:
+        call(max(args.reps, 30))
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
