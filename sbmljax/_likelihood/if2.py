@@ -555,7 +555,11 @@ def _run_chains(
             "iteration or in more than half of all observation steps): use more particles or other starts"
         )
     final = np.asarray(swarm)
-    rows = []
+    rows: list[dict] = []
+    ends: list[dict[str, float]] = []
+    end_ll: list[float] = []
+    ses: list[float] = []
+    score: list[float] = []
     for c in range(k_chains):
         params = {p.id: p.from_scale(float(v)) for p, v in zip(est, final[c].mean(axis=0))}
         ll, se = math.nan, math.nan
@@ -563,6 +567,10 @@ def _run_chains(
             s_eval = int(np.random.SeedSequence([int(seed), 2, c]).generate_state(1)[0])
             res = pl.evaluate(params, seed=s_eval)
             ll, se = res.value, res.stderr
+        ends.append(params)
+        end_ll.append(ll)
+        ses.append(se)
+        score.append(-math.inf if failed[c] else (ll if evaluate else trace_ll[c][-1]))
         rows.append(
             {
                 "start": {k: float(chain_starts[c][k]) for k in ids},
@@ -573,12 +581,11 @@ def _run_chains(
                 "failed": bool(failed[c]),
             }
         )
-    score = [-math.inf if r["failed"] else (r["loglik"] if evaluate else r["trace_loglik"][-1]) for r in rows]
-    best = int(np.argmax(score))
+    best = int(np.argmax(np.asarray(score)))
     return IF2Result(
-        params=rows[best]["params"],
-        loglik=rows[best]["loglik"],
-        loglik_stderr=rows[best]["loglik_stderr"],
+        params=ends[best],
+        loglik=end_ll[best],
+        loglik_stderr=ses[best],
         trace=traces[best],
         trace_loglik=trace_ll[best],
         swarm_sd={p.id: float(v) for p, v in zip(est, final[best].std(axis=0))},
