@@ -86,6 +86,7 @@ def build(params: dict, transform: bool = False, dt: float = 1.0 / 12.0) -> Pomp
 
 
 def loglik(model: Pomp, J: int, reps: int, seed: int) -> list[float]:
+    """pypomp's filter: with `reps` > 1 its one value is the log-mean-exp of `reps` filters."""
     model.pfilter(J=J, key=jax.random.key(seed), reps=reps)
     return [float(v) for v in np.asarray(model.results()["logLik"]).ravel()]
 
@@ -158,6 +159,9 @@ if __name__ == "__main__":
             )
         )
     elif args.get("mode") == "eval":
-        print(json.dumps({"loglik": loglik(build(args["params"]), args["J"], args["reps"], args.get("seed", 7))}))
+        model = build(args["params"], dt=args.get("dt", 1.0 / 12.0))
+        # one filter per seed: pfilter(reps=R) reports only the log-mean-exp of its R filters
+        seed = args.get("seed", 7)
+        print(json.dumps({"loglik": [v for r in range(args["reps"]) for v in loglik(model, args["J"], 1, seed + r)]}))
     else:
         print(json.dumps(main(args["params"], args["J"], args["reps"])))

@@ -16,6 +16,10 @@ kept, as pomp's recipe does), then each best end point evaluated afresh by both 
 end points' evaluations; pypomp's includes its compilation, sbmljax's does not. pomp's published maximum
 (its Euler-binomial model): −73.2 … −73.6.
 
+With `--models`: the Euler-binomial model (pypomp) against the exact one (sbmljax) at pomp's published MLE
+and at the IF2 and ODE end points of docs/likelihood.md (`--eval-particles` per filter, fresh seeds), and
+pypomp's filter at pomp's MLE as its step shrinks from 1/12 to 1/200 day.
+
 pypomp is not a dependency: give an interpreter that has it (a separate venv, since it may pin another jax):
 
     python -m venv /work/pypomp-venv && /work/pypomp-venv/bin/pip install pypomp
@@ -134,6 +138,61 @@ def if2_comparison(args) -> None:
     print("pomp's published maximum log-likelihood: -73.2 ... -73.6 (its Euler-binomial model, dt = 1/12)")
 
 
+# pomp's published MLE (`mif_bsflu_params.csv` of Ionides' STATS 531 notes, chapter 12; Beta per pupil × 763),
+# the ends of pypomp's 10 box chains that it scored best (E1–E3), sbmljax's local-search ends (L1, L2) and the
+# ODE trajectory-matching fit (Poisson likelihood of the deterministic skeleton)
+POINTS = {
+    "pomp MLE": {"Beta": 0.00482725445261827 * 763, "mu_IR": 1.90183413874852, "rho": 0.912563144507604},
+    "E1": {"Beta": 3.12799, "mu_IR": 1.57887, "rho": 0.84478},
+    "E2": {"Beta": 3.35363, "mu_IR": 1.68370, "rho": 0.91302},
+    "E3": {"Beta": 3.71851, "mu_IR": 2.04598, "rho": 0.94267},
+    "L1": {"Beta": 3.81501, "mu_IR": 1.76937, "rho": 0.91805},
+    "L2": {"Beta": 3.61816, "mu_IR": 1.77098, "rho": 0.92576},
+    "ODE": {"Beta": 2.76154, "mu_IR": 1.33877, "rho": 0.87010},
+}
+
+
+def model_comparison(args) -> None:
+    """Both filters at each point of POINTS (fresh seeds), and pypomp's filter at pomp's MLE as its step
+    shrinks: does the Euler-binomial model converge to the exact one, and by how much do they differ?"""
+    import jax
+    import jax.numpy as jnp
+
+    from sbmljax._config import x64
+    from sbmljax._likelihood import ParticleLikelihood
+    from sbmljax._likelihood.api import _seed_key, as_likelihood_problem
+
+    n, r_exact, r_pp = args.eval_particles, args.exact_replicates, args.pypomp_replicates
+
+    def stats(ll) -> str:
+        v, se = _lme(ll)
+        return f"{v:7.2f} ± {se:4.2f} / {np.mean(ll):7.2f} / {np.std(ll, ddof=1):4.2f}"
+
+    @x64
+    def exact(params: dict) -> list[float]:
+        problem, values, names = as_likelihood_problem(None, REPO / "data" / "bsflu" / "problem.yaml", params, None)
+        pl = ParticleLikelihood(problem, names, values, n_particles=n, replicates=r_exact)
+        keys = jax.vmap(lambda r: jax.random.fold_in(_seed_key(1000, 0), r))(jnp.arange(r_exact))
+        return [float(v) for v in np.asarray(pl.filters[0].run(pl._theta(params), keys, False).loglik)]
+
+    print(f"bsflu, {n} particles per filter; lme ± SE / mean / SD of the single-filter log-likelihoods")
+    print(f"{'point':<10} {'Beta':>6} {'mu_IR':>6} {'rho':>6} {'R0':>5} {'Euler dt=1/12 (pypomp)':>32} {'exact':>32}")
+    for name, params in POINTS.items():
+        pp = "-"
+        if args.pypomp_python:
+            ev = _pypomp(args.pypomp_python, {"mode": "eval", "params": params, "J": n, "reps": r_pp, "seed": 1000})
+            pp = stats(ev["loglik"]) if ev else "-"
+        print(
+            f"{name:<10} {params['Beta']:6.3f} {params['mu_IR']:6.3f} {params['rho']:6.3f} "
+            f"{params['Beta'] / params['mu_IR']:5.2f} {pp:>32} {stats(exact(params)):>32}"
+        )
+    if args.pypomp_python:
+        for dt in (1 / 12, 1 / 48, 1 / 200):
+            payload = {"mode": "eval", "params": POINTS["pomp MLE"], "J": n, "reps": r_pp, "seed": 2000, "dt": dt}
+            ev = _pypomp(args.pypomp_python, payload)
+            print(f"pypomp at pomp's MLE, dt = 1/{round(1 / dt)}: {stats(ev['loglik']) if ev else '-'}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--particles", type=int, default=1000)
@@ -143,7 +202,13 @@ def main() -> None:
     ap.add_argument("--if2", type=int, metavar="M", help="compare IF2 chains of M iterations instead")
     ap.add_argument("--eval-particles", type=int, default=10000, help="particles per evaluation filter (--if2)")
     ap.add_argument("--chains", type=int, default=1, help="IF2 chains (--if2); more than one start from pomp's box")
+    ap.add_argument("--models", action="store_true", help="both filters at pomp's MLE and other points instead")
+    ap.add_argument("--exact-replicates", type=int, default=16, help="exact filters per point (--models)")
+    ap.add_argument("--pypomp-replicates", type=int, default=40, help="pypomp filters per point (--models)")
     args = ap.parse_args()
+    if args.models:
+        model_comparison(args)
+        return
     if args.if2:
         if2_comparison(args)
         return
