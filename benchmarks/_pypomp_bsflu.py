@@ -43,7 +43,7 @@ def rmeas(X_, theta_, key, covars=None, t=None):
     return {"B": jax.random.poisson(key, theta_["rho"] * X_["R1"] + 1e-6) * 1.0}
 
 
-def build(params: dict, transform: bool = False) -> Pomp:
+def build(params: dict, transform: bool = False, dt: float = 1.0 / 12.0) -> Pomp:
     theta = {**params, "mu_R1": 512.0 / sum(B)}
     extra = {}
     if transform:
@@ -79,25 +79,34 @@ def build(params: dict, transform: bool = False) -> Pomp:
         rproc=rproc,
         dmeas=dmeas,
         rmeas=rmeas,
-        dt=1.0 / 12.0,
+        dt=dt,
         **extra,
     )
     return model
 
 
 def loglik(model: Pomp, J: int, reps: int, seed: int) -> list[float]:
+    """pypomp's filter: with `reps` > 1 its one value is the log-mean-exp of `reps` filters."""
     model.pfilter(J=J, key=jax.random.key(seed), reps=reps)
     return [float(v) for v in np.asarray(model.results()["logLik"]).ravel()]
 
 
-def mif(params: dict, J: int, M: int, chains: int, reps: int) -> dict:
+def mif(
+    params: dict, J: int, M: int, chains: int, reps: int, box: dict | None = None, eval_J: int | None = None
+) -> dict:
     """IF2 as pomp's bsflu lesson runs it (rw.sd 0.02 on the estimation scales, cooling 0.5 per 50
-    iterations, `chains` independent chains from `params`), then `reps` filters at each chain's end."""
+    iterations, `chains` independent chains from `params`, or from starts drawn uniformly from `box`,
+    id → (low, high), as the lesson's global search), then `reps` filters of `eval_J` (default `J`)
+    particles at each chain's end."""
     from pypomp.core.rw_sigma import RWSigma
 
     model = build(params, transform=True)
     rw = RWSigma({"Beta": 0.02, "mu_IR": 0.02, "rho": 0.02, "mu_R1": 0.0}).geometric_cooling(0.5)
-    start = PompParameters([{**params, "mu_R1": 512.0 / sum(B)} for _ in range(chains)])
+    rng = np.random.default_rng(2)
+    starts = [
+        {**params, **{k: float(rng.uniform(lo, hi)) for k, (lo, hi) in (box or {}).items()}} for _ in range(chains)
+    ]
+    start = PompParameters([{**th, "mu_R1": 512.0 / sum(B)} for th in starts])
     t = time.perf_counter()
     model.mif(J=J, M=M, rw_sd=rw, key=jax.random.key(0), theta=start)
     seconds = time.perf_counter() - t
@@ -105,12 +114,19 @@ def mif(params: dict, J: int, M: int, chains: int, reps: int) -> dict:
     names = ["Beta", "mu_IR", "rho"]
     finals = [{k: float(ends[k].iloc[i]) for k in names} for i in range(chains)]
     evals = []
+    t = time.perf_counter()
     for i, th in enumerate(finals):
         m = build(th)
-        ll = loglik(m, J, reps, 100 + i)
+        ll = loglik(m, eval_J or J, reps, 100 + i)
         top = max(ll)
         evals.append(top + float(np.log(np.mean(np.exp(np.asarray(ll) - top)))))
-    return {"seconds": seconds, "params": finals, "loglik": evals}
+    return {
+        "seconds": seconds,
+        "eval_seconds": time.perf_counter() - t,
+        "params": finals,
+        "loglik": evals,
+        "starts": starts,
+    }
 
 
 def main(params: dict, J: int, reps: int) -> dict:
@@ -129,8 +145,23 @@ def main(params: dict, J: int, reps: int) -> dict:
 if __name__ == "__main__":
     args = json.loads(sys.argv[1])
     if args.get("mode") == "mif":
-        print(json.dumps(mif(args["params"], args["J"], args["M"], args["chains"], args["reps"])))
+        print(
+            json.dumps(
+                mif(
+                    args["params"],
+                    args["J"],
+                    args["M"],
+                    args["chains"],
+                    args["reps"],
+                    args.get("box"),
+                    args.get("eval_J"),
+                )
+            )
+        )
     elif args.get("mode") == "eval":
-        print(json.dumps({"loglik": loglik(build(args["params"]), args["J"], args["reps"], 7)}))
+        model = build(args["params"], dt=args.get("dt", 1.0 / 12.0))
+        # one filter per seed: pfilter(reps=R) reports only the log-mean-exp of its R filters
+        seed = args.get("seed", 7)
+        print(json.dumps({"loglik": [v for r in range(args["reps"]) for v in loglik(model, args["J"], 1, seed + r)]}))
     else:
         print(json.dumps(main(args["params"], args["J"], args["reps"])))

@@ -382,6 +382,40 @@ def test_if2_from_far_off_reaches_the_exact_maximum() -> None:
     assert len(res.trace_loglik) == 40 and set(res.trace) == {"k1", "k2"}
 
 
+def test_if2_chains_from_a_box_keep_the_best_end_point() -> None:
+    """IF2 with several chains (pomp's global search): starts drawn from a box, every end point evaluated by
+    replicate filters, the best kept; it reaches the exact maximum within 1 unit, like one good chain."""
+    from scipy.optimize import minimize
+
+    m, ds, exact = _fit_data()
+    best = minimize(lambda th: -exact(*np.exp(th)), np.log([10.0, 1.0]), method="Nelder-Mead")
+    free = {"k1": (25.0, 1.0, 100.0), "k2": (0.4, 0.05, 10.0)}
+    box = {"k1": (2.0, 50.0), "k2": (0.1, 5.0)}
+    res = sbmljax.if2(
+        m, ds, free, seed=0, n_particles=300, iterations=30, rw_sd=0.05, replicates=4, chains=3, starts=box
+    )
+    assert len(res.chains) == 3 and not any(c["failed"] for c in res.chains)
+    for c in res.chains:  # log-uniform draws inside the box, distinct per chain
+        assert 2.0 <= c["start"]["k1"] <= 50.0 and 0.1 <= c["start"]["k2"] <= 5.0
+        assert len(c["trace_loglik"]) == 30
+    assert len({c["start"]["k1"] for c in res.chains}) == 3
+    assert res.loglik == max(c["loglik"] for c in res.chains) and res.params in [c["params"] for c in res.chains]
+    reached = exact(res.params["k1"], res.params["k2"])
+    assert reached > -best.fun - 1.0, (res.params, np.exp(best.x), reached, -best.fun)
+    # an explicit list of starts: one chain each, in order
+    two = sbmljax.if2(
+        m, ds, free, seed=1, n_particles=100, iterations=2, starts=[{"k1": 5.0}, {"k2": 2.0}], evaluate=False
+    )
+    assert [c["start"] for c in two.chains] == [{"k1": 5.0, "k2": 0.4}, {"k1": 25.0, "k2": 2.0}]
+    assert math.isnan(two.loglik)
+    with pytest.raises(sbmljax.errors.ConfigError, match="within the bounds"):
+        sbmljax.if2(m, ds, free, seed=0, iterations=1, chains=2, starts={"k1": (0.5, 50.0)})
+    with pytest.raises(sbmljax.errors.ConfigError, match="give chains"):
+        sbmljax.if2(m, ds, free, seed=0, iterations=1, starts=box)
+    with pytest.raises(sbmljax.errors.ConfigError, match="not estimated"):
+        sbmljax.if2(m, ds, free, seed=0, iterations=1, starts=[{"k3": 1.0}])
+
+
 def _profile_data():
     """Immigration–death decaying from X = 60, 32 observations with noise SD 1: the truth k1 = 10, k2 = 1."""
     times = np.arange(0.25, 8.01, 0.25)

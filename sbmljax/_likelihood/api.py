@@ -354,7 +354,7 @@ def log_likelihood(
       with each path's score accumulated during the exact simulation (Poyiadjis, Doucet & Singh 2011).
       Consistent, with `O(1/n_particles)` bias and variance growing with the number of observations.
       Needs an exact method and initial counts that do not depend on the parameters.
-    - `block`: steps per iteration of the simulation loop's inner `scan` (default: the method's; speed only, results
+    - `block`: steps per iteration of the simulation loop's inner `scan` (default: the method's, at most 32; speed only, results
       do not depend on it).
 
     **Returns:** a `LogLikelihood` (`.value`, `.stderr`, `.grad`, `.grad_stderr`).

@@ -21,6 +21,13 @@ from ..errors import DataError, EstimatorError, LikelihoodError, SimulationError
 from .bootstrap import FilterOutput, bootstrap_filter
 from .observation import observation_model
 
+FILTER_BLOCK = 32
+"""The most steps per iteration of the simulation loop's inner `scan` in a filter. Each observation interval
+is its own vmapped loop, which runs until its slowest particle is done, in whole blocks: an interval of a
+few hundred events wastes up to a block per interval. On bsflu (1,000 particles, direct) a filter took
+210 ms with the direct method's 128, 144 ms with 32 or 64, 196 ms with 16; the gradient 454 → 261 ms.
+Speed only: the results are bitwise the same for every block."""
+
 
 class Initial(eqx.Module):
     """`theta → (x0, p)`: initial counts and full parameter vector with the model parameters of `theta`
@@ -101,7 +108,7 @@ class DatasetFilter:
         )
         constants = {k: v for k, v in merged.items() if k not in self.names}
         self.obs = observation_model(d, model, net, self.names, constants)
-        self.sim, self.n, self.block = prep.sim, n, block or prep.sim.default_block
+        self.sim, self.n, self.block = prep.sim, n, block or min(prep.sim.default_block, FILTER_BLOCK)
 
     def check_noise(self, theta: jax.Array) -> None:
         """Noise values at the initial state (constant noise formulas): one error naming the observable and

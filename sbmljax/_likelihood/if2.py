@@ -25,14 +25,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import logsumexp
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, Float, Int, Key, PRNGKeyArray
 
 from .._config import x64
 from .._results import RESULTS, status_code
@@ -127,6 +127,30 @@ def if2_iteration(
     return IF2Swarm(scaled=c["s"], loglik=c["ll"], vanished=c["vanished"], failed_at=c["failed"])
 
 
+@eqx.filter_jit
+def if2_chains_iteration(
+    f_initial,
+    sim,
+    obs,
+    scaled: Float[Array, "chains n m"],
+    codes: Int[Array, " m"],
+    lower: Float[Array, " m"],
+    upper: Float[Array, " m"],
+    sd: Float[Array, " m"],
+    iteration: Int[Array, ""],
+    cooling: Float[Array, ""],
+    keys: Key[Array, " chains"],
+    block: int,
+) -> IF2Swarm:
+    """One IF2 iteration of independent chains at once (`if2_iteration` vmapped over the leading axis of
+    `scaled` and `keys`): each chain resamples only among its own particles."""
+
+    def one(s, k):
+        return if2_iteration(f_initial, sim, obs, s, codes, lower, upper, sd, iteration, cooling, k, block)
+
+    return jax.vmap(one)(scaled, keys)
+
+
 @dataclasses.dataclass(frozen=True)
 class IF2Result:
     """The result of `sbmljax.if2`.
@@ -141,6 +165,10 @@ class IF2Result:
       perturbations are large).
     - `swarm_sd`: parameter id → the final swarm's SD on the estimation scale.
     - `n_particles`, `iterations`, `method`, `wall_time_s` (the iterations, without the final evaluation).
+    - `chains`: one dict per chain (`start`, `params`, `loglik`, `loglik_stderr`, `trace_loglik`, `failed`),
+      in the order of the starts; `params`, `trace` and `swarm_sd` above are those of the best chain (the
+      highest evaluated log-likelihood; with `evaluate=False`, the highest last-iteration filter
+      log-likelihood). One entry for a single chain.
     """
 
     params: dict[str, float]
@@ -153,6 +181,7 @@ class IF2Result:
     iterations: int
     method: str
     wall_time_s: float
+    chains: tuple[dict, ...] = ()
 
 
 def _rw_sds(problem, rw_sd: float | Mapping[str, float]) -> np.ndarray:
@@ -181,7 +210,7 @@ def _rw_sds(problem, rw_sd: float | Mapping[str, float]) -> np.ndarray:
 def if2(
     model,
     data,
-    free_params: Mapping[str, float] | None = None,
+    free_params: Mapping[str, object] | None = None,
     *,
     seed: int,
     n_particles: int = 1000,
@@ -193,6 +222,8 @@ def if2(
     replicates: int = 2 * DEFAULT_REPLICATES,
     evaluate: bool = True,
     block: int | None = None,
+    chains: int | None = None,
+    starts: Sequence[Mapping[str, float]] | Mapping[str, tuple[float, float]] | None = None,
 ) -> IF2Result:
     """Maximum likelihood by iterated filtering (IF2): a robust global search that needs no gradient.
 
@@ -217,6 +248,13 @@ def if2(
     - `noise_sd`: the known Gaussian SD of quick-form CSV data.
     - `replicates`: independent filters of `n_particles` for the log-likelihood at the estimate.
     - `evaluate`: compute that log-likelihood (`False`: `loglik` is NaN).
+    - `chains`, `starts`: independent chains run at once (vmapped), as pomp's lessons search: `starts` a
+      list of start values (id → value; one chain each), or a box (id → `(low, high)`) from which `chains`
+      starts are drawn at random (log-uniformly on a `log`/`log10` scale, uniformly on `lin`; the other
+      parameters start at their start values); `chains` alone runs that many chains from the same start.
+      Each chain's end point is evaluated by `replicates` filters and the best one is returned
+      (`IF2Result.chains` lists them all). A chain whose weights all vanish in its last iteration is
+      marked failed and skipped; it is an error only if every chain fails.
 
     **Returns:** an `IF2Result`.
 
@@ -251,7 +289,59 @@ def if2(
         replicates=replicates,
         evaluate=evaluate,
         block=block,
+        chains=chains,
+        starts=starts,
     )
+
+
+def _chain_starts(problem, start, starts, chains, seed) -> list[dict[str, float]] | None:
+    """The start values of each chain (linear scale), or None for the classic single chain."""
+    if chains is not None and (not isinstance(chains, (int, np.integer)) or chains < 1):
+        raise ConfigError(f"chains must be a positive integer, got {chains!r}")
+    if starts is None:
+        return None if chains in (None, 1) else [dict(start) for _ in range(int(chains))]
+    ids = problem.estimated_ids
+    est = {p.id: p for p in problem.estimated}
+    if isinstance(starts, Mapping):  # a box
+        unknown = sorted(set(starts) - set(ids))
+        if unknown:
+            raise ConfigError(f"starts names parameters that are not estimated: {unknown} (estimated: {list(ids)})")
+        if chains is None:
+            raise ConfigError("starts is a box (id → (low, high)): give chains, the number of starts to draw")
+        rng = np.random.default_rng(np.random.SeedSequence([int(seed), 23]))
+        lo_hi = {}
+        for k, bounds in starts.items():
+            p = est[k]
+            try:
+                lo, hi = (float(b) for b in bounds)
+            except (TypeError, ValueError):
+                raise ConfigError(f"starts['{k}'] must be (low, high), got {bounds!r}") from None
+            if not (p.lower <= lo <= hi <= p.upper):
+                raise ConfigError(
+                    f"starts['{k}'] = ({lo:g}, {hi:g}) must lie within the bounds [{p.lower:g}, {p.upper:g}] of '{k}'"
+                )
+            lo_hi[k] = (p.to_scale(lo), p.to_scale(hi))
+        out = []
+        for _ in range(int(chains)):
+            draw = {k: est[k].from_scale(float(rng.uniform(a, b))) for k, (a, b) in lo_hi.items()}
+            out.append({**start, **draw})
+        return out
+    items = list(starts)
+    if not items or not all(isinstance(x, Mapping) for x in items):
+        raise ConfigError("starts must be a list of start values (id → value) or a box (id → (low, high))")
+    if chains is not None and chains != len(items):
+        raise ConfigError(f"chains = {chains} but {len(items)} starts are given")
+    out = []
+    for x in items:
+        unknown = sorted(set(x) - set(ids))
+        if unknown:
+            raise ConfigError(f"starts names parameters that are not estimated: {unknown} (estimated: {list(ids)})")
+        v = {**start, **{k: float(val) for k, val in x.items()}}
+        off = [k for k in x if not est[k].lower <= v[k] <= est[k].upper]
+        if off:
+            raise ConfigError(f"start values {[(k, v[k]) for k in off]} are outside their bounds")
+        out.append(v)
+    return out
 
 
 @x64
@@ -268,12 +358,30 @@ def run_if2(
     replicates: int,
     evaluate: bool,
     block: int | None = None,
+    chains: int | None = None,
+    starts: Sequence[Mapping[str, float]] | Mapping[str, tuple[float, float]] | None = None,
 ) -> IF2Result:
     """`if2` on a normalised `Problem` and start values (linear scale)."""
     if len(problem.datasets) != 1:
         raise ConfigError(
             f"{problem.source}: IF2 here filters one dataset; the problem has {len(problem.datasets)} (fit them "
             "jointly with fit(loss='likelihood') from per-dataset IF2 estimates, or merge the series)"
+        )
+    chain_starts = _chain_starts(problem, start, starts, chains, seed)
+    if chain_starts is not None:
+        return _run_chains(
+            problem,
+            start,
+            chain_starts,
+            seed=seed,
+            n_particles=n_particles,
+            iterations=iterations,
+            rw_sd=rw_sd,
+            cooling=cooling,
+            method=method,
+            replicates=replicates,
+            evaluate=evaluate,
+            block=block,
         )
     ids = problem.estimated_ids
     values = {**problem.fixed, **problem.nominal(), **{k: float(v) for k, v in start.items()}}
@@ -352,6 +460,140 @@ def run_if2(
         iterations=iterations,
         method=pl.method,
         wall_time_s=wall,
+        chains=(
+            {
+                "start": {k: float(start[k]) for k in ids},
+                "params": params,
+                "loglik": ll,
+                "loglik_stderr": se,
+                "trace_loglik": trace_ll,
+                "failed": False,
+            },
+        ),
+    )
+
+
+def _run_chains(
+    problem,
+    start: Mapping[str, float],
+    chain_starts: list[dict[str, float]],
+    *,
+    seed: int,
+    n_particles: int,
+    iterations: int,
+    rw_sd: float | Mapping[str, float],
+    cooling: float,
+    method,
+    replicates: int,
+    evaluate: bool,
+    block: int | None,
+) -> IF2Result:
+    """`run_if2` with several chains: one vmapped IF2 iteration advances every chain; each chain's end point
+    is evaluated by replicate filters and the best kept (pomp's global search, Ionides et al. 2015)."""
+    ids = problem.estimated_ids
+    values = {**problem.fixed, **problem.nominal(), **{k: float(v) for k, v in start.items()}}
+    pl = ParticleLikelihood(
+        problem, ids, values, n_particles=n_particles, replicates=replicates, method=method, block=block
+    )
+    f: DatasetFilter = pl.filters[0]
+    est = problem.estimated
+    k_chains = len(chain_starts)
+    codes = jnp.asarray([_SCALES[p.scale] for p in est], dtype=jnp.int32)
+    lo, hi = (jnp.asarray(b, dtype=jnp.float64) for b in problem.scaled_bounds())
+    sd = jnp.asarray(_rw_sds(problem, rw_sd), dtype=jnp.float64)
+    s0 = np.array([[p.to_scale(c[p.id]) for p in est] for c in chain_starts])
+    swarm = jnp.broadcast_to(jnp.asarray(s0, dtype=jnp.float64)[:, None, :], (k_chains, n_particles, len(est)))
+    key = jax.random.key(int(seed))
+    traces: list[dict[str, list[float]]] = [{k: [] for k in ids} for _ in range(k_chains)]
+    trace_ll: list[list[float]] = [[] for _ in range(k_chains)]
+    vanished = np.zeros(k_chains, dtype=np.int64)
+    last_vanished = np.zeros(k_chains, dtype=bool)
+    t_start = time.perf_counter()
+    for m in range(iterations):
+        k_m = jax.random.fold_in(key, m)
+        keys = jax.vmap(lambda c, k_m=k_m: jax.random.fold_in(k_m, c))(jnp.arange(k_chains))
+        out = if2_chains_iteration(
+            f.initial,
+            f.sim,
+            f.obs,
+            swarm,
+            codes,
+            lo,
+            hi,
+            sd,
+            jnp.asarray(m, dtype=jnp.int32),
+            jnp.asarray(float(cooling), dtype=jnp.float64),
+            keys,
+            f.block,
+        )
+        failed_at = np.asarray(out.failed_at)
+        if np.any(failed_at >= 0):
+            c = int(np.argmax(failed_at >= 0))
+            mean = {p.id: p.from_scale(float(v)) for p, v in zip(est, np.asarray(out.scaled[c]).mean(axis=0))}
+            pl.evaluate(mean, seed=int(seed))
+            raise LikelihoodError(
+                f"{problem.source}: a particle's simulation failed in IF2 iteration {m} of chain {c} (observation "
+                f"{int(failed_at[c]) + 1}); narrow the bounds or lower rw_sd",
+                time=float(f.dataset.times[int(failed_at[c])]),
+            )
+        swarm = out.scaled
+        means = np.asarray(swarm).mean(axis=1)
+        lls = np.asarray(out.loglik)
+        v_now = np.asarray(out.vanished)
+        for c in range(k_chains):
+            for p, v in zip(est, means[c]):
+                traces[c][p.id].append(p.from_scale(float(v)))
+            trace_ll[c].append(float(lls[c]))
+        vanished += v_now
+        last_vanished = v_now > 0
+    wall = time.perf_counter() - t_start
+    n_obs = f.dataset.times.size
+    failed = last_vanished | (vanished > iterations * n_obs / 2)
+    if np.all(failed):
+        raise LikelihoodError(
+            f"{problem.source}: in every one of {k_chains} IF2 chains the particles' weights vanished (in the last "
+            "iteration or in more than half of all observation steps): use more particles or other starts"
+        )
+    final = np.asarray(swarm)
+    rows: list[dict] = []
+    ends: list[dict[str, float]] = []
+    end_ll: list[float] = []
+    ses: list[float] = []
+    score: list[float] = []
+    for c in range(k_chains):
+        params = {p.id: p.from_scale(float(v)) for p, v in zip(est, final[c].mean(axis=0))}
+        ll, se = math.nan, math.nan
+        if evaluate and not failed[c]:
+            s_eval = int(np.random.SeedSequence([int(seed), 2, c]).generate_state(1)[0])
+            res = pl.evaluate(params, seed=s_eval)
+            ll, se = res.value, res.stderr
+        ends.append(params)
+        end_ll.append(ll)
+        ses.append(se)
+        score.append(-math.inf if failed[c] else (ll if evaluate else trace_ll[c][-1]))
+        rows.append(
+            {
+                "start": {k: float(chain_starts[c][k]) for k in ids},
+                "params": params,
+                "loglik": ll,
+                "loglik_stderr": se,
+                "trace_loglik": trace_ll[c],
+                "failed": bool(failed[c]),
+            }
+        )
+    best = int(np.argmax(np.asarray(score)))
+    return IF2Result(
+        params=ends[best],
+        loglik=end_ll[best],
+        loglik_stderr=ses[best],
+        trace=traces[best],
+        trace_loglik=trace_ll[best],
+        swarm_sd={p.id: float(v) for p, v in zip(est, final[best].std(axis=0))},
+        n_particles=n_particles,
+        iterations=iterations,
+        method=pl.method,
+        wall_time_s=wall,
+        chains=tuple(rows),
     )
 
 
