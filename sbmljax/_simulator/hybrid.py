@@ -16,6 +16,7 @@ from typing import ClassVar
 
 import diffrax
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optimistix as optx
@@ -32,6 +33,12 @@ from .direct import propensities_ok, select_channel
 
 HAZARD_ATOL = 1e-6
 """Absolute tolerance on the integrated hazard (jump times to `1e-6 / a₀`, whatever `atol` on the counts)."""
+
+ROUNDOFF_ATOL = 1e-12
+"""The solver's absolute tolerance is at least this times the largest amount at the solve's start. A model in
+molecules of 10^16–10^22 (BIOMD0000000246, mmol in litres) has round-off of about 10^6 molecules in its largest
+components; the implicit solvers' Newton iterations, held to `atol` = 10^-3 molecules on a species near zero,
+then never converge and every step was rejected."""
 
 _SOLVERS = {"kvaerno3": diffrax.Kvaerno3, "kvaerno5": diffrax.Kvaerno5, "tsit5": diffrax.Tsit5}
 
@@ -188,6 +195,28 @@ class _TriggerPlan:
             return jnp.where(frozen, 1.0, s * (a - b) * scale + eps)
 
         return g
+
+
+def _finite_jacobian(f):
+    """`f(t, y, args)` whose derivatives that are not finite are taken as 0.
+
+    The implicit solvers' Newton iterations use the right-hand side's Jacobian (forward mode). A rate law with a
+    fractional power of an amount at zero (`VIP^0.5` with VIP = 0, BIOMD0000000246) has an infinite derivative
+    there, and forward mode turns it into NaN in the whole Jacobian row (∞ · 0), so that every step was
+    rejected. The Jacobian only steers Newton's iterations (the step's error control decides what is accepted),
+    so a finite stand-in costs iterations at most, not accuracy; finite derivatives are left as they were.
+    """
+
+    @jax.custom_jvp
+    def g(t, y):
+        return f(t, y, None)
+
+    @g.defjvp
+    def g_jvp(primals, tangents):
+        out, d = jax.jvp(lambda t_, y_: f(t_, y_, None), primals, tangents)
+        return out, jnp.where(jnp.isfinite(d), d, 0.0)
+
+    return lambda t, y, args: g(t, y)
 
 
 def _trigger_plan(net: CompiledNetwork, all_species: bool) -> _TriggerPlan:
@@ -417,7 +446,8 @@ class HybridSimulator(AbstractSimulator):
             cond = jump
 
         # The hazard is integrated scaled so that the solver's `atol` (in molecules) is HAZARD_ATOL on it.
-        hazard_scale = self.atol / HAZARD_ATOL
+        atol = jnp.maximum(self.atol, ROUNDOFF_ATOL * jnp.max(jnp.abs(x)))
+        hazard_scale = atol / HAZARD_ATOL
         y0 = jnp.concatenate([x, state.q, jnp.zeros((1,), jnp.float64)])
         t1 = jnp.maximum(t_stop, state.t)
         # Nothing continuous moves and no propensity depends on time: the hazard grows linearly, and the step
@@ -438,11 +468,11 @@ class HybridSimulator(AbstractSimulator):
             # ended with, rather than diffrax's initial-step heuristic, spares the ramp-up from a tiny first
             # step at every jump.
             dt0 = jnp.where(state.dt > 0, state.dt, HAZARD_ATOL * (t1 - state.t) + 1e-12)
-            terms, solver = diffrax.ODETerm(rhs), _SOLVERS[self.solver]()
+            terms, solver = diffrax.ODETerm(_finite_jacobian(rhs)), _SOLVERS[self.solver]()
             adjoint = diffrax.RecursiveCheckpointAdjoint()
             # PI coefficients for stiff problems: on BIOMD0000000009 the default (pure I) control rejected
             # half of Kvaerno5's steps; with these Kvaerno3 took 495 steps to t = 100, Kvaerno5 1164.
-            controller = diffrax.PIDController(rtol=self.rtol, atol=self.atol, pcoeff=0.3, icoeff=0.3)
+            controller = diffrax.PIDController(rtol=self.rtol, atol=atol, pcoeff=0.3, icoeff=0.3)
         else:
             # The chemical Langevin equation (Gillespie 2000) for the continuous channels, in Itô form:
             # Euler–Maruyama on a fixed step, one independent Brownian path per step (disjoint intervals).
@@ -542,14 +572,19 @@ class HybridSimulator(AbstractSimulator):
 
             event = diffrax.Event(cond, root_finder=optx.Newton(rtol=1e-10, atol=1e-10))
         sol = diffrax.diffeqsolve(
-            diffrax.ODETerm(rhs),
+            diffrax.ODETerm(_finite_jacobian(rhs)),
             _SOLVERS[self.solver](),
             state.t,
             t1,
             jnp.where(state.dt > 0, state.dt, HAZARD_ATOL * (t1 - state.t) + 1e-12),
             jnp.concatenate([state.x, state.q]),
             saveat=diffrax.SaveAt(t1=True),
-            stepsize_controller=diffrax.PIDController(rtol=self.rtol, atol=self.atol, pcoeff=0.3, icoeff=0.3),
+            stepsize_controller=diffrax.PIDController(
+                rtol=self.rtol,
+                atol=jnp.maximum(self.atol, ROUNDOFF_ATOL * jnp.max(jnp.abs(jnp.concatenate([state.x, state.q])))),
+                pcoeff=0.3,
+                icoeff=0.3,
+            ),
             max_steps=self.ode_max_steps,
             event=event,
             throw=False,
