@@ -35,7 +35,7 @@ HAZARD_ATOL = 1e-6
 """Absolute tolerance on the integrated hazard (jump times to `1e-6 / a₀`, whatever `atol` on the counts)."""
 
 ROUNDOFF_ATOL = 1e-12
-"""The solver's absolute tolerance is at least this times the largest amount at the solve's start. A model in
+"""The solver's absolute tolerance on amounts is at least this times the largest amount at the solve's start. A model in
 molecules of 10^16–10^22 (BIOMD0000000246, mmol in litres) has round-off of about 10^6 molecules in its largest
 components; the implicit solvers' Newton iterations, held to `atol` = 10^-3 molecules on a species near zero,
 then never converge and every step was rejected."""
@@ -446,8 +446,13 @@ class HybridSimulator(AbstractSimulator):
             cond = jump
 
         # The hazard is integrated scaled so that the solver's `atol` (in molecules) is HAZARD_ATOL on it.
-        atol = jnp.maximum(self.atol, ROUNDOFF_ATOL * jnp.max(jnp.abs(x)))
-        hazard_scale = atol / HAZARD_ATOL
+        hazard_scale = self.atol / HAZARD_ATOL
+        # Per component: the amounts' tolerance has the round-off floor, the hazard's stays `atol` (scaled, it is
+        # HAZARD_ATOL; a floor there would loosen the jump times and put the root finder's absolute tolerance
+        # out of reach).
+        floor = jnp.maximum(self.atol, ROUNDOFF_ATOL * jnp.max(jnp.abs(x)))
+        atol = jnp.concatenate([jnp.full((S,), floor), jnp.full((state.q.shape[0] + 1,), self.atol)])
+        atol = atol.at[S : S + state.q.shape[0]].set(floor)
         y0 = jnp.concatenate([x, state.q, jnp.zeros((1,), jnp.float64)])
         t1 = jnp.maximum(t_stop, state.t)
         # Nothing continuous moves and no propensity depends on time: the hazard grows linearly, and the step
