@@ -271,6 +271,20 @@ def test_a_trigger_on_a_non_integer_stoichiometry_species_is_honoured() -> None:
     assert np.all(tr.counts[:, -1, 0] == 0)
 
 
+@pytest.mark.slow
+def test_a_model_of_10_to_the_20_molecules_with_a_root_law_at_zero_runs_as_its_ode() -> None:
+    # A (10^20 molecules) feeds B (0 at the start), which decays at k·B^0.5: the implicit solver's Newton
+    # iterations met round-off far above atol = 10^-3 molecules, and B^0.5 at 0 has an infinite derivative
+    # (NaN in forward mode): every step at t = 0 was rejected (BIOMD0000000246). Now the ODE limit.
+    m = sbmljax.load_sbml(
+        sbml_model({"A": 1e20, "B": 0}, {"k1": 0.1, "k2": 1e9}, [("p", "A -> B", "k1*A"), ("d", "B -> 0", "k2*B^0.5")])
+    )
+    t = np.array([0.0, 1.0, 5.0])
+    tr = sbmljax.simulate(m, t, n_trajectories=1, seed=0, method="hybrid", **ALL_CONTINUOUS)
+    ref = sbmljax.reference.ode(m, None, t).values
+    np.testing.assert_allclose(tr.counts[0], ref, rtol=1e-3)
+
+
 def test_a_rate_rule_reading_a_reaction_rate_integrates_it() -> None:
     # Y' = r, the rate of A -> 0 (k A): E[Y(t)] = A0 (1 − e^{−kt}), as the ODE says; A abundant (10^4), `auto`.
     a0, k = 10000, 0.2
