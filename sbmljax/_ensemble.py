@@ -175,7 +175,7 @@ def prepare(
     if sim.exact and net.time_dependent and "time_dependent_propensity" not in sim.accepts:
         raise join_time_dependent(time_dependent_propensities(net)).exception(model.source)
     time_rules = net.time_dependent_rules
-    refusals = event_refusals(model, time_rules) + sim.refusals(net)
+    refusals = [u for u in event_refusals(model, time_rules) if u.key not in sim.accepts] + sim.refusals(net)
     if refusals:
         raise UnsupportedSBMLFeatureError(f"{model.source}: " + "; ".join(u.message() for u in refusals))
     events = compile_events(net)

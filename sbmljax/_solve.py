@@ -138,7 +138,8 @@ def solve(
         acc = accumulator.update(c.acc, c.state, new, c.p) if accumulator is not None else c.acc
         p, ev = c.p, c.ev
         if events is not None:
-            x, p, ev, status, changed = events.after_step(net, new.x, c.p, new.t, c.ev, sim.exact)
+            p_now = sim.loop_params(net, new, c.p)
+            x, p, ev, status, changed = events.after_step(net, new.x, p_now, new.t, c.ev, sim.exact)
             # a failed step keeps its own status; else the events' (successful or their failure)
             status = RESULTS.where(new.status == RESULTS.successful, status, new.status)
             new = eqx.tree_at(lambda s: (s.x, s.status), new, (x, status))

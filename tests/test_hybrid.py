@@ -133,24 +133,58 @@ def test_a_net_reversible_rate_runs_backwards_on_continuous_species() -> None:
     np.testing.assert_allclose(tr.counts[:, :, 0], np.broadcast_to(expected, (2, t.size)), rtol=1e-3, atol=1.0)
 
 
-def test_state_trigger_on_a_continuous_variable_is_refused() -> None:
+def _events(*events: tuple[str, str, list[tuple[str, str]]]) -> str:
+    """`<listOfEvents>` of persistent events without delay: `(id, trigger, [(variable, value)])`."""
     import libsbml
 
-    trig = libsbml.writeMathMLToString(libsbml.parseL3Formula("X > 50"))
-    trig = trig[trig.index("<math") :]
-    one = libsbml.writeMathMLToString(libsbml.parseL3Formula("0"))
-    one = one[one.index("<math") :]
-    events = (
-        f'<listOfEvents><event id="e" useValuesFromTriggerTime="true"><trigger initialValue="false" '
-        f'persistent="true">{trig}</trigger><listOfEventAssignments><eventAssignment variable="X">{one}'
-        "</eventAssignment></listOfEventAssignments></event></listOfEvents>"
+    def mathml(formula: str) -> str:
+        text = libsbml.writeMathMLToString(libsbml.parseL3Formula(formula))
+        return text[text.index("<math") :]
+
+    out = []
+    for eid, trigger, assignments in events:
+        body = "".join(f'<eventAssignment variable="{v}">{mathml(e)}</eventAssignment>' for v, e in assignments)
+        out.append(
+            f'<event id="{eid}" useValuesFromTriggerTime="true"><trigger initialValue="false" persistent="true">'
+            f"{mathml(trigger)}</trigger><listOfEventAssignments>{body}</listOfEventAssignments></event>"
+        )
+    return f"<listOfEvents>{''.join(out)}</listOfEvents>"
+
+
+def test_a_state_trigger_on_a_continuous_species_fires_at_its_crossing_time() -> None:
+    # A decays continuously (A' = -k A from 10^5); the event `A < 10^4` resets A to 10^5 and counts in C. The
+    # crossings are at multiples of T = ln(10)/k, so A(t) = 10^5 exp(-k (t mod T)) and C(t) = floor(t / T): the
+    # solve must stop at each root (before, the hybrid method refused such triggers).
+    k = 0.5
+    events = _events(("e", "A < 10000", [("A", "100000"), ("C", "C + 1")]))
+    m = sbmljax.load_sbml(sbml_model({"A": 1e5, "C": 0}, {"k": k}, [("d", "A -> 0", "k*A")], extra=events))
+    t = np.linspace(0.0, 20.0, 41)
+    tr = sbmljax.simulate(m, t, n_trajectories=2, seed=0, method="hybrid", **ALL_CONTINUOUS)
+    period = np.log(10.0) / k
+    np.testing.assert_array_equal(tr.counts[:, :, 1], np.broadcast_to(t // period, (2, t.size)))
+    np.testing.assert_allclose(tr.counts[0, :, 0], 1e5 * np.exp(-k * (t % period)), rtol=1e-3)
+
+
+def test_a_trigger_reading_a_time_dependent_rule_fires_at_its_time() -> None:
+    # `s = 2 time` (an assignment rule) and the trigger `s >= 7`: the exact methods refuse it (its time is not
+    # known before the run); the hybrid method locates the root at t = 3.5, where the event sets X to 100.
+    import libsbml
+
+    rule = libsbml.writeMathMLToString(libsbml.parseL3Formula("2*time"))
+    rules = f'<listOfRules><assignmentRule variable="s">{rule[rule.index("<math") :]}</assignmentRule></listOfRules>'
+    text = sbml_model(
+        {"X": 0}, {"kd": 0.1}, [("d", "X -> 0", "kd*X")], extra=rules + _events(("e", "s >= 7", [("X", "100")]))
     )
-    text = sbml_model({"X": 0}, {"k": 10.0}, [("b", "0 -> X", "k")]).replace(
-        "<listOfReactions>", events + "<listOfReactions>"
-    )
+    text = text.replace("</listOfParameters>", '<parameter id="s" value="0" constant="false"/></listOfParameters>')
     m = sbmljax.load_sbml(text)
-    with pytest.raises(UnsupportedSBMLFeatureError, match="event 'e' trigger.*continuously moving"):
-        sbmljax.simulate(m, [0.0, 1.0], n_trajectories=2, seed=0, method="hybrid")
+    t = np.array([0.0, 3.0, 3.499, 3.501, 5.0])
+    with pytest.raises(UnsupportedSBMLFeatureError, match="event 'e' trigger: it reads an assignment rule"):
+        sbmljax.simulate(m, t, n_trajectories=2, seed=0)
+    tr = sbmljax.simulate(m, t, n_trajectories=400, seed=1, method="auto")
+    assert tr.method == "hybrid", tr.notes
+    assert np.all(tr.counts[:, :3, 0] == 0) and np.all(tr.counts[:, 3, 0] >= 99)
+    # X then decays as a pure death process: X(5) ~ Binomial(100, e^{-0.15}).
+    assert abs(z_scores(tr.counts[:, 4:, 0], np.array([100 * np.exp(-0.15)]))[0]) < Z_MAX
 
 
 @pytest.mark.slow
@@ -223,22 +257,32 @@ def test_auto_runs_non_integer_stoichiometry_as_hybrid_near_the_ode() -> None:
     np.testing.assert_allclose(tr.counts[:, 1:].mean(axis=0), ref[1:], rtol=0.01)
 
 
-def test_non_integer_stoichiometry_on_a_species_an_event_trigger_reads_is_refused() -> None:
-    import libsbml
-
-    trig = libsbml.writeMathMLToString(libsbml.parseL3Formula("B > 50"))
-    zero = libsbml.writeMathMLToString(libsbml.parseL3Formula("0"))
-    events = (
-        f'<listOfEvents><event id="e" useValuesFromTriggerTime="true"><trigger initialValue="false" '
-        f'persistent="true">{trig[trig.index("<math") :]}</trigger><listOfEventAssignments>'
-        f'<eventAssignment variable="A">{zero[zero.index("<math") :]}</eventAssignment></listOfEventAssignments>'
-        "</event></listOfEvents>"
-    )
+def test_a_trigger_on_a_non_integer_stoichiometry_species_is_honoured() -> None:
+    # B is continuous at all times (A -> 0.5 B); the trigger `B > 50` sets A to 0 where B first crosses 50,
+    # after which B only decays: B's maximum is just above 50 (A discrete, 10^3 jumps of half a molecule).
+    events = _events(("e", "B > 50", [("A", "0")]))
     m = sbmljax.load_sbml(sbml_model({"A": 1000, "B": 0}, {"k": 0.1, "kd": 0.05}, HALF, extra=events))
-    with pytest.raises(
-        UnsupportedSBMLFeatureError, match=r"event 'e' trigger: it reads species 'B', which reaction 'r' changes by 0.5"
-    ):
-        sbmljax.simulate(m, [0.0, 1.0], n_trajectories=2, seed=0, method="hybrid", continuous_above=float("inf"))
+    t = np.linspace(0.0, 10.0, 201)
+    tr = sbmljax.simulate(
+        m, t, n_trajectories=4, seed=0, method="hybrid", continuous_above=float("inf"), solver="tsit5"
+    )
+    b = tr.counts[:, :, 1]
+    assert np.all(b.max(axis=1) <= 50.5) and np.all(b.max(axis=1) > 49), b.max(axis=1)
+    assert np.all(tr.counts[:, -1, 0] == 0)
+
+
+@pytest.mark.slow
+def test_a_model_of_10_to_the_20_molecules_with_a_root_law_at_zero_runs_as_its_ode() -> None:
+    # A (10^20 molecules) feeds B (0 at the start), which decays at k·B^0.5: the implicit solver's Newton
+    # iterations met round-off far above atol = 10^-3 molecules, and B^0.5 at 0 has an infinite derivative
+    # (NaN in forward mode): every step at t = 0 was rejected (BIOMD0000000246). Now the ODE limit.
+    m = sbmljax.load_sbml(
+        sbml_model({"A": 1e20, "B": 0}, {"k1": 0.1, "k2": 1e9}, [("p", "A -> B", "k1*A"), ("d", "B -> 0", "k2*B^0.5")])
+    )
+    t = np.array([0.0, 1.0, 5.0])
+    tr = sbmljax.simulate(m, t, n_trajectories=1, seed=0, method="hybrid", **ALL_CONTINUOUS)
+    ref = sbmljax.reference.ode(m, None, t).values
+    np.testing.assert_allclose(tr.counts[0], ref, rtol=1e-3)
 
 
 def test_a_rate_rule_reading_a_reaction_rate_integrates_it() -> None:

@@ -66,13 +66,16 @@ def time_thresholds(trigger: Expr) -> list[Expr] | None:
 
 
 def event_refusals(model: Model, time_dependent_rules: frozenset[str]) -> list[Unsupported]:
-    """Events the jump-process simulators cannot honour, with the reason."""
+    """Events the jump-process simulators cannot honour, with the reason (and the support table's key: the
+    hybrid method accepts triggers that move with time, by root-finding)."""
     out = []
     for ev in model.events:
         if time_thresholds(ev.trigger) is None:
-            out.append(Unsupported(f"event '{ev.id}' trigger", CONSTRUCTS["event_time_trigger"].why()))
+            c = CONSTRUCTS["event_time_trigger"]
+            out.append(Unsupported(f"event '{ev.id}' trigger", c.why(), key=c.key))
         elif symbols(ev.trigger) & time_dependent_rules:
-            out.append(Unsupported(f"event '{ev.id}' trigger", CONSTRUCTS["event_time_rule_trigger"].why()))
+            c = CONSTRUCTS["event_time_rule_trigger"]
+            out.append(Unsupported(f"event '{ev.id}' trigger", c.why(), key=c.key))
     return out
 
 

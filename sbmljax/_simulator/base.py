@@ -135,6 +135,12 @@ class AbstractSimulator(eqx.Module):
         del net, x0, p, t0, t_first
         return []
 
+    def loop_params(self, net: CompiledNetwork, state: PyTree, p: Float[Array, " params"]) -> Float[Array, " params"]:
+        """The parameter vector the loop's events read and assign after a step: `p` itself, unless the simulator
+        moves parameters (the hybrid method integrates rate rules on parameters in its state)."""
+        del net, state
+        return p
+
     @abc.abstractmethod
     def reset(self, net: CompiledNetwork, state: PyTree, p: Float[Array, " params"]) -> PyTree:
         """Re-synchronise cached quantities after `x` or `p` changed outside `step` (an SBML event)."""

@@ -16,13 +16,14 @@ from typing import ClassVar
 
 import diffrax
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optimistix as optx
 from jaxtyping import Array, Bool, Float, Int
 
 from .._compile._network import CompiledNetwork
-from .._expr import evaluate, symbols
+from .._expr import Call, Expr, Sym, Time, children, evaluate, symbols, uses_time
 from .._model import Unsupported
 from .._prng import Stream, stream_key
 from .._results import RESULTS
@@ -32,6 +33,12 @@ from .direct import propensities_ok, select_channel
 
 HAZARD_ATOL = 1e-6
 """Absolute tolerance on the integrated hazard (jump times to `1e-6 / a₀`, whatever `atol` on the counts)."""
+
+ROUNDOFF_ATOL = 1e-12
+"""The solver's absolute tolerance on amounts is at least this times the largest amount at the solve's start. A model in
+molecules of 10^16–10^22 (BIOMD0000000246, mmol in litres) has round-off of about 10^6 molecules in its largest
+components; the implicit solvers' Newton iterations, held to `atol` = 10^-3 molecules on a species near zero,
+then never converge and every step was rejected."""
 
 _SOLVERS = {"kvaerno3": diffrax.Kvaerno3, "kvaerno5": diffrax.Kvaerno5, "tsit5": diffrax.Tsit5}
 
@@ -88,6 +95,139 @@ def _fractional_species(net: CompiledNetwork) -> dict[str, str]:
 def _rate_plan(net: CompiledNetwork) -> _RatePlan:
     """The network's `_RatePlan`, built once and cached on its plan."""
     return net.plan.memo("hybrid_rates", lambda: _RatePlan(net))  # type: ignore[return-value]
+
+
+_RELATIONS = {"gt": 1, "geq": 1, "lt": -1, "leq": -1, "eq": 0, "neq": 0}
+"""Relational operators: +1 if true above the root (`a > b`), -1 if true below it, 0 for (in)equality."""
+
+TRIGGER_REL = 1e-8
+"""How far past its root (relative to the compared values' size) a located trigger condition is stopped, so that
+the condition has changed there, whatever the root finder's last digits."""
+
+
+class _TriggerPlan:
+    """The relational conditions (`a <op> b`) of event triggers that can change during an ODE solve.
+
+    A condition is *located* if it reads something that moves continuously (`moving`: rate-rule variables,
+    species that may be continuous) or depends on time other than as `time <op> constant` (the loop stops at
+    those thresholds itself). Each located condition gives the solve a root function, so that the solve stops
+    where a trigger can change and the loop evaluates the events there (as after a jump).
+    """
+
+    def __init__(self, net: CompiledNetwork, moving: frozenset[str]):
+        plan = net.plan
+        rules = dict(plan.model.assignment_rules)
+        time_rules = net.time_dependent_rules
+
+        def reads(e: Expr) -> tuple[frozenset[str], bool]:
+            """Symbols `e` reads, through assignment rules, and whether it depends on time."""
+            seen, todo = set(), set(symbols(e))
+            while todo:
+                v = todo.pop()
+                if v not in seen:
+                    seen.add(v)
+                    todo |= set(symbols(rules[v])) if v in rules else set()
+            return frozenset(seen), uses_time(e) or bool(seen & time_rules)
+
+        self.atoms: list[tuple[str, Expr, Expr]] = []
+        self.time_dependent = False
+        self.unlocated: dict[str, str] = {}  # event id -> why its trigger cannot be located
+
+        def visit(ev_id: str, e: Expr) -> None:
+            if isinstance(e, Call) and e.op in _RELATIONS and len(e.args) >= 2:
+                for a, b in zip(e.args[:-1], e.args[1:]):  # MathML relations are n-ary: a < b < c
+                    (ra, ta), (rb, tb) = reads(a), reads(b)
+                    threshold = (isinstance(a, Time) and not tb and not rb & moving) or (
+                        isinstance(b, Time) and not ta and not ra & moving
+                    )
+                    if not threshold and ((ra | rb) & moving or ta or tb):
+                        self.atoms.append((e.op, a, b))
+                        self.time_dependent |= ta or tb
+                return
+            if (
+                isinstance(e, Time)
+                or (isinstance(e, Sym) and reads(e)[1])
+                or (isinstance(e, Sym) and reads(e)[0] & moving)
+            ):
+                self.unlocated[ev_id] = "it uses a moving quantity other than in a comparison"
+            for c in children(e):
+                visit(ev_id, c)
+
+        for ev in plan.model.events:
+            visit(ev.id, ev.trigger)
+        self.sense = np.asarray([_RELATIONS[op] for op, _, _ in self.atoms], dtype=np.int8)
+
+    def sides(self, net: CompiledNetwork, x, p, t) -> tuple[Array, Array]:
+        """Both sides of every located condition at `(x, p, t)`."""
+        env = net.plan.env(x, p, t)
+        a = jnp.stack([jnp.asarray(evaluate(e, env, t), jnp.float64) for _, e, _ in self.atoms])
+        b = jnp.stack([jnp.asarray(evaluate(e, env, t), jnp.float64) for _, _, e in self.atoms])
+        return a, b
+
+    def roots(self, net: CompiledNetwork, x, p, t):
+        """`g(x, p, t)`: one function per located condition, positive until the condition changes from its value
+        at `(x, p, t)` and crossing zero just past where it does.
+
+        For `a > b`, true now: `g = (a − b) + ε`, which crosses zero at `a − b = −ε`, where the condition is
+        false; false now: `g = −(a − b) + ε`, both divided by `|a| + |b|` at the start (so `ε = TRIGGER_REL` relative, plus
+        a floor, 1e-12 absolute). `ε` puts the stop past
+        the root, so that the loop's evaluation of the trigger there sees the change (else it would be found
+        again at the next step, a little later). An (in)equality changes where `a − b` changes sign.
+        """
+        a0, b0 = self.sides(net, x, p, t)
+        d0 = a0 - b0
+        sense = jnp.asarray(self.sense)
+        closed = jnp.asarray([op in ("geq", "leq") for op, _, _ in self.atoms])
+        truth = jnp.where(sense > 0, d0 > 0, d0 < 0) | (closed & (d0 == 0))
+        # +1 where the condition changes when a − b falls (`a > b` true now, or `a < b` false now), else -1.
+        s = jnp.where(sense == 0, jnp.sign(d0), jnp.where(truth == (sense > 0), 1.0, -1.0))
+        # Each function is scaled by the compared values' size, so that the root finder's absolute tolerance
+        # (on the function) means the same on a trigger over 10^16 molecules as on one over a fraction.
+        size = jnp.abs(a0) + jnp.abs(b0)
+        scale = 1.0 / jnp.where(size > 0, size, 1.0)
+        eps = jnp.where(sense == 0, 0.0, TRIGGER_REL + 1e-12 * scale)
+        # An equality holding exactly now changes as soon as anything moves: not located (the next event check
+        # after the step sees it).
+        frozen = (sense == 0) & (d0 == 0)
+
+        def g(x_, p_, t_):
+            a, b = self.sides(net, x_, p_, t_)
+            return jnp.where(frozen, 1.0, s * (a - b) * scale + eps)
+
+        return g
+
+
+def _finite_jacobian(f):
+    """`f(t, y, args)` whose derivatives that are not finite are taken as 0.
+
+    The implicit solvers' Newton iterations use the right-hand side's Jacobian (forward mode). A rate law with a
+    fractional power of an amount at zero (`VIP^0.5` with VIP = 0, BIOMD0000000246) has an infinite derivative
+    there, and forward mode turns it into NaN in the whole Jacobian row (∞ · 0), so that every step was
+    rejected. The Jacobian only steers Newton's iterations (the step's error control decides what is accepted),
+    so a finite stand-in costs iterations at most, not accuracy; finite derivatives are left as they were.
+    """
+
+    @jax.custom_jvp
+    def g(t, y):
+        return f(t, y, None)
+
+    @g.defjvp
+    def g_jvp(primals, tangents):
+        out, d = jax.jvp(lambda t_, y_: f(t_, y_, None), primals, tangents)
+        return out, jnp.where(jnp.isfinite(d), d, 0.0)
+
+    return lambda t, y, args: g(t, y)
+
+
+def _trigger_plan(net: CompiledNetwork, all_species: bool) -> _TriggerPlan:
+    """The network's `_TriggerPlan`, built once per partition setting and cached on its plan."""
+    rp = _rate_plan(net)
+    plan = net.plan
+    moving = {v for v, _ in plan.model.rate_rules} | {plan.species_ids[i] for i in np.nonzero(rp.fractional)[0]}
+    if all_species:
+        moving |= set(plan.species_ids)
+    name = "hybrid_triggers_all" if all_species else "hybrid_triggers"
+    return plan.memo(name, lambda: _TriggerPlan(net, frozenset(moving)))  # type: ignore[return-value]
 
 
 class HybridSimulator(AbstractSimulator):
@@ -160,7 +300,14 @@ class HybridSimulator(AbstractSimulator):
     exact: ClassVar[bool] = False
     name: ClassVar[str] = "hybrid"
     default_block: ClassVar[int] = 4
-    accepts: ClassVar[frozenset[str]] = frozenset({"rate_rule", "non_integer_stoichiometry", "mixed_units"})
+    accepts: ClassVar[frozenset[str]] = frozenset(
+        {"rate_rule", "non_integer_stoichiometry", "mixed_units", "event_time_trigger", "event_time_rule_trigger"}
+    )
+
+    @property
+    def _species_move(self) -> bool:
+        """Whether species may move continuously (be continuous, or be changed by a fast channel) in this setting."""
+        return not (math.isinf(self.continuous_above) and math.isinf(self.fast_propensity))
 
     def __check_init__(self):
         if not (0 <= self.discrete_below <= self.continuous_above):
@@ -187,43 +334,17 @@ class HybridSimulator(AbstractSimulator):
         plan = net.plan
         model = plan.model
         rated_params = {v for v, _ in model.rate_rules if v in plan.param_index}
-        moving = rated_params | {v for v, _ in model.rate_rules}
-        fractional = _fractional_species(net)
-        moving |= set(fractional)
-        if not math.isinf(self.continuous_above):
-            moving |= set(plan.species_ids)
         out = []
         for v, e in model.assignment_rules:
             if v in plan.species_index and symbols(e) & rated_params:
                 out.append(Unsupported(f"assignmentRule '{v}'", "it reads a parameter set by a rate rule"))
-        for ev in model.events:
-            read = symbols(ev.trigger)
-            for v, e in model.assignment_rules:
-                if v in read:
-                    read |= symbols(e) | set(plan._rule_deps.get(v, ()))
-            if read & set(fractional):
-                sid = min(read & set(fractional))
-                out.append(
-                    Unsupported(
-                        f"event '{ev.id}' trigger",
-                        f"it reads species '{sid}', which {fractional[sid]}: the hybrid method keeps such a species "
-                        "continuous (a count cannot change by a fraction), and does not locate state triggers on "
-                        "continuously moving variables",
-                        key="non_integer_stoichiometry",
-                    )
+        for ev_id, why in _trigger_plan(net, self._species_move).unlocated.items():
+            out.append(
+                Unsupported(
+                    f"event '{ev_id}' trigger",
+                    f"{why}: the hybrid method locates a trigger's changes as roots of its comparisons `a <op> b`",
                 )
-            elif read & moving:
-                out.append(
-                    Unsupported(
-                        f"event '{ev.id}' trigger",
-                        "the hybrid method does not locate state triggers on continuously moving variables "
-                        f"({', '.join(sorted(read & moving))}); pass continuous_above=float('inf') to keep species "
-                        "discrete",
-                    )
-                )
-            for a in ev.assignments:
-                if a.variable in rated_params:
-                    out.append(Unsupported(f"event '{ev.id}'", f"it assigns '{a.variable}', set by a rate rule"))
+            )
         return out
 
     def _rates(self, net: CompiledNetwork, x, p, t) -> tuple[Array, Array]:
@@ -269,8 +390,8 @@ class HybridSimulator(AbstractSimulator):
     def step(self, net: CompiledNetwork, state: HybridState, p, t_stop) -> HybridState:
         if net.stoich.shape[0] == 0:
             rp = _rate_plan(net)
-            if rp.species or rp.params:
-                return self._rules_step(net, state, p, t_stop)  # an ODE of rate rules, nothing to jump
+            if rp.species or rp.params or _trigger_plan(net, self._species_move).time_dependent:
+                return self._rules_step(net, state, p, t_stop)  # an ODE of rate rules (or time), nothing to jump
             return idle_step(state, t_stop)  # rules and events only
         # Two uniforms (threshold, channel) and a key for the Brownian path, from the trajectory's stream.
         u, rng = state.rng.uniforms(2)
@@ -300,15 +421,45 @@ class HybridSimulator(AbstractSimulator):
             del t, args, kwargs
             return y[-1] - threshold * hazard_scale
 
+        # Event triggers that can change during the solve (on continuous variables, or with time): the solve
+        # stops at the first root of the jump's function or of theirs (the smallest of them all reaches zero
+        # first), and the loop evaluates the events there.
+        triggers = _trigger_plan(net, self._species_move)
+        if triggers.atoms:
+            roots = triggers.roots(net, x, p_eff, state.t)
+
+            def trigger_roots(t, y):
+                return jnp.min(roots(y[:S], self._with_q(net, p, y[S:-1]), t))
+
+            def to_jump(y):
+                # The hazard still to go, in time at the starting total propensity: the root finder's absolute
+                # tolerance on this function is then a tolerance on time, whatever the propensities' size.
+                rate = jnp.maximum(jnp.sum(a_slow), 1.0 / jnp.maximum(t1 - state.t, 1e-300))
+                return (threshold * hazard_scale - y[-1]) / (rate * hazard_scale)
+
+            def first(t, y, args, **kwargs):
+                del args, kwargs
+                return jnp.minimum(to_jump(y), trigger_roots(t, y))
+
+            cond = first
+        else:
+            cond = jump
+
         # The hazard is integrated scaled so that the solver's `atol` (in molecules) is HAZARD_ATOL on it.
         hazard_scale = self.atol / HAZARD_ATOL
+        # Per component: the amounts' tolerance has the round-off floor, the hazard's stays `atol` (scaled, it is
+        # HAZARD_ATOL; a floor there would loosen the jump times and put the root finder's absolute tolerance
+        # out of reach).
+        floor = jnp.maximum(self.atol, ROUNDOFF_ATOL * jnp.max(jnp.abs(x)))
+        atol = jnp.concatenate([jnp.full((S,), floor), jnp.full((state.q.shape[0] + 1,), self.atol)])
+        atol = atol.at[S : S + state.q.shape[0]].set(floor)
         y0 = jnp.concatenate([x, state.q, jnp.zeros((1,), jnp.float64)])
         t1 = jnp.maximum(t_stop, state.t)
         # Nothing continuous moves and no propensity depends on time: the hazard grows linearly, and the step
         # is the direct method's (Gillespie 1977). The ODE solve is then given an empty span (it returns at
         # once), so lanes of an ensemble that are all discrete pay little for the solver.
         rp = _rate_plan(net)
-        static = not (rp.species or rp.params or net.time_dependent)
+        static = not (rp.species or rp.params or net.time_dependent or triggers.time_dependent)
         a_slow = jnp.where(fast, 0.0, jnp.maximum(a, 0.0))
         plain = static & ~jnp.any(fast)
         t_plain = state.t + threshold / jnp.sum(a_slow)  # a0 == 0 gives inf: wait for t_stop
@@ -322,11 +473,11 @@ class HybridSimulator(AbstractSimulator):
             # ended with, rather than diffrax's initial-step heuristic, spares the ramp-up from a tiny first
             # step at every jump.
             dt0 = jnp.where(state.dt > 0, state.dt, HAZARD_ATOL * (t1 - state.t) + 1e-12)
-            terms, solver = diffrax.ODETerm(rhs), _SOLVERS[self.solver]()
+            terms, solver = diffrax.ODETerm(_finite_jacobian(rhs)), _SOLVERS[self.solver]()
             adjoint = diffrax.RecursiveCheckpointAdjoint()
             # PI coefficients for stiff problems: on BIOMD0000000009 the default (pure I) control rejected
             # half of Kvaerno5's steps; with these Kvaerno3 took 495 steps to t = 100, Kvaerno5 1164.
-            controller = diffrax.PIDController(rtol=self.rtol, atol=self.atol, pcoeff=0.3, icoeff=0.3)
+            controller = diffrax.PIDController(rtol=self.rtol, atol=atol, pcoeff=0.3, icoeff=0.3)
         else:
             # The chemical Langevin equation (Gillespie 2000) for the continuous channels, in Itô form:
             # Euler–Maruyama on a fixed step, one independent Brownian path per step (disjoint intervals).
@@ -351,7 +502,7 @@ class HybridSimulator(AbstractSimulator):
             y0,
             saveat=diffrax.SaveAt(t1=True),
             stepsize_controller=controller,
-            event=diffrax.Event(jump, root_finder=optx.Newton(rtol=1e-10, atol=1e-10)),
+            event=diffrax.Event(cond, root_finder=optx.Newton(rtol=1e-10, atol=1e-10)),
             max_steps=self.ode_max_steps,
             adjoint=adjoint,
             throw=False,
@@ -366,7 +517,10 @@ class HybridSimulator(AbstractSimulator):
         capped = (sol.result == diffrax.RESULTS.max_steps_reached) & (t_ode_end > state.t)
         solved = (sol.result == diffrax.RESULTS.successful) | (sol.result == diffrax.RESULTS.event_occurred) | capped
         y = sol.ys[-1]
-        hit = jnp.where(plain, t_plain <= t1, sol.event_mask)
+        jumped = sol.event_mask
+        if triggers.atoms:  # the root is the jump's if its function is the smaller there, else a trigger's
+            jumped = jumped & (to_jump(y) <= trigger_roots(t_ode_end, y))
+        hit = jnp.where(plain, t_plain <= t1, jumped)
         t_new = jnp.where(plain, jnp.where(hit, t_plain, t1), t_ode_end)
         x_new, q_new = y[:S], y[S:-1]
         # Discrete counts do not move between jumps; an implicit solver's linear solves can leave round-off
@@ -412,21 +566,38 @@ class HybridSimulator(AbstractSimulator):
             return jnp.concatenate([dx, dq])
 
         t1 = jnp.maximum(t_stop, state.t)
+        triggers = _trigger_plan(net, self._species_move)
+        event = None
+        if triggers.atoms:
+            roots = triggers.roots(net, state.x, self._with_q(net, p, state.q), state.t)
+
+            def cond(t, y, args, **kwargs):
+                del args, kwargs
+                return jnp.min(roots(y[:S], self._with_q(net, p, y[S:]), t))
+
+            event = diffrax.Event(cond, root_finder=optx.Newton(rtol=1e-10, atol=1e-10))
         sol = diffrax.diffeqsolve(
-            diffrax.ODETerm(rhs),
+            diffrax.ODETerm(_finite_jacobian(rhs)),
             _SOLVERS[self.solver](),
             state.t,
             t1,
             jnp.where(state.dt > 0, state.dt, HAZARD_ATOL * (t1 - state.t) + 1e-12),
             jnp.concatenate([state.x, state.q]),
             saveat=diffrax.SaveAt(t1=True),
-            stepsize_controller=diffrax.PIDController(rtol=self.rtol, atol=self.atol, pcoeff=0.3, icoeff=0.3),
+            stepsize_controller=diffrax.PIDController(
+                rtol=self.rtol,
+                atol=jnp.maximum(self.atol, ROUNDOFF_ATOL * jnp.max(jnp.abs(jnp.concatenate([state.x, state.q])))),
+                pcoeff=0.3,
+                icoeff=0.3,
+            ),
             max_steps=self.ode_max_steps,
+            event=event,
             throw=False,
         )
         capped = sol.result == diffrax.RESULTS.max_steps_reached
-        t_new = jnp.where(capped, sol.ts[-1], t1)
-        solved = (sol.result == diffrax.RESULTS.successful) | (capped & (t_new > state.t))
+        stopped = sol.result == diffrax.RESULTS.event_occurred  # at a trigger's root
+        t_new = jnp.where(capped | stopped, sol.ts[-1], t1)
+        solved = (sol.result == diffrax.RESULTS.successful) | stopped | (capped & (t_new > state.t))
         accepted = sol.stats["num_accepted_steps"]
         y = sol.ys[-1]
         return HybridState(
@@ -442,6 +613,14 @@ class HybridSimulator(AbstractSimulator):
             rng=state.rng,  # a deterministic solve draws nothing
         )
 
+    def loop_params(self, net: CompiledNetwork, state: HybridState, p):
+        """`p` with the rate-rule parameters' current values: what event triggers and assignments read."""
+        return self._with_q(net, p, state.q)
+
     def reset(self, net: CompiledNetwork, state: HybridState, p) -> HybridState:
-        del net, p  # the partition is re-evaluated at the next step; events never assign rated parameters
-        return state
+        """After an event: rate-rule parameters take `p`'s values (an event may have assigned them; the loop's `p`
+        holds the state's values otherwise, see `loop_params`). The partition is re-evaluated at the next step."""
+        rp = _rate_plan(net)
+        if not rp.p_index.size:
+            return state
+        return eqx.tree_at(lambda s: s.q, state, p[jnp.asarray(rp.p_index)])
