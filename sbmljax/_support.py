@@ -731,23 +731,33 @@ _TABLE: tuple[Construct, ...] = (
         key="event_time_trigger",
         category="Events",
         name="Triggers using `time` other than as `time <op> expression`",
-        status="refused",
+        status="partial",
         scope="stochastic",
         reason=(
             "it uses time other than in a comparison `time <op> expression`, so its firing time cannot be "
             "computed exactly"
         ),
-        note="",
+        note=(
+            "Run by the hybrid method (`method='hybrid'`, and `auto` when the exact methods refuse), which locates "
+            "each comparison `a <op> b` of the trigger by root-finding during its ODE solve (e.g. `sin(time) > "
+            "0.5`); the jump-process methods refuse them, and the hybrid method refuses time or a moving value "
+            "used outside a comparison."
+        ),
+        fix="use method='hybrid'",
         error=_UNSUPPORTED,
     ),
     Construct(
         key="event_time_rule_trigger",
         category="Events",
         name="Triggers reading a time-dependent assignment rule",
-        status="refused",
+        status="partial",
         scope="stochastic",
         reason=("it reads an assignment rule that depends on time, so its firing time cannot be computed exactly"),
-        note="",
+        note=(
+            "Run by the hybrid method (`method='hybrid'`, and `auto` when the exact methods refuse), which locates "
+            "the trigger's comparisons by root-finding during its ODE solve; the jump-process methods refuse them."
+        ),
+        fix="use method='hybrid'",
         error=_UNSUPPORTED,
     ),
     Construct(

@@ -72,10 +72,10 @@ def event_refusals(model: Model, time_dependent_rules: frozenset[str]) -> list[U
     for ev in model.events:
         if time_thresholds(ev.trigger) is None:
             c = CONSTRUCTS["event_time_trigger"]
-            out.append(Unsupported(f"event '{ev.id}' trigger", c.why(), key=c.key))
+            out.append(Unsupported(f"event '{ev.id}' trigger", f"{c.why()} ({c.fix})", key=c.key))
         elif symbols(ev.trigger) & time_dependent_rules:
             c = CONSTRUCTS["event_time_rule_trigger"]
-            out.append(Unsupported(f"event '{ev.id}' trigger", c.why(), key=c.key))
+            out.append(Unsupported(f"event '{ev.id}' trigger", f"{c.why()} ({c.fix})", key=c.key))
     return out
 
 
