@@ -42,13 +42,15 @@ REPO = Path(__file__).resolve().parents[1]
 POINT = {"Beta": 3.7, "mu_IR": 2.0, "rho": 0.9}
 
 
-def sbmljax_filter(method, options: dict, n: int, repeats: int, grad: bool, block: int | None) -> dict:
+def sbmljax_filter(
+    method, options: dict, n: int, repeats: int, grad: bool, block: int | None, point: dict | None = None
+) -> dict:
     import sbmljax  # noqa: F401  (x64 scoping lives in the entry points)
     from sbmljax._likelihood import ParticleLikelihood
     from sbmljax._likelihood.api import as_likelihood_problem
     from sbmljax._simulator import make_simulator
 
-    problem, values, names = as_likelihood_problem(None, REPO / "data" / "bsflu" / "problem.yaml", POINT, None)
+    problem, values, names = as_likelihood_problem(None, REPO / "data" / "bsflu" / "problem.yaml", point or POINT, None)
     pl = ParticleLikelihood(
         problem, names, values, n_particles=n, replicates=1, method=make_simulator(method, **options), block=block
     )
@@ -152,6 +154,32 @@ POINTS = {
 }
 
 
+def leap_accuracy(args) -> None:
+    """Single-filter log-likelihoods at pomp's MLE: exact (direct), binomial leaping and pypomp, all with
+    `--particles` particles and `--leap-accuracy` replicates (fresh seeds), with each filter's median time."""
+    point, r = POINTS["pomp MLE"], args.leap_accuracy
+    rows = []
+    if args.pypomp_python:
+        ev = _pypomp(
+            args.pypomp_python, {"mode": "eval", "params": point, "J": args.particles, "reps": r, "seed": 3000}
+        )
+        if ev:
+            rows.append(("pypomp Euler-binomial dt=1/12", ev["loglik"], None))
+    for method, options in (
+        ("direct", {}),
+        ("binomial_leap", {"tau": 1.0 / 12.0}),
+        ("binomial_leap", {"tau": 1.0 / 48.0}),
+    ):
+        res = sbmljax_filter(method, options, args.particles, r, False, None, point)
+        rows.append((f"sbmljax {method} {options or ''}", res["loglik"], statistics.median(res["seconds"])))
+    print(f"bsflu at pomp's MLE {point}, {args.particles} particles, {r} filters each")
+    print(f"{'filter':<44} {'lme ± SE':>14} {'mean':>8} {'SD':>6} {'ms':>7}")
+    for label, ll, sec in rows:
+        v, se = _lme(ll)
+        ms = f"{1000 * sec:7.1f}" if sec else "      -"
+        print(f"{label:<44} {v:7.2f} ± {se:4.2f} {np.mean(ll):8.2f} {np.std(ll, ddof=1):6.2f} {ms}")
+
+
 def model_comparison(args) -> None:
     """Both filters at each point of POINTS (fresh seeds), and pypomp's filter at pomp's MLE as its step
     shrinks: does the Euler-binomial model converge to the exact one, and by how much do they differ?"""
@@ -205,7 +233,11 @@ def main() -> None:
     ap.add_argument("--models", action="store_true", help="both filters at pomp's MLE and other points instead")
     ap.add_argument("--exact-replicates", type=int, default=16, help="exact filters per point (--models)")
     ap.add_argument("--pypomp-replicates", type=int, default=40, help="pypomp filters per point (--models)")
+    ap.add_argument("--leap-accuracy", type=int, metavar="R", help="R filters each at pomp's MLE: exact vs leaping")
     args = ap.parse_args()
+    if args.leap_accuracy:
+        leap_accuracy(args)
+        return
     if args.models:
         model_comparison(args)
         return
@@ -222,6 +254,7 @@ def main() -> None:
         ("direct", {}, True),
         ("tau_leap", {"epsilon": 0.03}, False),
         ("tau_leap", {"tau": 1.0 / 12.0}, False),  # pypomp's step
+        ("binomial_leap", {"tau": 1.0 / 12.0}, False),  # pypomp's step and (for bsflu) its Euler-binomial law
     ]
     for block in args.blocks:
         for method, options, grad in configs:

@@ -60,6 +60,9 @@ from ._simulator import (
     AbstractSimulator as AbstractSimulator,
 )
 from ._simulator import (
+    BinomialLeaping as BinomialLeaping,
+)
+from ._simulator import (
     Extrande as Extrande,
 )
 from ._simulator import (

@@ -19,7 +19,7 @@ import sbmljax
 from sbmljax._estimator import ESTIMATORS
 from sbmljax._simulator import SIMULATORS
 
-METHOD_OPTIONS: dict[str, dict] = {"tau_leap": {"epsilon": 0.03}}
+METHOD_OPTIONS: dict[str, dict] = {"tau_leap": {"epsilon": 0.03}, "binomial_leap": {"tau": 0.01}}
 """Options the tests run a method with, where it needs some (a new simulator that needs options fails
 loudly in every test that runs all methods until it is given them here)."""
 

@@ -6,6 +6,7 @@ from .._registry import instantiate
 from .base import AbstractSimState as AbstractSimState
 from .base import AbstractSimulator as AbstractSimulator
 from .base import SimState as SimState
+from .binomial_leap import BinomialLeaping as BinomialLeaping
 from .direct import GillespieDirect as GillespieDirect
 from .extrande import Extrande as Extrande
 from .hybrid import HybridSimulator as HybridSimulator
@@ -18,6 +19,7 @@ SIMULATORS: dict[str, type[AbstractSimulator]] = {
     TauLeaping.name: TauLeaping,
     HybridSimulator.name: HybridSimulator,
     Extrande.name: Extrande,
+    BinomialLeaping.name: BinomialLeaping,
 }
 
 

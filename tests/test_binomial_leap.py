@@ -1,0 +1,89 @@
+"""Binomial tau-leaping: its sampler's law (chi-square), moments close to the exact process at a small step, no
+negative counts."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.stats as st
+from helpers import birth_death_moments, sbml_model
+
+import sbmljax
+from sbmljax._binomial import binomial
+from sbmljax._prng import seed_stream
+from sbmljax.errors import ConfigError
+
+T = np.linspace(0.0, 10.0, 11)
+N = 2000
+
+
+@pytest.mark.parametrize(("n", "p"), [(5, 0.3), (30, 0.2), (200, 0.4), (1000, 0.97), (763, 0.01)])
+def test_binomial_sampler_chi_square(n, p) -> None:
+    m = 20000
+    with jax.enable_x64(True):
+        keys = jax.random.split(jax.random.key(1), m)
+        draw = jax.vmap(lambda k: binomial(seed_stream(k), jnp.float64(n), jnp.float64(p))[0])
+        k = np.asarray(jax.jit(draw)(keys))
+    lo, hi = int(st.binom.ppf(1e-3, n, p)), int(st.binom.ppf(1 - 1e-3, n, p))
+    mid = np.arange(lo, hi + 1)
+    obs = np.array([np.sum(k < lo), *[np.sum(k == e) for e in mid], np.sum(k > hi)])
+    pr = np.array([st.binom.cdf(lo - 1, n, p), *st.binom.pmf(mid, n, p), st.binom.sf(hi, n, p)])
+    keep = pr * m > 5
+    chi = float((((obs[keep] - m * pr[keep]) ** 2) / (m * pr[keep])).sum())
+    assert st.chi2.sf(chi, keep.sum() - 1) > 1e-3, chi
+    assert k.min() >= 0 and k.max() <= n
+
+
+def test_birth_death_small_step_matches_analytic() -> None:
+    model = sbmljax.load_sbml(
+        sbml_model({"X": 0}, {"k1": 50.0, "k2": 0.5}, [("b", "0 -> X", "k1"), ("d", "X -> 0", "k2*X")])
+    )
+    mean, var = birth_death_moments(0, 50.0, 0.5, T)
+    traj = sbmljax.simulate(model, T, n_trajectories=N, seed=5, method="binomial_leap", tau=0.01)
+    m, s = traj.mean()[1:, 0], traj.std()[1:, 0]
+    z = np.abs(m - mean[1:]) / np.sqrt(var[1:] / N)
+    assert np.max(z) < 4.0, z  # the suite's mean criterion (|Z| < 3 per point; 4 over 10 points)
+    assert np.max(np.abs(s - np.sqrt(var[1:])) / np.sqrt(var[1:])) < 0.08
+
+
+def test_sir_small_step_matches_exact_direct() -> None:
+    model = sbmljax.load_sbml(
+        sbml_model(
+            {"S": 95, "I": 5, "R": 0},
+            {"beta": 0.3, "gamma": 0.1},
+            [("inf", "S + I -> 2 I", "beta*S*I/100"), ("rec", "I -> R", "gamma*I")],
+        )
+    )
+    t = np.linspace(0.0, 30.0, 7)
+    exact = sbmljax.simulate(model, t, n_trajectories=N, seed=6)
+    leap = sbmljax.simulate(model, t, n_trajectories=N, seed=7, method="binomial_leap", tau=0.02)
+    a, b = leap.mean()[1:], exact.mean()[1:]
+    se = np.sqrt((leap.std()[1:] ** 2 + exact.std()[1:] ** 2) / N)
+    assert np.max(np.abs(a - b) / se) < 4.0
+    assert np.max(np.abs(leap.std()[1:] - exact.std()[1:]) / exact.std()[1:]) < 0.1
+
+
+def test_never_negative_with_large_step_and_shared_reactant() -> None:
+    # Two channels consume A and a step far longer than A's lifetime: bounds are sequential.
+    model = sbmljax.load_sbml(
+        sbml_model(
+            {"A": 6, "B": 4, "C": 0},
+            {"k1": 5.0, "k2": 3.0},
+            [("r1", "A + B -> C", "k1*A*B"), ("r2", "A -> 0", "k2*A")],
+        )
+    )
+    traj = sbmljax.simulate(model, T, n_trajectories=500, seed=8, method="binomial_leap", tau=5.0)
+    assert np.min(traj.counts) >= 0
+    assert traj.counts[:, -1, 0].mean() < 1  # A is consumed (the leaps fire), never below zero
+
+
+def test_needs_a_fixed_step() -> None:
+    with pytest.raises(ConfigError, match="tau"):
+        sbmljax.simulate(
+            sbmljax.load_sbml(sbml_model({"X": 1}, {"k": 1.0}, [("d", "X -> 0", "k*X")])),
+            T,
+            seed=1,
+            method="binomial_leap",
+        )
