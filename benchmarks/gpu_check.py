@@ -6,8 +6,8 @@ Two steps, each in its own process so that JAX's platform is chosen by the envir
     python benchmarks/gpu_check.py run gpu.npz            # on a machine with a CUDA build of jaxlib
     python benchmarks/gpu_check.py compare cpu.npz gpu.npz
 
-`run` simulates the bundled SIR (S0 = 999, I0 = 1) with every simulator (direct, NRM, tau-leaping, extrande,
-hybrid) from one seed, computes a particle-filter log-likelihood and its gradient on data simulated from
+`run` simulates the bundled SIR (S0 = 999, I0 = 1) with every simulator (direct, NRM, tau-leaping, binomial
+leaping, extrande, hybrid) from one seed, computes a particle-filter log-likelihood and its gradient on data simulated from
 it, and a score-function gradient of the mean of I(t); it records the values and the wall time of a second,
 compiled call. `compare` reports, per simulator, whether the seeded ensembles are bitwise equal and, either
 way, the largest two-sample Z of the means over the output times and the largest relative SD difference (the
@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-METHODS = ("direct", "nrm", "tau_leap", "extrande", "hybrid")
-OPTIONS = {"tau_leap": {"epsilon": 0.03}}
-N = {"direct": 4000, "nrm": 4000, "tau_leap": 4000, "extrande": 4000, "hybrid": 1000}
+METHODS = ("direct", "nrm", "tau_leap", "binomial_leap", "extrande", "hybrid")
+OPTIONS = {"tau_leap": {"epsilon": 0.03}, "binomial_leap": {"tau": 0.1}}
+N = {"direct": 4000, "nrm": 4000, "tau_leap": 4000, "binomial_leap": 4000, "extrande": 4000, "hybrid": 1000}
 
 
 def _timed(f):
