@@ -140,12 +140,15 @@ class NextReaction(AbstractSimulator):
         k = jnp.minimum(_next_channel(state.tau, state.block_min), state.a.shape[0] - 1)
         t_next = state.tau[k]
         fire = (t_next <= t_stop) & jnp.isfinite(t_next)
-        x_new = graph.apply(state.x, k)
+        # Only the species channel k changes are read and written: a whole-vector check and select made XLA
+        # copy `x` every step (docs/simulators.md, NRM on the ring).
+        idx, val = graph.change_idx[k], graph.change_val[k]
+        in_range = idx < state.x.shape[0]
         # A rate law that stays positive when a reactant runs out would drive its count below zero.
-        negative = fire & jnp.any(x_new < 0)
+        negative = fire & jnp.any(in_range & (state.x[jnp.where(in_range, idx, 0)] + val < 0))
         fire = fire & ~negative
         t = jnp.where(fire, t_next, jnp.where(negative, state.t, t_stop))
-        x = jnp.where(fire, x_new, state.x)
+        x = state.x.at[idx].add(jnp.where(fire, val, 0.0), mode="drop")
         # One Exp(1) per step, used only if the channel fires (a step that reaches t_stop wastes it: the
         # stream's position then depends on the output times, as the sample does anyway).
         e, rng = state.rng.exponential()
@@ -153,12 +156,19 @@ class NextReaction(AbstractSimulator):
         # The fired channel (new P) and its dependents (new a) get new putative times.
         upd = jnp.concatenate([graph.dep_idx[k], k[None]])
         a_upd = jnp.where(upd < graph.dep_idx.shape[0], graph.propensities_of(x, state.consts, upd), 0.0)
-        a_upd = jnp.where(upd == k, jnp.where(graph.product[k], a_upd, state.a[k]), a_upd)
-        T_upd = state.T[upd] + _elapsed(state.a[upd], t, state.s[upd])
+        # Each array's new values are computed from its own gathered old values, so that XLA orders the gather
+        # before the in-place scatter; a scatter whose values do not depend on the gather made XLA copy the
+        # whole (lanes, R) array, twice, every step (`s` and `a` on the ring; docs/simulators.md). Hence `a`'s
+        # fired entry is taken from `a_old` (`upd` ends with `k`), and `s`'s new value passes through `s_old`
+        # (never NaN: `s` only ever holds clock values).
+        a_old, s_old = state.a[upd], state.s[upd]
+        a_upd = jnp.where(upd == k, jnp.where(graph.product[k], a_upd, a_old), a_upd)
+        T_upd = state.T[upd] + _elapsed(a_old, t, s_old)
+        s_upd = jnp.where(jnp.isnan(s_old), s_old, t)
         fields = (state.T, state.s, state.a, state.tau)
         T, s, a, tau = (
             f.at[upd].set(v, mode="drop")
-            for f, v in zip(fields, (T_upd, jnp.broadcast_to(t, upd.shape), a_upd, _putative(t, T_upd, P[upd], a_upd)))
+            for f, v in zip(fields, (T_upd, s_upd, a_upd, _putative(t, T_upd, P[upd], a_upd)))
         )
         ok = jnp.all((a_upd >= 0) & jnp.isfinite(a_upd))
         if graph.generic:
