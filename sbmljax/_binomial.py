@@ -21,7 +21,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from ._poisson import _log_factorial
-from ._prng import Stream
+from ._prng import Stream, rejection
 
 _SMALL = 10.0  # n·q below: inversion; above: BTRS, whose constants are valid for n·q ≥ 10
 _MAX_SEARCH = 200  # inversion steps; for n·q < 10 a count above 200 has probability < 1e-200
@@ -59,17 +59,8 @@ def _btrs(rng: Stream, n, q, done) -> tuple[Float[Array, "..."], Stream]:
     m = jnp.floor((n + 1.0) * q)
     h = _log_factorial(m) + _log_factorial(n - m)
 
-    def cond(carry):
-        return jnp.any(~carry[1])
-
-    def body(carry):
-        k, ok, s = carry
-        # Every element draws on every try (accepted ones discard theirs): the stream's position depends on
-        # the batch's tries only, never on evaluation order.
-        uv, s = s.uniforms(2 * n.size)
-        uv = uv.reshape(2, *n.shape)
-        uu = uv[0] - 0.5
-        v = uv[1]
+    def attempt(u, v):
+        uu = u - 0.5
         us = 0.5 - jnp.abs(uu)
         kk = jnp.floor((2.0 * a / us + b) * uu + c)
         squeeze = (us >= 0.07) & (v <= v_r)
@@ -77,12 +68,9 @@ def _btrs(rng: Stream, n, q, done) -> tuple[Float[Array, "..."], Stream]:
         kc = jnp.clip(kk, 0.0, n)
         log_v = jnp.log(v * alpha / (a / (us * us) + b))
         log_target = h - _log_factorial(kc) - _log_factorial(n - kc) + (kc - m) * lpq
-        acc = squeeze | (inside & (log_v <= log_target))
-        take = ~ok & acc
-        return jnp.where(take, kk, k), ok | acc, s
+        return kk, squeeze | (inside & (log_v <= log_target))
 
-    k, _, rng = jax.lax.while_loop(cond, body, (jnp.zeros_like(n), done, rng))
-    return k, rng
+    return rejection(rng, done, attempt)
 
 
 def binomial(

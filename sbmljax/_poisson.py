@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from ._prng import Stream
+from ._prng import Stream, rejection
 
 _SMALL = 10.0  # below: inversion; above: PTRS, whose constants are valid for λ ≥ 10
 _MAX_SEARCH = 200  # inversion steps; for λ < 10 a count above 200 has probability < 1e-200
@@ -130,19 +130,6 @@ def poisson(
     # Any valid λ for the unused elements; their result is discarded.
     ptrs = _Ptrs.of(jnp.where(small, 1.0e5, lam))
 
-    def cond(c):
-        return jnp.any(~c[1])
-
-    def body(c):
-        k, ok, s = c
-        # A try draws for every element (accepted ones discard theirs), so the stream's position depends on
-        # the batch's tries only, never on the order of evaluation.
-        uv, s = s.uniforms(2 * lam.size)
-        uv = uv.reshape(2, *lam.shape)
-        k_new, ok_new = ptrs.attempt(uv[0], uv[1])
-        take = ~ok & ok_new
-        return jnp.where(take, k_new, k), ok | ok_new, s
-
     # Elements with λ < 10 start accepted, so without a large λ the loop runs no iteration and draws nothing.
-    k_big, _, rng = jax.lax.while_loop(cond, body, (jnp.zeros_like(lam), small, rng))
+    k_big, rng = rejection(rng, small, ptrs.attempt)
     return jnp.where(finite, jnp.where(small, k_small, k_big), jnp.nan), rng

@@ -24,11 +24,13 @@ Softw. 47(4):36 (2021). S. Vigna, https://prng.di.unimi.it/xoshiro128plusplus.c 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax.scipy.special import ndtri
-from jaxtyping import Array, Float, PRNGKeyArray, UInt32
+from jaxtyping import Array, Bool, Float, PRNGKeyArray, UInt32
 
 _TWO_M53 = 2.0**-53
 _TWO_26 = 67108864.0
@@ -119,3 +121,31 @@ def stream_key(stream: Stream) -> tuple[PRNGKeyArray, Stream]:
     a, s = stream.next_u32()
     b, s = s.next_u32()
     return jax.random.wrap_key_data(jnp.stack([a, b]), impl="threefry2x32"), s
+
+
+def rejection(
+    rng: Stream,
+    done: Bool[Array, "..."],
+    attempt: Callable[[Float[Array, "..."], Float[Array, "..."]], tuple[Float[Array, "..."], Bool[Array, "..."]]],
+) -> tuple[Float[Array, "..."], Stream]:
+    """Elementwise rejection sampling on a stream: every element not `done` retries `attempt(u, v) ->
+    (value, accepted)` with two fresh uniforms per element per try until accepted; `done` elements get 0.
+
+    Every element draws on every try (accepted ones discard theirs), so the stream's position depends on the
+    batch's tries only, never on the order of evaluation; with every element `done` the loop runs no
+    iteration and draws nothing. Shared by the Poisson (PTRS) and binomial (BTRS) samplers (Hörmann 1993).
+    """
+
+    def cond(c):
+        return jnp.any(~c[1])
+
+    def body(c):
+        k, ok, s = c
+        uv, s = s.uniforms(2 * done.size)
+        uv = uv.reshape(2, *done.shape)
+        k_new, ok_new = attempt(uv[0], uv[1])
+        take = ~ok & ok_new
+        return jnp.where(take, k_new, k), ok | ok_new, s
+
+    k, _, rng = jax.lax.while_loop(cond, body, (jnp.zeros_like(done, dtype=float), done, rng))
+    return k, rng
