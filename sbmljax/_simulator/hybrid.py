@@ -447,12 +447,11 @@ class HybridSimulator(AbstractSimulator):
 
         # The hazard is integrated scaled so that the solver's `atol` (in molecules) is HAZARD_ATOL on it.
         hazard_scale = self.atol / HAZARD_ATOL
-        # Per component: the amounts' tolerance has the round-off floor, the hazard's stays `atol` (scaled, it is
-        # HAZARD_ATOL; a floor there would loosen the jump times and put the root finder's absolute tolerance
-        # out of reach).
+        # Per component: the amounts' tolerance (species and rate-rule parameters) has the round-off floor, the
+        # hazard's (last) stays `atol` (scaled, it is HAZARD_ATOL; a floor there would loosen the jump times and
+        # put the root finder's absolute tolerance out of reach).
         floor = jnp.maximum(self.atol, ROUNDOFF_ATOL * jnp.max(jnp.abs(x)))
-        atol = jnp.concatenate([jnp.full((S,), floor), jnp.full((state.q.shape[0] + 1,), self.atol)])
-        atol = atol.at[S : S + state.q.shape[0]].set(floor)
+        atol = jnp.concatenate([jnp.full((S + state.q.shape[0],), floor), jnp.full((1,), self.atol)])
         y0 = jnp.concatenate([x, state.q, jnp.zeros((1,), jnp.float64)])
         t1 = jnp.maximum(t_stop, state.t)
         # Nothing continuous moves and no propensity depends on time: the hazard grows linearly, and the step
