@@ -235,6 +235,8 @@ def as_problem(
             starts[name] = float(spec[0] if isinstance(spec, (tuple, list)) else spec)
     else:
         m = as_model(model)
+        if isinstance(datasets, (str, os.PathLike, Dataset)):
+            datasets = [datasets]  # one series, as log_likelihood takes it (a str is a Sequence of characters)
         if not datasets:
             raise ConfigError("no datasets: pass CSV paths or sbmljax.Dataset objects")
         if not free_params:
@@ -403,7 +405,7 @@ def _ode_reference(problem: Problem, start: Mapping[str, float]) -> dict:
 @x64
 def fit(
     model,
-    datasets: Sequence[str | os.PathLike | Dataset] | None = None,
+    datasets: str | os.PathLike | Dataset | Sequence[str | os.PathLike | Dataset] | None = None,
     free_params: Mapping[str, object] | None = None,
     *,
     estimator: str | AbstractGradientEstimator = "score",
@@ -435,7 +437,8 @@ def fit(
     - `model`: a `Model` or SBML path (then `datasets` and `free_params` are required); or a PEtab problem:
       a YAML path, an `sbmljax.data.Problem` or a `petab.Problem` (datasets, estimated parameters, scales and
       bounds come from it; `free_params` may override start values).
-    - `datasets`: quick-form CSV paths (a `time` column and one column per observed species) or `Dataset`s.
+    - `datasets`: quick-form CSV paths (a `time` column and one column per observed species) or `Dataset`s
+      (a list, or one of them).
     - `free_params`: parameter id → start value (bounds value/1000…value×1000, log10 scale), or
       `(start, lower, upper)`, or an `EstimatedParameter`.
     - `estimator`: `"score"` (default, unbiased), `"cfd"`, `"fd_crn"`, `"tau_pathwise"`, or an instance;

@@ -115,7 +115,7 @@ def test_same_seed_same_fit(models_dir, tmp_path) -> None:
     model = sbmljax.load_sbml(models_dir / "birth_death.xml")
     data = _replicates(model, {"k1": 10.0, "k2": 0.1}, np.linspace(5, 50, 5), ["X"], tmp_path, [1])
     a = sbmljax.fit(model, data, {"k1": 20.0}, n_trajectories=16, seed=3, iterations=5)
-    b = sbmljax.fit(model, data, {"k1": 20.0}, n_trajectories=16, seed=3, iterations=5)
+    b = sbmljax.fit(model, str(data[0]), {"k1": 20.0}, n_trajectories=16, seed=3, iterations=5)  # one path, bare
     assert a.params == b.params
     # CSV data without a noise SD: the likelihood is not defined, so the default loss is mean_sse, with a note
     assert a.loss == "mean_sse" and any("no noise model" in n for n in a.notes)
