@@ -188,3 +188,23 @@ def test_fit_result_json_round_trip(tmp_path) -> None:
     (tmp_path / "bad.json").write_text('{"params": {}}')
     with pytest.raises(DataError, match=r"not a fit result written by FitResult.to_json \(no 'loss_history'\)"):
         sbmljax.FitResult.from_json(tmp_path / "bad.json")
+
+
+def test_package_imports_lazily() -> None:
+    # The workflow's parse needs only the config and sheet checks; each cluster job re-parses it, so it must
+    # not pay for JAX or petab. Every public name still resolves (and `dir` lists it).
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sbmljax.workflow as w; w.petab_files; "
+        "print(sorted(m for m in ('jax', 'petab', 'libsbml', 'scipy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    for name in sbmljax.__all__:
+        assert getattr(sbmljax, name) is not None, name
+        assert name in dir(sbmljax)
+    assert sbmljax.if2.__module__ == "sbmljax._likelihood.if2"
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        sbmljax.nope  # noqa: B018

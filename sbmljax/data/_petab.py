@@ -21,6 +21,7 @@ from typing import cast
 import numpy as np
 
 from .._expr import Expr, Num, Sym, substitute
+from .._petab_layout import problem_files
 from ..errors import DataError, ParameterError
 from ..sbml import load_sbml
 from ._dataset import Dataset
@@ -96,45 +97,16 @@ def _hide_count_models(petab_problem) -> None:
 
 
 def _files(yaml_path: Path) -> dict[str, list[Path]]:
+    """The problem's files (`problem_files`), after validating the YAML against PEtab's schema."""
     import petab.v1
 
-    def invalid(e: Exception) -> DataError:
-        return DataError(f"{yaml_path}: not a valid PEtab problem file: {' '.join(str(e).split())[:500]}")
-
-    try:
-        config = petab.v1.load_yaml(str(yaml_path))
-    except Exception as e:  # yaml raises its own types
-        raise invalid(e) from None
-    if not isinstance(config, dict):
-        raise DataError(f"{yaml_path}: not a valid PEtab problem file: expected a mapping at the top level")
-    if str(config.get("format_version", "")).split(".")[0] != "1":
-        raise DataError(
-            f"{yaml_path}: format_version {config.get('format_version')!r}: only PEtab v1 problems are supported"
-        )
-    problems = config.get("problems") or []
-    if len(problems) != 1 or not isinstance(problems[0], dict) or len(problems[0].get("sbml_files") or []) != 1:
-        raise DataError(f"{yaml_path}: exactly one problem with one SBML file is supported")
-    base = yaml_path.parent
-    pfiles = config.get("parameter_file") or []
-    p0 = problems[0]
-    out = {
-        "parameter": [base / f for f in (pfiles if isinstance(pfiles, list) else [pfiles])],
-        "sbml": [base / p0["sbml_files"][0]],
-    }
-    for kind in ("measurement", "condition", "observable"):
-        out[kind] = [base / f for f in p0.get(f"{kind}_files") or []]
-    for kind, paths in out.items():
-        if not paths:
-            raise DataError(f"{yaml_path}: no {kind} file listed")
-        for path in paths:
-            if not path.is_file():
-                raise DataError(f"{path}: no such file (the {kind} file listed in {yaml_path})")
+    files = problem_files(yaml_path)
     try:
         with _quiet_petab():
             petab.v1.validate(str(yaml_path))  # the YAML schema
     except Exception as e:  # jsonschema and petab raise their own types
-        raise invalid(e) from None
-    return out
+        raise DataError(f"{yaml_path}: not a valid PEtab problem file: {' '.join(str(e).split())[:500]}") from None
+    return files
 
 
 def _substitutions(meas: list[Table], observables: dict[str, Observable], column: str, prefix: str, numeric_rows: bool):

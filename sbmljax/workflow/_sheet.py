@@ -20,6 +20,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from .._petab_layout import KINDS, problem_files
 from ..errors import ConfigError, DataError
 from ._config import schema_errors, with_defaults
 
@@ -53,11 +54,8 @@ def petab_files(problem_yaml: str | os.PathLike) -> list[str]:
     """The PEtab problem's YAML and every file it lists (parameter, SBML, condition, measurement and
     observable tables), as paths joined to the YAML's folder. **Raises:** `DataError` for a file that is not
     a supported PEtab v1 problem or lists a missing file."""
-    from ..data._petab import _files
-
-    listed = _files(Path(problem_yaml))
-    order = ("parameter", "sbml", "condition", "measurement", "observable")
-    return [str(problem_yaml)] + [str(p) for kind in order for p in listed[kind]]
+    listed = problem_files(Path(problem_yaml))
+    return [str(problem_yaml)] + [str(p) for kind in KINDS for p in listed[kind]]
 
 
 def _free_parameters(cell: str, where: str) -> dict[str, float | None]:
