@@ -20,20 +20,21 @@ from .errors import DataError
 KINDS = ("parameter", "sbml", "condition", "measurement", "observable")
 
 
+def invalid_problem(yaml_path: Path, e: Exception) -> DataError:
+    """The error for a problem YAML that does not parse or validate, with the parser's or validator's reason."""
+    return DataError(f"{yaml_path}: not a valid PEtab problem file: {' '.join(str(e).split())[:500]}")
+
+
 def problem_files(yaml_path: Path) -> dict[str, list[Path]]:
     """Every file the PEtab v1 problem at `yaml_path` lists, by kind, as paths joined to the YAML's folder.
 
     **Raises:** `DataError` for a YAML that is not a PEtab v1 problem with exactly one problem and one SBML
     file, or that lists no file of some kind, or a file that does not exist."""
-
-    def invalid(e: Exception) -> DataError:
-        return DataError(f"{yaml_path}: not a valid PEtab problem file: {' '.join(str(e).split())[:500]}")
-
     try:
         with open(yaml_path, encoding="utf-8") as fh:
             config = yaml.safe_load(fh)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        raise invalid(e) from None
+        raise invalid_problem(yaml_path, e) from None
     if not isinstance(config, dict):
         raise DataError(f"{yaml_path}: not a valid PEtab problem file: expected a mapping at the top level")
     if str(config.get("format_version", "")).split(".")[0] != "1":

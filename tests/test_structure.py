@@ -190,14 +190,17 @@ def test_fit_result_json_round_trip(tmp_path) -> None:
         sbmljax.FitResult.from_json(tmp_path / "bad.json")
 
 
-def test_package_imports_lazily() -> None:
+def test_package_imports_lazily(models_dir) -> None:
     # The workflow's parse needs only the config and sheet checks; each cluster job re-parses it, so it must
-    # not pay for JAX or petab. Every public name still resolves (and `dir` lists it).
+    # not pay for JAX or petab. Every public name still resolves (and `dir` lists it), and the names given to
+    # type checkers are exactly the lazily exported ones.
+    import ast
     import subprocess
     import sys
 
     code = (
-        "import sys, sbmljax.workflow as w; w.petab_files; "
+        "import sys, sbmljax.workflow as w; "
+        f"w.petab_files({str(models_dir.parent / 'data' / 'bsflu' / 'problem.yaml')!r}); "
         "print(sorted(m for m in ('jax', 'petab', 'libsbml', 'scipy') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -206,5 +209,9 @@ def test_package_imports_lazily() -> None:
         assert getattr(sbmljax, name) is not None, name
         assert name in dir(sbmljax)
     assert sbmljax.if2.__module__ == "sbmljax._likelihood.if2"
+    tree = ast.parse(open(sbmljax.__file__, encoding="utf-8").read())
+    block = next(n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING")
+    typed = {a.asname or a.name for n in block.body if isinstance(n, ast.ImportFrom) for a in n.names}
+    assert typed | {"errors"} == set(sbmljax.__all__)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         sbmljax.nope  # noqa: B018

@@ -21,7 +21,7 @@ from typing import cast
 import numpy as np
 
 from .._expr import Expr, Num, Sym, substitute
-from .._petab_layout import problem_files
+from .._petab_layout import invalid_problem, problem_files
 from ..errors import DataError, ParameterError
 from ..sbml import load_sbml
 from ._dataset import Dataset
@@ -105,7 +105,7 @@ def _files(yaml_path: Path) -> dict[str, list[Path]]:
         with _quiet_petab():
             petab.v1.validate(str(yaml_path))  # the YAML schema
     except Exception as e:  # jsonschema and petab raise their own types
-        raise DataError(f"{yaml_path}: not a valid PEtab problem file: {' '.join(str(e).split())[:500]}") from None
+        raise invalid_problem(yaml_path, e) from None
     return files
 
 
