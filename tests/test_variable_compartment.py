@@ -227,3 +227,15 @@ def test_a_trigger_on_a_diluted_concentration_is_located_between_jumps() -> None
     traj = sbmljax.simulate(sbmljax.load_sbml(text), t, seed=0, method="hybrid", **ALL_DISCRETE)
     assert traj.counts[0, 1, 1] == 0  # B records the time the trigger fired, in thousandths
     assert abs(traj.counts[0, 2, 1] - 1000 * t_hit) <= 1.0, (traj.counts[0, 2, 1], 1000 * t_hit)
+
+
+def test_an_observable_reading_a_changing_size_is_refused(tmp_path) -> None:
+    """Observables read compartment sizes as constants: a size that changes is refused, not read at t0."""
+    from sbmljax.data import Dataset, observables
+    from sbmljax.errors import DataError
+
+    path = tmp_path / "obs.csv"
+    path.write_text("time,conc\n1,3\n")
+    model = sbmljax.load_sbml(document(GROWTH_RULE))
+    with pytest.raises(DataError, match="observable 'conc' reads compartment 'c', whose size changes"):
+        observables(Dataset.from_csv(path, model, observables={"conc": "A / c"}), model)
