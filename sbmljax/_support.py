@@ -274,21 +274,57 @@ _TABLE: tuple[Construct, ...] = (
     Construct(
         key="variable_compartment",
         category="Compartments",
-        name="Compartments whose size changes (`constant=false`)",
-        status="refused",
+        name="Compartments whose size changes (`constant=false`; a rate rule or event assignment on the size)",
+        status="partial",
         scope="stochastic",
-        reason="a compartment whose size changes is not supported",
-        note="Propensities of concentration laws would change between reactions.",
-        error=_UNSUPPORTED,
+        reason="",
+        note=(
+            "A species' amount (its count) changes only by reactions; a concentration in math reads `amount / V(t)` "
+            "(SBML L3V2 §4.11.7). A size set by a rate rule is a continuous variable of the hybrid method (the exact "
+            "methods and tau-leaping refuse rate rules); one set by events changes at the events, for every method. "
+            "A compartment declared `constant=false` that no rule or event changes keeps its size (noted). Rate "
+            "rules and event assignments on a concentration in such a compartment are refused (below)."
+        ),
     ),
     Construct(
         key="compartment_rule",
         category="Compartments",
         name="Assignment rules to a compartment size",
+        status="supported",
+        scope="stochastic",
+        reason="",
+        note=(
+            "The size is the rule's value at every instant; concentrations in the compartment read "
+            "`amount / V(t)`. A size that depends on time makes those propensities time-dependent: extrande "
+            "(thinning, with an interval bound of `V(t)` over each window) and the hybrid method run them, direct "
+            "and NRM refuse them. A rule whose size reads a concentration in the same compartment is an algebraic "
+            "loop and refused."
+        ),
+    ),
+    Construct(
+        key="variable_compartment_rate_rule",
+        category="Compartments",
+        name="Rate rule on a concentration in a compartment whose size changes",
         status="refused",
         scope="stochastic",
-        reason="a rule changing a compartment size is not supported",
-        note="As for variable compartments.",
+        reason=(
+            "a rate rule on a concentration in compartment '{compartment}', whose size changes, moves the amount at "
+            "V·d[S]/dt + [S]·dV/dt, which is not implemented"
+        ),
+        note="Give the species `hasOnlySubstanceUnits=true` (the rule is then on its amount), or keep the size constant.",
+        error=_UNSUPPORTED,
+    ),
+    Construct(
+        key="variable_compartment_event",
+        category="Compartments",
+        name="Event assignment to a concentration in a compartment whose size changes",
+        status="refused",
+        scope="stochastic",
+        reason=(
+            "an event assignment to a concentration in compartment '{compartment}', whose size changes, needs the "
+            "size at the event, which is not implemented"
+        ),
+        note="Assign the amount (`hasOnlySubstanceUnits=true`) instead.",
         error=_UNSUPPORTED,
     ),
     Construct(
@@ -361,8 +397,15 @@ _TABLE: tuple[Construct, ...] = (
         status="refused",
         scope="stochastic",
         reason="substance unit {unit!r} is a mass; molecule counts need a molar mass",
-        note="",
-        fix=_ITEM_FIX,
+        note=(
+            "Accepted under a system size (`system_size=Ω`): the count scale is then `Ω` per unit of the model's "
+            "numbers, and a mass is read as SBML's equations read a species without a conversion factor, "
+            "numerically (one unit of it per unit of reaction extent), so the deterministic limit is the model's ODE."
+        ),
+        fix=(
+            "pass system_size=Ω to read the model's numbers on a scale of Ω per unit (the mass read as the model's "
+            "equations read it), or substance_units='item' to read the numbers as molecule counts"
+        ),
         error=_UNSUPPORTED,
     ),
     Construct(

@@ -3,7 +3,8 @@ for a delay or invalid SBML.
 
 Per file (the 76 of `tests/data/biomodels-corpus/` and `tests/data/biomodels/`): `auto` chooses its method for
 one trajectory to t = 100, as `benchmarks/corpus_verdicts.py --auto` does (a file whose initial values are not
-molecule counts is loaded with that script's system-size rule, `SYSTEM_SIZE_RULE`), and that method then runs
+molecule counts, or whose refusal asks for a system size, such as a species in grams, is loaded with that script's
+system-size rule, `SYSTEM_SIZE_RULE`, as the message tells a user to), and that method then runs
 the trajectory for at most `STEPS` steps. The run must end at t = 100 or at its step limit, never with a
 failure (an ODE-solver failure, a negative count, an error). The step limit keeps the test bounded: most of
 its time is compilation (a hybrid compilation takes 30–60 s), and a model's pace over the full horizon is
@@ -28,7 +29,7 @@ import sbmljax
 from sbmljax.errors import InitialStateError, SimulationError, UnsupportedSBMLFeatureError
 
 sys.path.insert(0, str(REPO / "benchmarks"))
-from corpus_verdicts import system_size_for  # noqa: E402  (the same rule as the coverage table)
+from corpus_verdicts import needs_system_size, system_size_for  # noqa: E402  (the same rule as the coverage table)
 
 CORPUS = sorted((DATA / "biomodels-corpus").glob("*.xml")) + sorted((DATA / "biomodels").glob("*.xml"))
 T_END = 100.0
@@ -40,8 +41,6 @@ ALLOWED = ("delay",)
 
 # Files `auto` does not simulate yet, as strict xfails (fixing one makes it XPASS-fail: remove it then).
 KNOWN_GAPS: dict[str, str] = {
-    "BIOMD0000000244": "a species in a mass unit (gram): no molecule count without a molar mass",
-    "BIOMD0000000355": "a compartment whose size changes (assignment or rate rule on the compartment)",
     # Run-time failures of the method auto chooses (2026-11-30), not refusals:
     "BIOMD0000000093": "hybrid: reaction 'v17' has a negative propensity (-0.1) on a jump channel at t = 2.0",
     "BIOMD0000000224": "direct: reaction 'inhibition_parameter2' fires at 200 with its reactant g at 0 (t = 0.0015)",
@@ -66,7 +65,7 @@ def _auto(path: Path):
         return model, prepare(model, t, method="auto").sim.name
     except (InitialStateError, UnsupportedSBMLFeatureError) as e:
         omega = system_size_for(str(path))
-        if omega is None or ("initial" not in str(e) and not isinstance(e, InitialStateError)):
+        if omega is None or not needs_system_size(e):
             raise
         model = sbmljax.load_sbml(path, system_size=omega)
         return model, prepare(model, t, method="auto").sim.name

@@ -304,12 +304,21 @@ def test_compartment_sizes() -> None:
     assert_refused("compartment_size_not_constant", lambda: simulate(text), symbol="'A'")
 
 
-@exercises("variable_compartment", "compartment_rule")
+@exercises("variable_compartment", "compartment_rule", "variable_compartment_rate_rule", "variable_compartment_event")
 def test_changing_compartments() -> None:
+    """Sizes that change: honoured (the statistics are in test_variable_compartment.py), two cases refused."""
     comp = '<compartment id="c" size="1" spatialDimensions="3" constant="false"/>'
-    assert_refused("variable_compartment", lambda: simulate(document(compartments=comp)))
-    rule = f'<assignmentRule variable="c">{mathml("2*k")}</assignmentRule>'
-    assert_refused("compartment_rule", lambda: simulate(document(compartments=comp, rules=rule)))
+    sp = species("A", 10, hosu=False)
+    assert simulate(document(compartments=comp, species_=sp)).counts.shape == (2, 2, 1)  # nothing changes it
+    rule = f'<assignmentRule variable="c">{mathml("2 + time")}</assignmentRule>'
+    traj = simulate(document(compartments=comp, species_=sp, rules=rule), method="extrande")
+    assert traj.counts[0, 0, 0] == 10
+    rated = '<species id="A" compartment="c" initialAmount="10" hasOnlySubstanceUnits="false" boundaryCondition="true" constant="false"/>'
+    rate = f'<rateRule variable="c">{mathml("k")}</rateRule><rateRule variable="A">{mathml("k")}</rateRule>'
+    text = document(compartments=comp, species_=rated, rules=rate, reactions=reaction("r", "", "", "k"))
+    assert_refused("variable_compartment_rate_rule", lambda: simulate(text, method="hybrid"), compartment="c")
+    text = document(compartments=comp, species_=sp, rules=rule, events=event("e", "time >= 0.5", {"A": "3"}))
+    assert_refused("variable_compartment_event", lambda: simulate(text, method="hybrid"), compartment="c")
 
 
 # -- species and units -----------------------------------------------------------------------------------

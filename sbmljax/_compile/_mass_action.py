@@ -167,7 +167,11 @@ def _build_graph(net: CompiledNetwork) -> ReactionGraph:
     species = set(plan.species_ids)
     rule_vars = dict(model.assignment_rules)
     R, S = len(plan.channel_ids), len(plan.species_ids)
-    forms = [product_form(law, species, rule_vars) for law in plan.channel_laws]
+    # A law that reads a compartment size that changes is not a fixed product of counts (`amount / V(t)`).
+    forms = [
+        None if sized else product_form(law, species, rule_vars)
+        for law, sized in zip(plan.channel_laws, plan.reads_variable_size)
+    ]
     width = max([len(f[1]) for f in forms if f is not None] + [1])
     fac_s = np.zeros((R, width), dtype=np.int32)
     fac_a = np.ones((R, width))

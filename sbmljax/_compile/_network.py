@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from .._expr import DependencyCycle, Expr, dependency_order, evaluate, symbols, uses_time
+from .._expr import Call, DependencyCycle, Expr, Sym, dependency_order, evaluate, symbols, uses_time
 from .._model import Model
 from ..errors import NetworkError, UnsupportedSBMLFeatureError
 
@@ -44,7 +44,12 @@ class _Plan:
         self.ia_param_names: tuple[str, ...] = tuple(
             p.id for p in model.parameters if p.id in ia_vars and p.id not in rule_vars
         )
-        self.param_names = self.free_names + self.ia_param_names
+        # Compartments whose size changes: one set by an assignment rule is evaluated with the rules; one set by
+        # a rate rule or by events is an entry of the parameter vector after the free parameters (the hybrid
+        # method integrates rate-rule entries, and events assign entries), not a value a user sets.
+        self.variable_compartments = tuple(c.id for c in model.compartments if not c.constant)
+        self.size_param_names = tuple(c for c in self.variable_compartments if c not in rule_vars)
+        self.param_names = self.free_names + self.ia_param_names + self.size_param_names
         self.param_index = {n: i for i, n in enumerate(self.param_names)}
         self.p_default = np.array([free[n] for n in self.free_names], dtype=np.float64)
         self.rule_species = tuple(v for v, _ in model.assignment_rules if v in self.species_index)
@@ -59,7 +64,23 @@ class _Plan:
                 volume = size if size is not None else math.nan
             self.species_volume[s.id] = volume
             self.species_scale[s.id] = 1.0 / (s.count_factor * volume)
-        self.compartment_sizes = {c: (v if v is not None else math.nan) for c, v in sizes.items()}
+        variable = set(self.variable_compartments)
+        self.compartment_sizes = {c: (v if v is not None else math.nan) for c, v in sizes.items() if c not in variable}
+        self.initial_sizes = {c: (v if v is not None else math.nan) for c, v in sizes.items() if c in variable}
+        # A concentration in a compartment whose size changes is `amount / V(t)`: one more assignment, evaluated
+        # with the rules (after the size), reading the amount under its own key (SBML L3V2 §4.11.7). Its count
+        # is `concentration × V × count_factor` wherever a value becomes a count (initial values, output).
+        self.amount_keys: dict[str, str] = {}  # amount key -> species
+        self.count_factor = {s.id: s.count_factor for s in model.species}
+        self.variable_species: dict[str, str] = {}  # concentration species in a variable compartment -> compartment
+        conc_rules: list[tuple[str, Expr]] = []
+        for s in model.species:
+            if s.compartment in variable and not s.has_only_substance_units:
+                key = f"{s.id}#amount"
+                self.amount_keys[key] = s.id
+                self.variable_species[s.id] = s.compartment
+                if s.id not in rule_vars:
+                    conc_rules.append((s.id, Call("divide", (Sym(key), Sym(s.compartment)))))
 
         # Channels: one per irreversible reaction, two per split reversible one.
         channels: list[tuple[str, str, Expr, float]] = []
@@ -80,37 +101,63 @@ class _Plan:
         self.stoich = stoich
 
         self.rules = model.assignment_rules
+        if conc_rules:
+            try:
+                self.rules = dependency_order(list(model.assignment_rules) + conc_rules)
+            except DependencyCycle as cycle:
+                raise UnsupportedSBMLFeatureError(
+                    f"{model.source}: the size of a compartment and the concentrations in it read each other "
+                    f"(an algebraic loop among {', '.join(n for n in cycle.names if '#' not in n)})"
+                ) from None
         rule_deps: dict[str, frozenset[str]] = {}
         rule_time: dict[str, bool] = {}
+        rule_sized: dict[str, bool] = {}  # reads a variable compartment's size (directly or through rules)
         for v, e in self.rules:  # topological order: dependencies are already resolved
             deps: set[str] = set()
             t_dep = uses_time(e)
+            sized = False
             for sym in symbols(e):
                 if sym in rule_deps:
                     deps |= rule_deps[sym]
                     t_dep = t_dep or rule_time[sym]
+                    sized = sized or rule_sized[sym]
                 elif sym in self.species_index:
                     deps.add(sym)
-            rule_deps[v], rule_time[v] = frozenset(deps), t_dep
+                elif sym in self.amount_keys:
+                    deps.add(self.amount_keys[sym])
+                sized = sized or sym in variable
+            rule_deps[v], rule_time[v], rule_sized[v] = frozenset(deps), t_dep, sized
         self._rule_deps, self._rule_time = rule_deps, rule_time
 
-        def reads(e: Expr) -> tuple[frozenset[int], bool]:
+        def reads(e: Expr) -> tuple[frozenset[int], bool, bool]:
             sp: set[str] = set()
             t_dep = uses_time(e)
+            sized = False
             for sym in symbols(e):
                 if sym in rule_deps:
                     sp |= rule_deps[sym]
                     t_dep = t_dep or rule_time[sym]
+                    sized = sized or rule_sized[sym]
                 elif sym in self.species_index:
                     sp.add(sym)
-            return frozenset(self.species_index[s] for s in sp), t_dep
+                sized = sized or sym in variable
+            return frozenset(self.species_index[s] for s in sp), t_dep, sized
 
         reads_ = [reads(e) for e in self.channel_laws]
         self.channel_reads = tuple(r[0] for r in reads_)
         self.time_dependent = tuple(r[1] for r in reads_)
+        self.reads_variable_size = tuple(r[2] for r in reads_)  # not of product form (`_mass_action`)
 
         # Initial values: initial assignments and assignment rules together, in dependency order.
         init = list(model.initial_assignments) + [(v, e) for v, e in model.assignment_rules]
+        ia_vars_ = {v for v, _ in init}
+        for s in model.species:  # an initial value given the other way round needs the size at t0
+            if s.compartment in variable and s.id not in ia_vars_:
+                v_sym = Sym(s.compartment)
+                if not s.has_only_substance_units and s.initial_amount is not None:
+                    init.append((s.id, Call("divide", (Sym(f"{s.id}#initial"), v_sym))))
+                elif s.has_only_substance_units and s.initial_amount is None and s.initial_concentration is not None:
+                    init.append((s.id, Call("times", (Sym(f"{s.id}#initial"), v_sym))))
         try:
             self.init_order = dependency_order(init)
         except DependencyCycle as cycle:
@@ -125,13 +172,18 @@ class _Plan:
             for a in ev.assignments:
                 used |= symbols(a.math) | {a.variable}
         for s in model.species:
-            if s.id in used and not s.has_only_substance_units and sizes.get(s.compartment) is None:
+            if (
+                s.id in used
+                and not s.has_only_substance_units
+                and sizes.get(s.compartment) is None
+                and s.compartment not in rule_vars
+            ):
                 raise NetworkError(
                     f"{model.source}: species '{s.id}' is a concentration (hasOnlySubstanceUnits=false) but its "
                     f"compartment '{s.compartment}' has no size, so its amount is undefined"
                 )
         for c, size in sizes.items():
-            if c in used and size is None:
+            if c in used and size is None and c not in rule_vars:
                 raise NetworkError(f"{model.source}: compartment '{c}' is used in math but has no size")
         for s in model.species:
             if s.initial_amount is None and s.initial_concentration is None and s.id not in defined:
@@ -153,6 +205,8 @@ class _Plan:
         env: dict = {}
         for sid, i in self.species_index.items():
             env[sid] = x[i] * self.species_scale[sid]
+        for key, sid in self.amount_keys.items():  # the concentration is the rules' `amount / V(t)`
+            env[key] = x[self.species_index[sid]] / self.count_factor[sid]
         for name, j in self.param_index.items():
             env[name] = p[j]
         env.update(self.compartment_sizes)
@@ -163,6 +217,12 @@ class _Plan:
         for v, e in self.rules:
             env[v] = evaluate(e, env, t)
         return env
+
+    def count_scale(self, sid: str, env: dict):
+        """Counts per unit of species `sid`'s value in math (`env` gives a variable compartment's size)."""
+        if sid in self.variable_species:
+            return 1.0 / (self.count_factor[sid] * env[self.variable_species[sid]])
+        return self.species_scale[sid]
 
 
 class CompiledNetwork(eqx.Module):
@@ -236,12 +296,18 @@ class CompiledNetwork(eqx.Module):
         for j, name in enumerate(plan.free_names):
             env[name] = p_free[j]
         env.update(plan.compartment_sizes)
+        if plan.variable_compartments:
+            env.update(plan.initial_sizes)
+            for s in model.species:  # the value as given; `init_order` converts it with the size at t0
+                given = s.initial_amount if s.initial_amount is not None else s.initial_concentration
+                if s.compartment in plan.initial_sizes and given is not None:
+                    env[f"{s.id}#initial"] = jnp.asarray(given)
         for v, e in plan.init_order:
             env[v] = evaluate(e, env, t0)
         x0 = jnp.asarray(
-            [jnp.asarray(env[s.id], dtype=float) / plan.species_scale[s.id] for s in model.species], dtype=float
+            [jnp.asarray(env[s.id], dtype=float) / plan.count_scale(s.id, env) for s in model.species], dtype=float
         )
-        extra = [jnp.asarray(env[n], dtype=float) for n in plan.ia_param_names]
+        extra = [jnp.asarray(env[n], dtype=float) for n in plan.ia_param_names + plan.size_param_names]
         p = jnp.concatenate([p_free, jnp.stack(extra)]) if extra else p_free
         return x0, p
 
@@ -252,7 +318,7 @@ class CompiledNetwork(eqx.Module):
             return x
         env = plan.env(x, p, t)
         idx = jnp.array([plan.species_index[s] for s in plan.rule_species])
-        vals = jnp.stack([jnp.asarray(env[s], dtype=x.dtype) / plan.species_scale[s] for s in plan.rule_species])
+        vals = jnp.stack([jnp.asarray(env[s], dtype=x.dtype) / plan.count_scale(s, env) for s in plan.rule_species])
         return x.at[idx].set(vals)
 
     def channel_of_reaction(self, k: int) -> str:

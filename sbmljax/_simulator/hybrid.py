@@ -226,6 +226,8 @@ def _trigger_plan(net: CompiledNetwork, all_species: bool) -> _TriggerPlan:
     moving = {v for v, _ in plan.model.rate_rules} | {plan.species_ids[i] for i in np.nonzero(rp.fractional)[0]}
     if all_species:
         moving |= set(plan.species_ids)
+    # A concentration in a compartment whose size a rate rule moves (`amount / V(t)`) moves with it.
+    moving |= {sid for sid, c in plan.variable_species.items() if c in moving}
     name = "hybrid_triggers_all" if all_species else "hybrid_triggers"
     return plan.memo(name, lambda: _TriggerPlan(net, frozenset(moving)))  # type: ignore[return-value]
 

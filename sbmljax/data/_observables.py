@@ -53,8 +53,14 @@ def check_symbols(dataset: Dataset, model: Model, extra: frozenset[str] = frozen
         | set(_placeholders(dataset))
         | {"time"}
     )
+    variable = {c.id for c in model.compartments if not c.constant}
     for o in dataset.observables:
         for sym in sorted(o.symbols()):
+            if sym in variable:  # the formulas read compartment sizes as the model's constants
+                raise DataError(
+                    f"{dataset.source or dataset.name}: observable '{o.id}' reads compartment '{sym}', whose size "
+                    "changes during a run; observables read compartment sizes as constants (observe counts instead)"
+                )
             if sym in rule_params:
                 raise DataError(
                     f"{dataset.source or dataset.name}: observable '{o.id}' reads '{sym}', which an assignment rule "

@@ -109,6 +109,7 @@ class _Builder:
         rules = self.rules()
         initial = self.initial_assignments()
         compartments = self.resolve_compartment_sizes(compartments, initial, rules)
+        self.variable_compartment_species(compartments, species)
         reactions = self.reactions({s.id for s in species})
         rules, initial = self.inline_reaction_rates(reactions, rules, initial)
         events = self.events()
@@ -117,10 +118,11 @@ class _Builder:
 
         extent = _units.resolve(m, _units.extent_unit_id(m), self.policy)
         extent_factor = extent.factor if extent.factor is not None else 1.0
-        if extent.problem:
+        mass_extent = extent.problem_key == "mass_units" and self.system_size is not None
+        if extent.problem and not mass_extent:
             self.refuse("model extentUnits", extent.problem_key, extent.problem_and_fix)
         if self.system_size is not None:
-            species, extent_factor = self.scale_to_system_size(species, extent_factor, extent.label)
+            species, extent_factor = self.scale_to_system_size(species, extent_factor, extent.label, mass_extent)
         reactions = self.convert_mixed_units(species, reactions, extent_factor, extent.label)
         if self.system_size is None and any(not sp_declared for sp_declared in self._declared):
             self.notes.append(
@@ -170,10 +172,46 @@ class _Builder:
             if size is None and self.m.getLevel() < 3 and not c.isSetSize() and c.isSetVolume():
                 size = float(c.getVolume())
             dims = float(c.getSpatialDimensionsAsDouble()) if c.isSetSpatialDimensions() else 3.0
-            out.append(Compartment(c.getId(), c.getName() or c.getId(), size, dims, bool(c.getConstant())))
-            if not c.getConstant():
-                self.refuse(f"compartment '{c.getId()}'", "variable_compartment")
+            constant = bool(c.getConstant())
+            if not constant and not self.changed(c.getId()):
+                # `constant="false"` that no rule or event acts on: the size never changes (BIOMD0000000355).
+                self.notes.append(
+                    f"compartment '{c.getId()}' is declared constant=\"false\" but no rule or event changes its size: "
+                    "it is simulated with its constant size"
+                )
+                constant = True
+            out.append(Compartment(c.getId(), c.getName() or c.getId(), size, dims, constant))
         return out
+
+    def changed(self, sid: str) -> bool:
+        """Whether a rule (assignment or rate) or an event assignment sets symbol `sid` during a run."""
+        m = self.m
+        rule = m.getRule(sid)
+        if rule is not None and not rule.isAlgebraic():
+            return True
+        return any(ea.getVariable() == sid for ev in m.getListOfEvents() for ea in ev.getListOfEventAssignments())
+
+    def variable_compartment_species(self, compartments: list[Compartment], species: list[Species]) -> None:
+        """Species given as concentrations in a compartment whose size changes: their amount is a count and
+        reactions move it, the concentration in math is `amount / V(t)`. What that cannot honour is refused.
+
+        A rate rule on such a species gives `d[S]/dt`, so its amount moves at `V d[S]/dt + [S] dV/dt` (the
+        product rule, SBML L3V2 §4.11.7's note on species in variable compartments); and an event assignment
+        gives `[S]` at the event, so its amount is `[S] × V` at that instant. Neither is implemented: both are
+        refused, naming the species.
+        """
+        variable = {c.id for c in compartments if not c.constant}
+        if not variable:
+            return
+        rated = {v for v, _ in self.rate_rules}
+        assigned = {ea.getVariable() for ev in self.m.getListOfEvents() for ea in ev.getListOfEventAssignments()}
+        for s in species:
+            if s.compartment not in variable or s.has_only_substance_units:
+                continue
+            if s.id in rated:
+                self.refuse(f"rateRule '{s.id}'", "variable_compartment_rate_rule", compartment=s.compartment)
+            if s.id in assigned:
+                self.refuse(f"species '{s.id}'", "variable_compartment_event", compartment=s.compartment)
 
     def convert_mixed_units(
         self, species: list[Species], reactions: list[Reaction], extent_factor: float, extent_label: str
@@ -242,21 +280,39 @@ class _Builder:
         return out
 
     def scale_to_system_size(
-        self, species: list[Species], extent_factor: float, extent_label: str
+        self, species: list[Species], extent_factor: float, extent_label: str, mass_extent: bool = False
     ) -> tuple[list[Species], float]:
         """One extent unit is `Ω` molecules: every species' factor becomes `Ω` times its unit's ratio to the
-        extent unit, and kinetic laws are multiplied by `Ω` (see `sbmljax.sbml._units`)."""
+        extent unit, and kinetic laws are multiplied by `Ω` (see `sbmljax.sbml._units`).
+
+        A mass (a species in `gram`, or the extent itself) has no ratio to an amount without a molar mass; it is
+        read as SBML's equations read a species without a conversion factor, numerically: one unit of it per
+        unit of extent, so `Ω` per unit and the model's ODE is the deterministic limit as for any species."""
         omega = float(self.system_size)  # type: ignore[arg-type]
-        scaled = [dataclasses.replace(s, count_factor=omega * s.count_factor / extent_factor) for s in species]
+        scaled = [
+            dataclasses.replace(
+                s, count_factor=omega if (mass_extent or s.id in self._mass) else omega * s.count_factor / extent_factor
+            )
+            for s in species
+        ]
         self.notes.append(
             f"system size Ω = {omega:g}: one {extent_label} is {omega:g} molecules and propensities are Ω × the "
             "kinetic laws, so the ensemble mean / Ω tends to the model's ODE solution as Ω grows"
         )
+        masses = sorted(self._mass) + (["the reaction extent"] if mass_extent else [])
+        if masses:
+            shown = ", ".join(masses[:10]) + (" …" if len(masses) > 10 else "")
+            self.notes.append(
+                f"mass units ({shown}): no molecule count without a molar mass, so under the system size a mass is "
+                f"read as the model's equations read it, numerically: one unit is {omega:g} counts, like one "
+                f"{extent_label}"
+            )
         return scaled, omega
 
     def species(self, compartments: list[Compartment]) -> list[Species]:
         out = []
         self._declared: list[bool] = []
+        self._mass: set[str] = set()  # species in a mass unit, accepted under a system size
         for s in self.m.getListOfSpecies():
             res = _units.resolve(
                 self.m,
@@ -266,7 +322,9 @@ class _Builder:
                 concentration=not s.getHasOnlySubstanceUnits(),
             )
             self._declared.append(res.declared)
-            if res.problem:
+            if res.problem and res.problem_key == "mass_units" and self.system_size is not None:
+                self._mass.add(s.getId())  # the system size gives the count scale (`scale_to_system_size`)
+            elif res.problem:
                 self.refuse(f"species '{s.getId()}'", res.problem_key, res.problem_and_fix)
             if s.isSetConversionFactor() or self.m.isSetConversionFactor():
                 cf = s.getConversionFactor() or self.m.getConversionFactor()
@@ -343,9 +401,7 @@ class _Builder:
         out = []
         rule_vars = {v for v, _ in rules}
         for c in compartments:
-            if c.id in rule_vars:
-                self.refuse(f"assignmentRule '{c.id}'", "compartment_rule")
-            if c.id in ia:
+            if c.id in ia and c.id not in rule_vars:  # an assignment rule holds at t0 too: it sets the size
                 try:
                     size = float(evaluate(ia[c.id], env))
                 except KeyError as e:
