@@ -112,6 +112,10 @@ class _TriggerPlan:
     species that may be continuous) or depends on time other than as `time <op> constant` (the loop stops at
     those thresholds itself). Each located condition gives the solve a root function, so that the solve stops
     where a trigger can change and the loop evaluates the events there (as after a jump).
+
+    Whether a condition moves is decided per solve (`roots`' `moving`): one that reads only species that are
+    discrete in this trajectory now (or continuous but changed by no continuous channel) is constant during
+    the solve; it can only change at a jump, after which the loop evaluates the events, as in the exact methods.
     """
 
     def __init__(self, net: CompiledNetwork, moving: frozenset[str]):
@@ -130,8 +134,12 @@ class _TriggerPlan:
             return frozenset(seen), uses_time(e) or bool(seen & time_rules)
 
         self.atoms: list[tuple[str, Expr, Expr]] = []
+        species_read = []  # per atom: a mask of the species it reads (whether they move is decided per solve)
+        self.always_moving: list[bool] = []  # per atom: reads time or a rate-rule variable other than a species
         self.time_dependent = False
         self.unlocated: dict[str, str] = {}  # event id -> why its trigger cannot be located
+
+        species = frozenset(plan.species_index)
 
         def visit(ev_id: str, e: Expr) -> None:
             if isinstance(e, Call) and e.op in _RELATIONS and len(e.args) >= 2:
@@ -142,6 +150,8 @@ class _TriggerPlan:
                     )
                     if not threshold and ((ra | rb) & moving or ta or tb):
                         self.atoms.append((e.op, a, b))
+                        species_read.append(np.isin(plan.species_ids, sorted(ra | rb)))
+                        self.always_moving.append(ta or tb or bool((ra | rb) & (moving - species)))
                         self.time_dependent |= ta or tb
                 return
             if (
@@ -156,6 +166,7 @@ class _TriggerPlan:
         for ev in plan.model.events:
             visit(ev.id, ev.trigger)
         self.sense = np.asarray([_RELATIONS[op] for op, _, _ in self.atoms], dtype=np.int8)
+        self.species_read = np.asarray(species_read, dtype=bool).reshape(len(self.atoms), len(plan.species_ids))
 
     def sides(self, net: CompiledNetwork, x, p, t) -> tuple[Array, Array]:
         """Both sides of every located condition at `(x, p, t)`."""
@@ -164,9 +175,10 @@ class _TriggerPlan:
         b = jnp.stack([jnp.asarray(evaluate(e, env, t), jnp.float64) for _, _, e in self.atoms])
         return a, b
 
-    def roots(self, net: CompiledNetwork, x, p, t):
+    def roots(self, net: CompiledNetwork, x, p, t, moving):
         """`g(x, p, t)`: one function per located condition, positive until the condition changes from its value
-        at `(x, p, t)` and crossing zero just past where it does.
+        at `(x, p, t)` and crossing zero just past where it does; `+inf` for a condition that cannot change
+        during this solve (it reads none of the species `moving` (a mask) in it, nor time or a rate-rule parameter).
 
         For `a > b`, true now: `g = (a − b) + ε`, which crosses zero at `a − b = −ε`, where the condition is
         false; false now: `g = −(a − b) + ε`, both divided by `|a| + |b|` at the start (so `ε = TRIGGER_REL` relative, plus
@@ -187,12 +199,18 @@ class _TriggerPlan:
         scale = 1.0 / jnp.where(size > 0, size, 1.0)
         eps = jnp.where(sense == 0, 0.0, TRIGGER_REL + 1e-12 * scale)
         # An equality holding exactly now changes as soon as anything moves: not located (the next event check
-        # after the step sees it).
-        frozen = (sense == 0) & (d0 == 0)
+        # after the step sees it). A condition on what does not move in this solve (a discrete species: its count
+        # changes only at jumps) is constant: as a root function it would be flat, and the solve's
+        # `min(jump, triggers)` flat where it is the smaller, so that the root finder's Newton iterations, sent there
+        # by an overshoot, stall (at a count exactly at its threshold, `ε` from the jump's root: the solve failed).
+        # It is left to the loop's event check after each jump. `+inf` drops it from the minimum.
+        reads = jnp.asarray(self.species_read) & moving[None, :]
+        active = jnp.asarray(self.always_moving, dtype=bool) | jnp.any(reads, axis=1)
+        frozen = ((sense == 0) & (d0 == 0)) | ~active
 
         def g(x_, p_, t_):
             a, b = self.sides(net, x_, p_, t_)
-            return jnp.where(frozen, 1.0, s * (a - b) * scale + eps)
+            return jnp.where(frozen, jnp.inf, s * (a - b) * scale + eps)
 
         return g
 
@@ -426,7 +444,10 @@ class HybridSimulator(AbstractSimulator):
         # first), and the loop evaluates the events there.
         triggers = _trigger_plan(net, self._species_move)
         if triggers.atoms:
-            roots = triggers.roots(net, x, p_eff, state.t)
+            # What moves in this solve: species set by rate rules and those a continuous channel changes.
+            rp_ = _rate_plan(net)
+            moving = jnp.asarray(rp_.rated) | jnp.any(jnp.asarray(rp_.changes) & fast[:, None], axis=0)
+            roots = triggers.roots(net, x, p_eff, state.t, moving)
 
             def trigger_roots(t, y):
                 return jnp.min(roots(y[:S], self._with_q(net, p, y[S:-1]), t))
@@ -568,7 +589,8 @@ class HybridSimulator(AbstractSimulator):
         triggers = _trigger_plan(net, self._species_move)
         event = None
         if triggers.atoms:
-            roots = triggers.roots(net, state.x, self._with_q(net, p, state.q), state.t)
+            moving = jnp.asarray(_rate_plan(net).rated)  # no reactions: only rate rules move species
+            roots = triggers.roots(net, state.x, self._with_q(net, p, state.q), state.t, moving)
 
             def cond(t, y, args, **kwargs):
                 del args, kwargs
