@@ -24,6 +24,7 @@ from jaxtyping import Array, Bool, Float, Int
 
 from .._compile._network import CompiledNetwork
 from .._expr import Call, Expr, Sym, Time, children, evaluate, symbols, uses_time
+from .._flux import flux_reactions
 from .._model import Unsupported
 from .._prng import Stream, stream_key
 from .._results import RESULTS
@@ -76,8 +77,15 @@ class _RatePlan:
         rated = np.zeros(len(plan.species_ids), dtype=bool)
         rated[[i for i, _, _ in self.species]] = True
         self.rated = rated  # a species a rate rule moves may go negative; nothing clips it
-        self.always_continuous = rated | fractional  # a species a rate rule moves is continuous at all times
         self.changes = stoich != 0  # (channels, species): what a firing changes
+        # A reaction whose law is a flux, not a propensity (a net rate, or one that does not vanish with a
+        # reactant: `sbmljax._flux`), moves the ODE at all times, and its species are continuous: the ODE may run
+        # it backwards. (They are clipped at zero as other continuous species: the solver's error leaves
+        # vanishing amounts slightly negative, and jump channels reading them would turn negative.)
+        flux = flux_reactions(plan.model)
+        self.flux = np.asarray([r in flux for r in plan.channel_reaction], dtype=bool)
+        self.flux_species = (self.changes & self.flux[:, None]).any(axis=0)
+        self.always_continuous = rated | fractional | self.flux_species  # continuous at all times
 
 
 def _fractional_species(net: CompiledNetwork) -> dict[str, str]:
@@ -241,7 +249,8 @@ def _trigger_plan(net: CompiledNetwork, all_species: bool) -> _TriggerPlan:
     """The network's `_TriggerPlan`, built once per partition setting and cached on its plan."""
     rp = _rate_plan(net)
     plan = net.plan
-    moving = {v for v, _ in plan.model.rate_rules} | {plan.species_ids[i] for i in np.nonzero(rp.fractional)[0]}
+    always = np.nonzero(rp.fractional | rp.flux_species)[0]  # continuous at all times, moved by a flux reaction too
+    moving = {v for v, _ in plan.model.rate_rules} | {plan.species_ids[i] for i in always}
     if all_species:
         moving |= set(plan.species_ids)
     name = "hybrid_triggers_all" if all_species else "hybrid_triggers"
@@ -258,6 +267,10 @@ class HybridSimulator(AbstractSimulator):
       `discrete_below` (then it is rounded to a whole count and is discrete again); a species set by a rate
       rule, or changed by a reaction by a non-integer amount (`A -> 0.5 B`: not a count), is always
       continuous;
+    - a reaction whose law is a flux of the reaction-rate equations rather than a propensity (a net rate
+      `kf·A·B − kr·C` in a reaction flagged irreversible, or a law that does not read a reactant it consumes:
+      `sbmljax._flux`) is a continuous channel at all times, and the species it changes are continuous: the
+      ODE runs it backwards where it is negative, as the modeller's ODE does;
     - a channel whose propensity has reached `fast_propensity` (default: never) makes every species it
       changes continuous whatever its count, until the propensity falls below half of that: fast binding and
       unbinding of a few enzyme molecules then moves the ODE instead of firing millions of jumps;
@@ -281,8 +294,8 @@ class HybridSimulator(AbstractSimulator):
 
     A model without reactions whose rate rules move is solved as their ODE (nothing jumps).
 
-    **Limits.** `continuous_above=inf`: every species discrete, the exact SSA (the ODE only integrates the
-    hazard). `continuous_above=0, discrete_below=0`: every channel continuous, the reaction-rate ODE.
+    **Limits.** `continuous_above=inf`: every species discrete (except those a flux law changes), the exact SSA
+    (the ODE only integrates the hazard). `continuous_above=0, discrete_below=0`: every channel continuous, the reaction-rate ODE.
 
     **Options:** `solver` (`"kvaerno3"`, default, or `"kvaerno5"`: L-stable implicit ESDIRK methods with an
     embedded error estimate, for the stiff models of curated repositories; `"tsit5"`, explicit, cheaper on
@@ -391,7 +404,7 @@ class HybridSimulator(AbstractSimulator):
         continuous = jnp.where(continuous, x >= self.discrete_below, x >= self.continuous_above) | forced
         all_continuous = jnp.all(~changes | continuous[None, :], axis=1)
         hot = jnp.where(fast, a >= 0.5 * self.min_propensity, a >= self.min_propensity)
-        return continuous, all_continuous & hot
+        return continuous, all_continuous & (hot | jnp.asarray(rp.flux))
 
     # -- the simulator contract --------------------------------------------------------------------------
     def init(self, net: CompiledNetwork, t0, x0, p, rng: Stream) -> HybridState:
