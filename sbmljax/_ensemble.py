@@ -38,6 +38,7 @@ from ._compile._events import CompiledEvents, compile_events, event_refusals
 from ._compile._network import CompiledNetwork, compile_network
 from ._config import default_chunk
 from ._feasibility import expected_events
+from ._flux import flux_reactions
 from ._model import Model
 from ._results import RESULTS, status_code
 from ._simulator import AbstractSimulator, make_simulator
@@ -223,6 +224,20 @@ def _prepare_auto(model, t_eval, params, initial, t0, n_trajectories, max_events
     # SimulationError: a rate law negative in the initial state, which the hybrid method runs as a net flux if the
     # reaction is continuous (and refuses at run time if it is not).
     refusable = (UnsupportedSBMLFeatureError, InfeasibleSimulationError, InitialStateError, SimulationError)
+    span = float(np.max(np.asarray(t_eval, dtype=np.float64))) - t0
+    hybrid = make_simulator("hybrid", fast_propensity=AUTO_FAST_EVENTS / span if span > 0 else math.inf)
+    flux = flux_reactions(model)
+    if flux:
+        # A flux is no propensity: the exact methods would stop where it turns negative or drains a reactant below
+        # zero (sbmljax._flux); the hybrid method runs such reactions in its ODE.
+        rid, reason = next(iter(flux.items()))
+        more = f" ({len(flux) - 1} more reaction(s) alike)" if len(flux) > 1 else ""
+        prep = prepare(model, t_eval, method=hybrid, **common)
+        why = (
+            f"method 'auto' chose 'hybrid': reaction '{rid}' has a law that is a flux of the reaction-rate equations, "
+            f"not a propensity ({reason}){more}"
+        )
+        return dataclasses.replace(prep, notes=(why, *prep.notes))
     try:
         try:
             prep = prepare(model, t_eval, method="direct", **common)
@@ -236,9 +251,7 @@ def _prepare_auto(model, t_eval, params, initial, t0, n_trajectories, max_events
                 "on time"
             )
     except refusable as e:
-        span = float(np.max(np.asarray(t_eval, dtype=np.float64))) - t0
-        fast = AUTO_FAST_EVENTS / span if span > 0 else math.inf
-        prep = prepare(model, t_eval, method=make_simulator("hybrid", fast_propensity=fast), **common)
+        prep = prepare(model, t_eval, method=hybrid, **common)
         reason = " ".join(str(e).split()).removeprefix(f"{model.source}: ")
         why = f"method 'auto' chose 'hybrid': the exact methods refuse this request ({reason})"
     return dataclasses.replace(prep, notes=(why, *prep.notes))
@@ -387,7 +400,11 @@ def raise_failures(prep: Prepared, sol: Solution, max_steps: int) -> None:
     at = dict(zip(model.species_ids, (float(v) for v in x)))
     if code == status_code(RESULTS.bad_propensity):
         a = np.asarray(net.propensities(jnp.asarray(x), p, jnp.asarray(t)))
-        k = int(np.argmax(~((a >= 0) & np.isfinite(a))))
+        bad = ~((a >= 0) & np.isfinite(a))
+        if prep.sim.name == "hybrid":  # its flux reactions run in the ODE, negative or not (sbmljax._flux)
+            flux = flux_reactions(model)
+            bad &= ~np.isin(np.asarray(net.plan.channel_reaction), list(flux)) | ~np.isfinite(a)
+        k = int(np.argmax(bad))
         kind = "NaN" if np.isnan(a[k]) else ("infinite" if np.isinf(a[k]) else "negative")
         rid = net.channel_of_reaction(k)
         raise SimulationError(

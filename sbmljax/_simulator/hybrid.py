@@ -24,6 +24,7 @@ from jaxtyping import Array, Bool, Float, Int
 
 from .._compile._network import CompiledNetwork
 from .._expr import Call, Expr, Sym, Time, children, evaluate, symbols, uses_time
+from .._flux import flux_reactions
 from .._model import Unsupported
 from .._prng import Stream, stream_key
 from .._results import RESULTS
@@ -76,8 +77,15 @@ class _RatePlan:
         rated = np.zeros(len(plan.species_ids), dtype=bool)
         rated[[i for i, _, _ in self.species]] = True
         self.rated = rated  # a species a rate rule moves may go negative; nothing clips it
-        self.always_continuous = rated | fractional  # a species a rate rule moves is continuous at all times
         self.changes = stoich != 0  # (channels, species): what a firing changes
+        # A reaction whose law is a flux, not a propensity (a net rate, or one that does not vanish with a
+        # reactant: `sbmljax._flux`), moves the ODE at all times, and its species are continuous: the ODE may run
+        # it backwards. (They are clipped at zero as other continuous species: the solver's error leaves
+        # vanishing amounts slightly negative, and jump channels reading them would turn negative.)
+        flux = flux_reactions(plan.model)
+        self.flux = np.asarray([r in flux for r in plan.channel_reaction], dtype=bool)
+        self.flux_species = (self.changes & self.flux[:, None]).any(axis=0)
+        self.always_continuous = rated | fractional | self.flux_species  # continuous at all times
 
 
 def _fractional_species(net: CompiledNetwork) -> dict[str, str]:
@@ -112,6 +120,10 @@ class _TriggerPlan:
     species that may be continuous) or depends on time other than as `time <op> constant` (the loop stops at
     those thresholds itself). Each located condition gives the solve a root function, so that the solve stops
     where a trigger can change and the loop evaluates the events there (as after a jump).
+
+    Whether a condition moves is decided per solve (`roots`' `moving`): one that reads only species that are
+    discrete in this trajectory now (or continuous but changed by no continuous channel) is constant during
+    the solve; it can only change at a jump, after which the loop evaluates the events, as in the exact methods.
     """
 
     def __init__(self, net: CompiledNetwork, moving: frozenset[str]):
@@ -130,8 +142,12 @@ class _TriggerPlan:
             return frozenset(seen), uses_time(e) or bool(seen & time_rules)
 
         self.atoms: list[tuple[str, Expr, Expr]] = []
+        species_read = []  # per atom: a mask of the species it reads (whether they move is decided per solve)
+        self.always_moving: list[bool] = []  # per atom: reads time or a rate-rule variable other than a species
         self.time_dependent = False
         self.unlocated: dict[str, str] = {}  # event id -> why its trigger cannot be located
+
+        species = frozenset(plan.species_index)
 
         def visit(ev_id: str, e: Expr) -> None:
             if isinstance(e, Call) and e.op in _RELATIONS and len(e.args) >= 2:
@@ -142,6 +158,8 @@ class _TriggerPlan:
                     )
                     if not threshold and ((ra | rb) & moving or ta or tb):
                         self.atoms.append((e.op, a, b))
+                        species_read.append(np.isin(plan.species_ids, sorted(ra | rb)))
+                        self.always_moving.append(ta or tb or bool((ra | rb) & (moving - species)))
                         self.time_dependent |= ta or tb
                 return
             if (
@@ -156,6 +174,7 @@ class _TriggerPlan:
         for ev in plan.model.events:
             visit(ev.id, ev.trigger)
         self.sense = np.asarray([_RELATIONS[op] for op, _, _ in self.atoms], dtype=np.int8)
+        self.species_read = np.asarray(species_read, dtype=bool).reshape(len(self.atoms), len(plan.species_ids))
 
     def sides(self, net: CompiledNetwork, x, p, t) -> tuple[Array, Array]:
         """Both sides of every located condition at `(x, p, t)`."""
@@ -164,9 +183,10 @@ class _TriggerPlan:
         b = jnp.stack([jnp.asarray(evaluate(e, env, t), jnp.float64) for _, _, e in self.atoms])
         return a, b
 
-    def roots(self, net: CompiledNetwork, x, p, t):
+    def roots(self, net: CompiledNetwork, x, p, t, moving):
         """`g(x, p, t)`: one function per located condition, positive until the condition changes from its value
-        at `(x, p, t)` and crossing zero just past where it does.
+        at `(x, p, t)` and crossing zero just past where it does; `+inf` for a condition that cannot change
+        during this solve (it reads none of the species `moving` (a mask) in it, nor time or a rate-rule parameter).
 
         For `a > b`, true now: `g = (a − b) + ε`, which crosses zero at `a − b = −ε`, where the condition is
         false; false now: `g = −(a − b) + ε`, both divided by `|a| + |b|` at the start (so `ε = TRIGGER_REL` relative, plus
@@ -187,12 +207,18 @@ class _TriggerPlan:
         scale = 1.0 / jnp.where(size > 0, size, 1.0)
         eps = jnp.where(sense == 0, 0.0, TRIGGER_REL + 1e-12 * scale)
         # An equality holding exactly now changes as soon as anything moves: not located (the next event check
-        # after the step sees it).
-        frozen = (sense == 0) & (d0 == 0)
+        # after the step sees it). A condition on what does not move in this solve (a discrete species: its count
+        # changes only at jumps) is constant: as a root function it would be flat, and the solve's
+        # `min(jump, triggers)` flat where it is the smaller, so that the root finder's Newton iterations, sent there
+        # by an overshoot, stall (at a count exactly at its threshold, `ε` from the jump's root: the solve failed).
+        # It is left to the loop's event check after each jump. `+inf` drops it from the minimum.
+        reads = jnp.asarray(self.species_read) & moving[None, :]
+        active = jnp.asarray(self.always_moving, dtype=bool) | jnp.any(reads, axis=1)
+        frozen = ((sense == 0) & (d0 == 0)) | ~active
 
         def g(x_, p_, t_):
             a, b = self.sides(net, x_, p_, t_)
-            return jnp.where(frozen, 1.0, s * (a - b) * scale + eps)
+            return jnp.where(frozen, jnp.inf, s * (a - b) * scale + eps)
 
         return g
 
@@ -223,7 +249,8 @@ def _trigger_plan(net: CompiledNetwork, all_species: bool) -> _TriggerPlan:
     """The network's `_TriggerPlan`, built once per partition setting and cached on its plan."""
     rp = _rate_plan(net)
     plan = net.plan
-    moving = {v for v, _ in plan.model.rate_rules} | {plan.species_ids[i] for i in np.nonzero(rp.fractional)[0]}
+    always = np.nonzero(rp.fractional | rp.flux_species)[0]  # continuous at all times, moved by a flux reaction too
+    moving = {v for v, _ in plan.model.rate_rules} | {plan.species_ids[i] for i in always}
     if all_species:
         moving |= set(plan.species_ids)
     # A concentration in a compartment whose size a rate rule moves (`amount / V(t)`) moves with it.
@@ -242,6 +269,10 @@ class HybridSimulator(AbstractSimulator):
       `discrete_below` (then it is rounded to a whole count and is discrete again); a species set by a rate
       rule, or changed by a reaction by a non-integer amount (`A -> 0.5 B`: not a count), is always
       continuous;
+    - a reaction whose law is a flux of the reaction-rate equations rather than a propensity (a net rate
+      `kf·A·B − kr·C` in a reaction flagged irreversible, or a law that does not read a reactant it consumes:
+      `sbmljax._flux`) is a continuous channel at all times, and the species it changes are continuous: the
+      ODE runs it backwards where it is negative, as the modeller's ODE does;
     - a channel whose propensity has reached `fast_propensity` (default: never) makes every species it
       changes continuous whatever its count, until the propensity falls below half of that: fast binding and
       unbinding of a few enzyme molecules then moves the ODE instead of firing millions of jumps;
@@ -265,8 +296,8 @@ class HybridSimulator(AbstractSimulator):
 
     A model without reactions whose rate rules move is solved as their ODE (nothing jumps).
 
-    **Limits.** `continuous_above=inf`: every species discrete, the exact SSA (the ODE only integrates the
-    hazard). `continuous_above=0, discrete_below=0`: every channel continuous, the reaction-rate ODE.
+    **Limits.** `continuous_above=inf`: every species discrete (except those a flux law changes), the exact SSA
+    (the ODE only integrates the hazard). `continuous_above=0, discrete_below=0`: every channel continuous, the reaction-rate ODE.
 
     **Options:** `solver` (`"kvaerno3"`, default, or `"kvaerno5"`: L-stable implicit ESDIRK methods with an
     embedded error estimate, for the stiff models of curated repositories; `"tsit5"`, explicit, cheaper on
@@ -375,7 +406,7 @@ class HybridSimulator(AbstractSimulator):
         continuous = jnp.where(continuous, x >= self.discrete_below, x >= self.continuous_above) | forced
         all_continuous = jnp.all(~changes | continuous[None, :], axis=1)
         hot = jnp.where(fast, a >= 0.5 * self.min_propensity, a >= self.min_propensity)
-        return continuous, all_continuous & hot
+        return continuous, all_continuous & (hot | jnp.asarray(rp.flux))
 
     # -- the simulator contract --------------------------------------------------------------------------
     def init(self, net: CompiledNetwork, t0, x0, p, rng: Stream) -> HybridState:
@@ -428,7 +459,10 @@ class HybridSimulator(AbstractSimulator):
         # first), and the loop evaluates the events there.
         triggers = _trigger_plan(net, self._species_move)
         if triggers.atoms:
-            roots = triggers.roots(net, x, p_eff, state.t)
+            # What moves in this solve: species set by rate rules and those a continuous channel changes.
+            rp_ = _rate_plan(net)
+            moving = jnp.asarray(rp_.rated) | jnp.any(jnp.asarray(rp_.changes) & fast[:, None], axis=0)
+            roots = triggers.roots(net, x, p_eff, state.t, moving)
 
             def trigger_roots(t, y):
                 return jnp.min(roots(y[:S], self._with_q(net, p, y[S:-1]), t))
@@ -570,7 +604,8 @@ class HybridSimulator(AbstractSimulator):
         triggers = _trigger_plan(net, self._species_move)
         event = None
         if triggers.atoms:
-            roots = triggers.roots(net, state.x, self._with_q(net, p, state.q), state.t)
+            moving = jnp.asarray(_rate_plan(net).rated)  # no reactions: only rate rules move species
+            roots = triggers.roots(net, state.x, self._with_q(net, p, state.q), state.t, moving)
 
             def cond(t, y, args, **kwargs):
                 del args, kwargs
