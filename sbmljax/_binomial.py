@@ -3,7 +3,8 @@
 By symmetry the sampler draws `Binomial(n, q)` with `q = min(p, 1 − p)` and returns `n − k` where `p > 1/2`.
 
 - `n·q < 10`: inversion by sequential search from `k = 0` (Devroye 1986, §X.4.3), one uniform per element;
-  the loop runs to the largest count in the batch, typically `n·q + 3√(n·q)` multiply-adds.
+  the loop runs to the largest count in the batch, typically `n·q + 3√(n·q)` multiply-adds, four per
+  iteration with the search index shared by the batch (see `_inversion`).
 - `n·q ≥ 10`: Hörmann's transformed rejection with squeeze, BTRS (Hörmann 1993), as in NumPy and JAX;
   the `while_loop` runs only while some element of that kind is not yet accepted, so a batch of small means
   draws nothing for it.
@@ -25,24 +26,40 @@ from ._prng import Stream, rejection
 
 _SMALL = 10.0  # n·q below: inversion; above: BTRS, whose constants are valid for n·q ≥ 10
 _MAX_SEARCH = 200  # inversion steps; for n·q < 10 a count above 200 has probability < 1e-200
+_CHUNK = 4  # inversion steps per loop iteration: 243 → 128 µs per 3,000 vmapped draws going from 1 to 4
 
 
 def _inversion(u: Float[Array, "..."], n: Float[Array, "..."], q: Float[Array, "..."]) -> Float[Array, "..."]:
-    """Smallest k with F(k) ≥ u for Binomial(n, q), q ≤ 1/2, by sequential search from k = 0."""
+    """Smallest k with F(k) ≥ u for Binomial(n, q), q ≤ 1/2, by sequential search from k = 0.
+
+    Written as a count, `k = #{j : u > F(j), f(j) > 0, j < n}` (each condition, once false, stays false), with
+    the search index `j` shared by every element: the pmf recurrence `f(j+1) = f(j)·r·(n − j)/(j + 1)` then
+    multiplies by a scalar `1/(j + 1)` instead of dividing per element, no element's state is masked, and
+    `_CHUNK` steps run per iteration of the loop, whose condition (some element still searching) is the
+    expensive part under `vmap`. 2.1× faster than one masked step per iteration (272 → 128 µs per 3,000
+    vmapped draws at bsflu-like means, same run); the masked form with 8 steps per iteration was 2.3× slower.
+    """
     p0 = jnp.exp(n * jnp.log1p(-q))
     r = q / (1.0 - q)
 
+    def searching(j, f, c):
+        return (u > c) & (f > 0) & (j < n) & (j < _MAX_SEARCH)
+
     def cond(c):
-        k, p, f = c
-        return jnp.any((u > f) & (p > 0) & (k < n) & (k < _MAX_SEARCH))
+        j, f, cdf, _ = c
+        return jnp.any(searching(j, f, cdf))
 
     def body(c):
-        k, p, f = c
-        go = (u > f) & (p > 0) & (k < n) & (k < _MAX_SEARCH)
-        p1 = p * r * (n - k) / (k + 1.0)
-        return jnp.where(go, k + 1.0, k), jnp.where(go, p1, p), jnp.where(go, f + p1, f)
+        j, f, cdf, k = c
+        for _ in range(_CHUNK):
+            k = k + searching(j, f, cdf).astype(k.dtype)
+            f = f * r * (n - j) * (1.0 / (j + 1.0))
+            j = j + 1.0
+            cdf = cdf + f
+        return j, f, cdf, k
 
-    k, _, _ = jax.lax.while_loop(cond, body, (jnp.zeros_like(n), p0, p0))
+    zero = jnp.zeros((), jnp.float64)
+    _, _, _, k = jax.lax.while_loop(cond, body, (zero, p0, p0, jnp.zeros_like(n)))
     return k
 
 

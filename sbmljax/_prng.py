@@ -141,9 +141,11 @@ def rejection(
 
     def body(c):
         k, ok, s = c
-        uv, s = s.uniforms(2 * done.size)
-        uv = uv.reshape(2, *done.shape)
-        k_new, ok_new = attempt(uv[0], uv[1])
+        # The same 2·size uniforms as one call, in the same order; drawn as two calls because slicing one
+        # stacked vector under vmap made XLA copy it through a transposed layout (8× the loop's cost).
+        u, s = s.uniforms(done.size)
+        v, s = s.uniforms(done.size)
+        k_new, ok_new = attempt(u.reshape(done.shape), v.reshape(done.shape))
         take = ~ok & ok_new
         return jnp.where(take, k_new, k), ok | ok_new, s
 

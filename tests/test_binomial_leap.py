@@ -11,15 +11,22 @@ import scipy.stats as st
 from helpers import birth_death_moments, sbml_model
 
 import sbmljax
-from sbmljax._binomial import binomial
+from sbmljax._binomial import _inversion, binomial
+from sbmljax._ensemble import parameter_vector, prepare
+from sbmljax._likelihood.lockstep import advance_lockstep
 from sbmljax._prng import seed_stream
+from sbmljax._solve import solve
 from sbmljax.errors import ConfigError
 
 T = np.linspace(0.0, 10.0, 11)
 N = 2000
 
 
-@pytest.mark.parametrize(("n", "p"), [(5, 0.3), (30, 0.2), (200, 0.4), (1000, 0.97), (763, 0.01)])
+@pytest.mark.parametrize(
+    ("n", "p"),
+    # both branches and the cut between them (n·q = 9.8 inversion, 10 BTRS), p > 1/2 (symmetry), n = 1
+    [(5, 0.3), (30, 0.2), (200, 0.4), (1000, 0.97), (763, 0.01), (49, 0.2), (100, 0.1), (20, 0.5), (1, 0.7)],
+)
 def test_binomial_sampler_chi_square(n, p) -> None:
     m = 20000
     with jax.enable_x64(True):
@@ -87,3 +94,39 @@ def test_needs_a_fixed_step() -> None:
             seed=1,
             method="binomial_leap",
         )
+
+
+@pytest.mark.parametrize(("n", "q"), [(5, 0.3), (30, 0.2), (763, 0.01), (49, 0.2), (12, 0.5), (2000, 0.004)])
+def test_inversion_is_the_exact_quantile(n, q) -> None:
+    # The inversion branch (n·q < 10) returns the binomial quantile of its uniform: compare with scipy's at
+    # uniforms away from the CDF's jumps (where rounding may legitimately pick either side).
+    u = np.random.default_rng(0).random(5000)
+    cdf = st.binom.cdf(np.arange(n + 1), n, q)
+    u = u[np.min(np.abs(u[:, None] - cdf[None, :]), axis=1) > 1e-12]
+    with jax.enable_x64(True):
+        k = np.asarray(jax.jit(_inversion)(jnp.asarray(u), jnp.full(u.shape, float(n)), jnp.full(u.shape, q)))
+    np.testing.assert_array_equal(k, st.binom.ppf(u, n, q))
+
+
+def test_lockstep_particles_equal_the_general_loop() -> None:
+    # The filter steps a fixed-step method's particles on one shared clock: the states equal `solve`'s, bitwise.
+    model = sbmljax.load_sbml(
+        sbml_model(
+            {"S": 95, "I": 5, "R": 0},
+            {"beta": 2.0, "gamma": 0.5},
+            [("inf", "S + I -> 2 I", "beta*S*I/100"), ("rec", "I -> R", "gamma*I")],
+        )
+    )
+    with jax.enable_x64(True):
+        prep = prepare(model, np.array([0.0, 3.0]), method="binomial_leap", tau=0.1)
+        x0, p = prep.net.initial_state(parameter_vector(prep.net, {}), 0.0)
+        xs = jnp.broadcast_to(x0, (64, x0.shape[0]))
+        ps = jnp.broadcast_to(p, (64, p.shape[0]))
+        keys = jax.random.split(jax.random.key(3), 64)
+        t0, t1 = jnp.float64(0.7), jnp.float64(2.35)
+        x, status, t = advance_lockstep(prep.net, prep.sim, xs, ps, keys, t0, t1)
+        sol = jax.vmap(lambda xi, ki: solve(prep.net, prep.sim, t1[None], xi, p, ki, t0=t0, block=16))(xs, keys)
+    np.testing.assert_array_equal(np.asarray(x), np.asarray(sol.x))
+    np.testing.assert_array_equal(np.asarray(status), np.asarray(sol.status))
+    np.testing.assert_array_equal(np.asarray(t), np.asarray(sol.t))
+    assert np.ptp(np.asarray(x)[:, 1]) > 0  # the particles differ

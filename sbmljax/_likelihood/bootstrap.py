@@ -37,6 +37,7 @@ from .._estimator.score import _PathScore
 from .._results import RESULTS, status_code
 from .._simulator import AbstractSimulator
 from .._solve import solve
+from .lockstep import advance_lockstep
 from .observation import ObservationModel
 
 
@@ -112,6 +113,8 @@ def bootstrap_filter(
     def log_g(th, x, k):
         return obs.log_g(x, initial(th)[1], k, th)
 
+    # a fixed-step method's particles share one clock (`advance_lockstep`); the path score needs `solve`'s loop
+    lockstep = sim.fixed_step() is not None and not score
     minus1 = jnp.asarray(-1, dtype=jnp.int32)
     carry0 = dict(
         t=jnp.asarray(t0, dtype=jnp.float64),
@@ -137,7 +140,14 @@ def bootstrap_filter(
             sol = solve(net, sim, t_k[None], xi, p, ki, t0=c["t"], block=block, accumulator=acc)
             return sol.x, sol.status, sol.t, sol.extra
 
-        x, status, t_end, dalpha = jax.vmap(advance)(c["x"], jax.random.split(k_prop, n))
+        keys = jax.random.split(k_prop, n)
+        if lockstep:
+            x, status, t_end = advance_lockstep(
+                net, sim, c["x"], jnp.broadcast_to(p, (n, p.shape[0])), keys, c["t"], t_k
+            )
+            dalpha = None
+        else:
+            x, status, t_end, dalpha = jax.vmap(advance)(c["x"], keys)
         failed_now = status != status_code(RESULTS.successful)
         first_fail = jnp.argmax(failed_now)
         new_fail = (c["failed"] < 0) & jnp.any(failed_now)

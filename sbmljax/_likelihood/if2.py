@@ -41,6 +41,7 @@ from ..errors import ConfigError, LikelihoodError
 from .api import DEFAULT_REPLICATES, ParticleLikelihood
 from .bootstrap import systematic_resample
 from .dataset_filter import DatasetFilter
+from .lockstep import advance_lockstep
 
 _SCALES = {"lin": 0, "log": 1, "log10": 2}
 
@@ -97,7 +98,11 @@ def if2_iteration(
             sol = solve(net, sim, t_k[None], xi, pi, ki, t0=c["t"], block=block)
             return sol.x, sol.status
 
-        x, status = jax.vmap(advance)(c["x"], p, jax.random.split(k_prop, n))
+        keys = jax.random.split(k_prop, n)
+        if sim.fixed_step() is not None:  # a fixed-step method's particles share one clock
+            x, status, _ = advance_lockstep(net, sim, c["x"], p, keys, c["t"], t_k)
+        else:
+            x, status = jax.vmap(advance)(c["x"], p, keys)
         g, _ = jax.vmap(lambda xi, pi, th: obs.log_g(xi, pi, k, th))(x, p, theta)
         g = jnp.where(jnp.isnan(g), -jnp.inf, g)
         inc = logsumexp(g) - jnp.log(n)

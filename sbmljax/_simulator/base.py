@@ -135,6 +135,13 @@ class AbstractSimulator(eqx.Module):
         del net, x0, p, t0, t_first
         return []
 
+    def fixed_step(self) -> float | None:
+        """The step of a fixed-step method: from any state at time `t` its `step` moves to
+        `t + min(h, t_stop − t)` (or fails), so trajectories started together step together and a batch can
+        share one clock (the particle filter's `advance_lockstep`). `None` (the default): steps depend on the
+        state."""
+        return None
+
     def loop_params(self, net: CompiledNetwork, state: PyTree, p: Float[Array, " params"]) -> Float[Array, " params"]:
         """The parameter vector the loop's events read and assign after a step: `p` itself, unless the simulator
         moves parameters (the hybrid method integrates rate rules on parameters in its state)."""

@@ -66,6 +66,9 @@ class BinomialLeaping(AbstractSimulator):
         if self.tau is None or not self.tau > 0:
             raise ConfigError(f"binomial tau-leaping needs a positive fixed step tau= (e.g. 1/12), got {self.tau}")
 
+    def fixed_step(self) -> float | None:
+        return self.tau
+
     def init(self, net: CompiledNetwork, t0, x0, p, rng) -> SimState:
         del net, p
         return initial_sim_state(t0, x0, rng)
