@@ -93,14 +93,15 @@ def measure(n: int, repeats: int) -> list[dict]:
     return rows
 
 
-def render(rows: list[dict], *, n: int, repeats: int, cores: int, command: str) -> str:
+def render(rows: list[dict], *, n: int, repeats: int, cores: int, command: str, load: tuple[float, float]) -> str:
     import jax
 
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"Measured {now} on {_cpu()} ({cores} core{'s' if cores != 1 else ''}, {platform.system()}), "
         f"Python {platform.python_version()}, jax {jax.__version__}, {n} trajectories per call, best of "
-        f"{repeats}, compilation excluded; `{command}`.",
+        f"{repeats}, compilation excluded, load average {load[0]:.1f} at the start and {load[1]:.1f} at the end "
+        f"(other processes on the machine); `{command}`.",
         "",
         "| model | method | events per trajectory | time per call (s) | µs per event | final mean (± s.e.) |",
         "|---|---|---:|---:|---:|---|",
@@ -122,12 +123,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT, help=f"output file (default {OUT.relative_to(REPO)})")
     args = ap.parse_args()
     os.sched_setaffinity(0, set(range(args.cores)))  # before JAX/XLA start their thread pools
+    load_start = os.getloadavg()[0]
     rows = measure(args.n, args.repeats)
+    load = (load_start, os.getloadavg()[0])
     command = "python benchmarks/docs_tables.py" + "".join(
         f" --{k} {v}" for k, v in (("n", args.n), ("repeats", args.repeats), ("cores", args.cores))
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(rows, n=args.n, repeats=args.repeats, cores=args.cores, command=command))
+    args.out.write_text(render(rows, n=args.n, repeats=args.repeats, cores=args.cores, command=command, load=load))
     print(f"wrote {args.out}")
 
 

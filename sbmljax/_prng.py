@@ -30,7 +30,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax.scipy.special import ndtri
-from jaxtyping import Array, Bool, Float, PRNGKeyArray, UInt32
+from jaxtyping import Array, Bool, Float, PRNGKeyArray, PyTree, UInt32
 
 _TWO_M53 = 2.0**-53
 _TWO_26 = 67108864.0
@@ -84,7 +84,8 @@ class Stream(eqx.Module):
             u, s = s.uniform()
             return s, u
 
-        s, u = jax.lax.scan(body, self, None, length=n)
+        # 4 steps per compiled iteration: 10-15% faster than 1, 8 or 16 (2n = 400 PTRS uniforms, 128 lanes).
+        s, u = jax.lax.scan(body, self, None, length=n, unroll=4)
         return u, s
 
     def exponential(self) -> tuple[Float[Array, ""], Stream]:
@@ -150,4 +151,56 @@ def rejection(
         return jnp.where(take, k_new, k), ok | ok_new, s
 
     k, _, rng = jax.lax.while_loop(cond, body, (jnp.zeros_like(done, dtype=float), done, rng))
+    return k, rng
+
+
+def rejection_compacted(
+    rng: Stream,
+    done: Bool[Array, " n"],
+    params: PyTree,
+    attempt: Callable[[PyTree, Float[Array, " m"], Float[Array, " m"]], tuple[Float[Array, " m"], Bool[Array, " m"]]],
+    chunk: int,
+) -> tuple[Float[Array, " n"], Stream]:
+    """`rejection` for a flat batch, with each try's proposals evaluated on the pending elements only.
+
+    Draws exactly what `rejection` draws (two uniforms per element per try, laid out `[u₀…u_{n−1},
+    v₀…v_{n−1}]`) and returns bitwise the same values and stream, but evaluates `attempt(params[idx], u[idx],
+    v[idx])` only at the indices `idx` of elements not yet accepted, `chunk` of them at a time (gathered
+    from `params`, a pytree of arrays with leading axis `n`). In `rejection` every try evaluates every
+    element, so a batch of `n` elements accepted with probability `q` costs `n · T` evaluations, where the
+    number of tries `T` is set by the slowest element (about `log n / log(1/(1−q))`: about 6 for 25,600 PTRS
+    draws at λ = 70, under `vmap` the slowest of all lanes); here it costs about `n / q` (rounded up to
+    chunks) and the evaluations, not the uniforms, were most of a try.
+    """
+    (n,) = done.shape
+    if chunk >= n:
+        return rejection(rng, done, lambda u, v: attempt(params, u, v))
+    n_chunks = -(-n // chunk)
+    ar = jnp.arange(n, dtype=jnp.int32)
+
+    def one_try(c):
+        k, ok, s = c
+        uv, s = s.uniforms(2 * n)
+        u, v = uv[:n], uv[n:]
+        pending = ~ok
+        n_pending = jnp.sum(pending, dtype=jnp.int32)
+        rank = jnp.cumsum(pending, dtype=jnp.int32) - 1
+        # The pending elements' indices first (in order), then n (no element), padded to whole chunks.
+        order = jnp.full(n_chunks * chunk, n, jnp.int32).at[jnp.where(pending, rank, n)].set(ar, mode="drop")
+
+        def chunk_body(cc):
+            j, k, accepted = cc
+            idx = jax.lax.dynamic_slice(order, (j * chunk,), (chunk,))
+            g = jnp.minimum(idx, n - 1)
+            k_new, ok_new = attempt(jax.tree.map(lambda a: a[g], params), u[g], v[g])
+            dest = jnp.where(ok_new & (idx < n), idx, n)
+            return j + 1, k.at[dest].set(k_new, mode="drop"), accepted.at[dest].set(True, mode="drop")
+
+        # Only as many chunks as there are pending elements (under `vmap`: as the lane with the most).
+        _, k, accepted = jax.lax.while_loop(
+            lambda cc: cc[0] * chunk < n_pending, chunk_body, (jnp.asarray(0, jnp.int32), k, ok)
+        )
+        return k, accepted, s
+
+    k, _, rng = jax.lax.while_loop(lambda c: jnp.any(~c[1]), one_try, (jnp.zeros(n, float), done, rng))
     return k, rng
