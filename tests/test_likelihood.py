@@ -416,6 +416,74 @@ def test_if2_chains_from_a_box_keep_the_best_end_point() -> None:
         sbmljax.if2(m, ds, free, seed=0, iterations=1, starts=[{"k3": 1.0}])
 
 
+def _two_series():
+    """Two independent immigration–death series simulated at the truth k1 = 10, k2 = 1 under different
+    conditions (initial counts 40 and 0): the relaxation informs k2, the growth k1 / k2. The exact joint
+    log-likelihood is the sum of each series' forward algorithm (`which` picks the series)."""
+    m = immigration_death()
+    series = []
+    for x0, seed, noise_seed in ((40, 11, 5), (0, 12, 6)):
+        x = sbmljax.simulate(m, FIT_TIMES, seed=seed, initial={"X": x0}).counts[0, :, 0]
+        y = x + np.random.default_rng(noise_seed).normal(0.0, ID_SD, FIT_TIMES.size)
+        obs = (Observable.parse("X", "X", ID_SD),)
+        series.append((Dataset(f"from{x0}", FIT_TIMES, obs, y[:, None], initial={"X": float(x0)}), x0, y))
+
+    def exact(k1, k2, which=(0, 1)):
+        n = np.arange(ID_MAX + 1)
+        total = 0.0
+        for i in which:
+            _, x0, y = series[i]
+            p0 = np.zeros(ID_MAX + 1)
+            p0[x0] = 1.0
+            total += forward_loglik(id_generator(k1, k2), p0, FIT_TIMES, lambda k, y=y: norm.pdf(y[k], n, ID_SD))
+        return total
+
+    return m, [d for d, _, _ in series], exact
+
+
+def test_if2_over_two_datasets_reaches_their_joint_exact_maximum() -> None:
+    """Panel IF2 (Bretó, Ionides & King 2020): two independent series under different initial conditions,
+    filtered in turn by one parameter swarm per iteration, from 2.5× off both rates. The estimate's exact
+    joint log-likelihood (the sum of the two forward algorithms) is within 1 unit of the joint maximum and
+    above that of either series' own maximum (the fit uses both); the reported log-likelihood agrees with
+    the exact one (value plus its Jensen bias, within 3 standard errors plus 0.3). Over seeds 0–5 the
+    estimate ended 0.006–0.52 units below the joint maximum."""
+    from scipy.optimize import minimize
+
+    from sbmljax._likelihood.if2 import _unit_masks
+    from sbmljax.data import EstimatedParameter, Problem
+
+    m, (a, b), exact = _two_series()
+
+    def argmax(which):
+        r = minimize(lambda th: -exact(*np.exp(th), which), np.log([10.0, 1.0]), method="Nelder-Mead")
+        return np.exp(r.x)
+
+    joint = exact(*argmax((0, 1)))
+    alone = max(exact(*argmax(which)) for which in ((0,), (1,)))  # 1.02 and 2.12 units below `joint`
+    res = sbmljax.if2(
+        m, [a, b], {"k1": 25.0, "k2": 0.4}, seed=0, n_particles=500, iterations=40, rw_sd=0.05, replicates=4
+    )
+    reached = exact(res.params["k1"], res.params["k2"])
+    assert reached > joint - 1.0 and reached > alone, (res.params, reached, joint, alone)
+    assert abs(res.loglik + res.loglik_stderr**2 / 2 - reached) < 3 * res.loglik_stderr + 0.3
+    assert len(res.trace_loglik) == 40
+    # several chains over several datasets: the same loop, one vmapped iteration per dataset
+    two = sbmljax.if2(
+        m, [a, b], {"k1": 25.0, "k2": 0.4}, seed=1, n_particles=50, iterations=2, chains=2, evaluate=False
+    )
+    assert len(two.chains) == 2 and all(len(c["trace_loglik"]) == 2 for c in two.chains)
+    # a parameter only one dataset's observable reads is that dataset's own: perturbed only while it is filtered
+    shifted = Dataset("shifted", FIT_TIMES, (Observable.parse("X", "X + off", ID_SD),), b.values, initial=b.initial)
+    est = (
+        EstimatedParameter("k1", 10.0, 1.0, 100.0, "log10"),
+        EstimatedParameter("k2", 1.0, 0.1, 10.0, "log10"),
+        EstimatedParameter("off", 0.0, -5.0, 5.0),
+    )
+    masks = _unit_masks(Problem(m, (a, shifted), est))
+    assert [mk.tolist() for mk in masks] == [[True, True, False], [True, True, True]]
+
+
 def _profile_data():
     """Immigration–death decaying from X = 60, 32 observations with noise SD 1: the truth k1 = 10, k2 = 1."""
     times = np.arange(0.25, 8.01, 0.25)

@@ -16,8 +16,21 @@ bootstrap filter; the parameters only enter through each particle's own paramete
 simulator (exact or tau-leaping) runs underneath. Resampling is systematic at every observation (IF2
 relies on it to select parameters).
 
-**Reference:** E. L. Ionides, D. Nguyen, Y. Atchadé, S. Stoev, A. A. King, "Inference for dynamic and
-latent variable models via iterated, perturbed Bayes maps", PNAS 112:719–724 (2015).
+Several datasets (independent replicate series, or PEtab conditions, each with its own initial counts
+and condition parameters) are independent units whose log-likelihoods add. One iteration then filters
+them in turn, as panel IF2 does (panelPomp's `mif2`; Bretó, Ionides & King 2020): the swarm that ends one
+dataset's perturbed filter starts the next one's (its particles' states start afresh from that dataset's
+initial state), so every shared parameter is perturbed and selected through all datasets, and the
+swarm's mean after the last dataset of the last iteration is the estimate. Each dataset's filter cools
+by the iteration number as a single dataset's does (pomp's `mif2` on one unit with `.ndone` iterations
+done, as panelPomp calls it), and a parameter read only by one dataset's observable or noise formulas
+(a unit-specific parameter) is perturbed only while that dataset is filtered. The log-likelihood of
+an iteration is the sum of the datasets' perturbed-filter log-likelihoods.
+
+**References:** E. L. Ionides, D. Nguyen, Y. Atchadé, S. Stoev, A. A. King, "Inference for dynamic and
+latent variable models via iterated, perturbed Bayes maps", PNAS 112:719–724 (2015); C. Bretó,
+E. L. Ionides, A. A. King, "Panel data analysis via mechanistic models", J. Amer. Statist. Assoc.
+115:1178–1188 (2020) (panel IF2).
 """
 
 from __future__ import annotations
@@ -166,7 +179,7 @@ class IF2Result:
     - `loglik`, `loglik_stderr`: the log-likelihood at `params` by `replicates` independent bootstrap
       filters (`sbmljax.log_likelihood`), with its jackknife standard error; NaN if `evaluate=False`.
     - `trace`: parameter id → the swarm mean per iteration (linear scale); `trace_loglik`: each
-      iteration's perturbed-filter log-likelihood (noisy, and below the likelihood at the mean while the
+      iteration's perturbed-filter log-likelihood, summed over the datasets (noisy, and below the likelihood at the mean while the
       perturbations are large).
     - `swarm_sd`: parameter id → the final swarm's SD on the estimation scale.
     - `n_particles`, `iterations`, `method`, `wall_time_s` (the iterations, without the final evaluation).
@@ -240,8 +253,10 @@ def if2(
     **Arguments:**
 
     - `model`, `data`, `free_params`: as `sbmljax.fit`: a PEtab problem (`model`, or `model=None` and
-      `data` a PEtab problem; `free_params` may override start values), or a model with one dataset (a
-      quick-form CSV path or a `Dataset`) and `free_params` id → start value or `(start, lower, upper)`.
+      `data` a PEtab problem; `free_params` may override start values), or a model with one or more
+      datasets (a quick-form CSV path, a `Dataset`, or a list of these) and `free_params` id → start
+      value or `(start, lower, upper)`. Several datasets are independent units whose log-likelihoods add:
+      each iteration filters them in turn with one parameter swarm (panel IF2, see the module docstring).
     - `seed`: integer seed; the same seed gives the same result.
     - `n_particles`: particles of each iteration's filter.
     - `iterations`: IF2 iterations (one filter each).
@@ -263,11 +278,12 @@ def if2(
 
     **Returns:** an `IF2Result`.
 
-    **Raises:** `ConfigError` (more than one dataset, bad settings), `DataError`, `ParameterError`,
+    **Raises:** `ConfigError` (bad settings), `DataError`, `ParameterError`,
     `SimulationError` (a particle's simulation failed), `LikelihoodError` (every weight vanished at an
     observation in the last iteration, or in more than half of all observation steps).
 
-    **Reference:** E. L. Ionides, D. Nguyen, Y. Atchadé, S. Stoev, A. A. King, PNAS 112:719–724 (2015).
+    **References:** E. L. Ionides, D. Nguyen, Y. Atchadé, S. Stoev, A. A. King, PNAS 112:719–724 (2015);
+    C. Bretó, E. L. Ionides, A. A. King, J. Amer. Statist. Assoc. 115:1178–1188 (2020) (several datasets).
     """
     from .._fit import as_problem
 
@@ -349,6 +365,28 @@ def _chain_starts(problem, start, starts, chains, seed) -> list[dict[str, float]
     return out
 
 
+def _unit_masks(problem) -> list[np.ndarray]:
+    """Which estimated parameters each dataset's likelihood depends on: every model parameter (the
+    simulation reads it) and the parameters of that dataset's observable and noise formulas. A parameter
+    only one dataset reads is that unit's specific parameter in the sense of panel IF2: it is perturbed
+    only while that dataset is filtered (Bretó, Ionides & King 2020)."""
+    model_params = set(problem.model.parameter_values())
+    out = []
+    for d in problem.datasets:
+        read = set().union(*(o.symbols() for o in d.observables))
+        out.append(np.array([k in model_params or k in read for k in problem.estimated_ids]))
+    return out
+
+
+def _unit_roots(seed: int, n_units: int) -> list[PRNGKeyArray]:
+    """Each dataset's root key (iteration `m` folds in `m`): the first dataset's is the seed's own, so that
+    one dataset draws exactly the stream it always did; the others are independent streams."""
+    roots = [jax.random.key(int(seed))]
+    for u in range(1, n_units):
+        roots.append(jax.random.key(int(np.random.SeedSequence([int(seed), 29, u]).generate_state(1)[0])))
+    return roots
+
+
 @x64
 def run_if2(
     problem,
@@ -366,200 +404,106 @@ def run_if2(
     chains: int | None = None,
     starts: Sequence[Mapping[str, float]] | Mapping[str, tuple[float, float]] | None = None,
 ) -> IF2Result:
-    """`if2` on a normalised `Problem` and start values (linear scale)."""
-    if len(problem.datasets) != 1:
-        raise ConfigError(
-            f"{problem.source}: IF2 here filters one dataset; the problem has {len(problem.datasets)} (fit them "
-            "jointly with fit(loss='likelihood') from per-dataset IF2 estimates, or merge the series)"
-        )
+    """`if2` on a normalised `Problem` and start values (linear scale).
+
+    One loop serves one chain (`if2_iteration`) and several (`if2_chains_iteration`, vmapped; each chain's
+    end point evaluated by replicate filters and the best kept, pomp's global search), and one dataset or
+    several: each iteration filters the datasets in turn, the swarm that ends one dataset starting the next
+    (panel IF2, Bretó, Ionides & King 2020; see the module docstring)."""
     chain_starts = _chain_starts(problem, start, starts, chains, seed)
-    if chain_starts is not None:
-        return _run_chains(
-            problem,
-            start,
-            chain_starts,
-            seed=seed,
-            n_particles=n_particles,
-            iterations=iterations,
-            rw_sd=rw_sd,
-            cooling=cooling,
-            method=method,
-            replicates=replicates,
-            evaluate=evaluate,
-            block=block,
-        )
+    multi = chain_starts is not None
+    starts_used = chain_starts if chain_starts is not None else [dict(start)]
+    k_chains = len(starts_used)
     ids = problem.estimated_ids
     values = {**problem.fixed, **problem.nominal(), **{k: float(v) for k, v in start.items()}}
     pl = ParticleLikelihood(
         problem, ids, values, n_particles=n_particles, replicates=replicates, method=method, block=block
     )
-    f: DatasetFilter = pl.filters[0]
+    filters: list[DatasetFilter] = pl.filters
+    several = len(filters) > 1
     est = problem.estimated
     codes = jnp.asarray([_SCALES[p.scale] for p in est], dtype=jnp.int32)
     lo, hi = (jnp.asarray(b, dtype=jnp.float64) for b in problem.scaled_bounds())
-    sd = jnp.asarray(_rw_sds(problem, rw_sd), dtype=jnp.float64)
-    s0 = np.array([p.to_scale(start[p.id]) for p in est])
-    swarm = jnp.broadcast_to(jnp.asarray(s0, dtype=jnp.float64), (n_particles, len(est)))
-    key = jax.random.key(int(seed))
-    trace: dict[str, list[float]] = {k: [] for k in ids}
-    trace_ll: list[float] = []
-    vanished = 0
-    t_start = time.perf_counter()
-    for m in range(iterations):
-        out = if2_iteration(
-            f.initial,
-            f.sim,
-            f.obs,
-            swarm,
-            codes,
-            lo,
-            hi,
-            sd,
-            jnp.asarray(m, dtype=jnp.int32),
-            jnp.asarray(float(cooling), dtype=jnp.float64),
-            jax.random.fold_in(key, m),
-            f.block,
-        )
-        if int(out.failed_at) >= 0:
-            # rerun the plain filter at the swarm mean to name the failing reaction and state
-            mean = {p.id: p.from_scale(float(v)) for p, v in zip(est, np.asarray(out.scaled).mean(axis=0))}
-            pl.evaluate(mean, seed=int(seed))
-            raise LikelihoodError(
-                f"{problem.source}: a particle's simulation failed in IF2 iteration {m} (observation "
-                f"{int(out.failed_at) + 1}); narrow the bounds or lower rw_sd",
-                time=float(f.dataset.times[int(out.failed_at)]),
-            )
-        swarm = out.scaled
-        mean_s = np.asarray(swarm).mean(axis=0)
-        for p, v in zip(est, mean_s):
-            trace[p.id].append(p.from_scale(float(v)))
-        trace_ll.append(float(out.loglik))
-        vanished += int(out.vanished)
-        if m == iterations - 1 and int(out.vanished):
-            raise LikelihoodError(
-                f"{problem.source}: every particle's weight vanished at {int(out.vanished)} observation(s) in the "
-                "last IF2 iteration: use more particles, other start values, or a larger noise scale"
-            )
-    n_obs = f.dataset.times.size
-    if vanished > iterations * n_obs / 2:
-        raise LikelihoodError(
-            f"{problem.source}: every particle's weight vanished at {vanished} of {iterations * n_obs} observation "
-            "steps of IF2: use more particles or other start values"
-        )
-    wall = time.perf_counter() - t_start
-    final = np.asarray(swarm)
-    params = {p.id: p.from_scale(float(v)) for p, v in zip(est, final.mean(axis=0))}
-    ll, se = math.nan, math.nan
-    if evaluate:
-        s_eval = int(np.random.SeedSequence([int(seed), 2]).generate_state(1)[0])
-        res = pl.evaluate(params, seed=s_eval)
-        ll, se = res.value, res.stderr
-    return IF2Result(
-        params=params,
-        loglik=ll,
-        loglik_stderr=se,
-        trace=trace,
-        trace_loglik=trace_ll,
-        swarm_sd={p.id: float(v) for p, v in zip(est, final.std(axis=0))},
-        n_particles=n_particles,
-        iterations=iterations,
-        method=pl.method,
-        wall_time_s=wall,
-        chains=(
-            {
-                "start": {k: float(start[k]) for k in ids},
-                "params": params,
-                "loglik": ll,
-                "loglik_stderr": se,
-                "trace_loglik": trace_ll,
-                "failed": False,
-            },
-        ),
-    )
-
-
-def _run_chains(
-    problem,
-    start: Mapping[str, float],
-    chain_starts: list[dict[str, float]],
-    *,
-    seed: int,
-    n_particles: int,
-    iterations: int,
-    rw_sd: float | Mapping[str, float],
-    cooling: float,
-    method,
-    replicates: int,
-    evaluate: bool,
-    block: int | None,
-) -> IF2Result:
-    """`run_if2` with several chains: one vmapped IF2 iteration advances every chain; each chain's end point
-    is evaluated by replicate filters and the best kept (pomp's global search, Ionides et al. 2015)."""
-    ids = problem.estimated_ids
-    values = {**problem.fixed, **problem.nominal(), **{k: float(v) for k, v in start.items()}}
-    pl = ParticleLikelihood(
-        problem, ids, values, n_particles=n_particles, replicates=replicates, method=method, block=block
-    )
-    f: DatasetFilter = pl.filters[0]
-    est = problem.estimated
-    k_chains = len(chain_starts)
-    codes = jnp.asarray([_SCALES[p.scale] for p in est], dtype=jnp.int32)
-    lo, hi = (jnp.asarray(b, dtype=jnp.float64) for b in problem.scaled_bounds())
-    sd = jnp.asarray(_rw_sds(problem, rw_sd), dtype=jnp.float64)
-    s0 = np.array([[p.to_scale(c[p.id]) for p in est] for c in chain_starts])
-    swarm = jnp.broadcast_to(jnp.asarray(s0, dtype=jnp.float64)[:, None, :], (k_chains, n_particles, len(est)))
-    key = jax.random.key(int(seed))
+    sd_all = _rw_sds(problem, rw_sd)
+    sds = [jnp.asarray(np.where(mask, sd_all, 0.0), dtype=jnp.float64) for mask in _unit_masks(problem)]
+    roots = _unit_roots(seed, len(filters))
+    s0 = np.array([[p.to_scale(c[p.id]) for p in est] for c in starts_used])
+    if multi:
+        swarm = jnp.broadcast_to(jnp.asarray(s0, dtype=jnp.float64)[:, None, :], (k_chains, n_particles, len(est)))
+    else:
+        swarm = jnp.broadcast_to(jnp.asarray(s0[0], dtype=jnp.float64), (n_particles, len(est)))
     traces: list[dict[str, list[float]]] = [{k: [] for k in ids} for _ in range(k_chains)]
     trace_ll: list[list[float]] = [[] for _ in range(k_chains)]
     vanished = np.zeros(k_chains, dtype=np.int64)
-    last_vanished = np.zeros(k_chains, dtype=bool)
+    v_now = np.zeros(k_chains, dtype=np.int64)
     t_start = time.perf_counter()
     for m in range(iterations):
-        k_m = jax.random.fold_in(key, m)
-        keys = jax.vmap(lambda c, k_m=k_m: jax.random.fold_in(k_m, c))(jnp.arange(k_chains))
-        out = if2_chains_iteration(
-            f.initial,
-            f.sim,
-            f.obs,
-            swarm,
-            codes,
-            lo,
-            hi,
-            sd,
-            jnp.asarray(m, dtype=jnp.int32),
-            jnp.asarray(float(cooling), dtype=jnp.float64),
-            keys,
-            f.block,
-        )
-        failed_at = np.asarray(out.failed_at)
-        if np.any(failed_at >= 0):
-            c = int(np.argmax(failed_at >= 0))
-            mean = {p.id: p.from_scale(float(v)) for p, v in zip(est, np.asarray(out.scaled[c]).mean(axis=0))}
-            pl.evaluate(mean, seed=int(seed))
-            raise LikelihoodError(
-                f"{problem.source}: a particle's simulation failed in IF2 iteration {m} of chain {c} (observation "
-                f"{int(failed_at[c]) + 1}); narrow the bounds or lower rw_sd",
-                time=float(f.dataset.times[int(failed_at[c])]),
+        lls = np.zeros(k_chains)
+        v_now = np.zeros(k_chains, dtype=np.int64)
+        for u, f in enumerate(filters):
+            k_u = jax.random.fold_in(roots[u], m)
+            if multi:
+                keys = jax.vmap(lambda c, k_u=k_u: jax.random.fold_in(k_u, c))(jnp.arange(k_chains))
+                step = if2_chains_iteration
+            else:
+                keys = k_u
+                step = if2_iteration
+            out = step(
+                f.initial,
+                f.sim,
+                f.obs,
+                swarm,
+                codes,
+                lo,
+                hi,
+                sds[u],
+                jnp.asarray(m, dtype=jnp.int32),
+                jnp.asarray(float(cooling), dtype=jnp.float64),
+                keys,
+                f.block,
             )
-        swarm = out.scaled
-        means = np.asarray(swarm).mean(axis=1)
-        lls = np.asarray(out.loglik)
-        v_now = np.asarray(out.vanished)
+            failed_at = np.atleast_1d(np.asarray(out.failed_at))
+            if np.any(failed_at >= 0):
+                c = int(np.argmax(failed_at >= 0))
+                scaled = np.asarray(out.scaled[c] if multi else out.scaled)
+                # rerun the plain filter at the swarm mean to name the failing reaction and state
+                mean = {p.id: p.from_scale(float(v)) for p, v in zip(est, scaled.mean(axis=0))}
+                pl.evaluate(mean, seed=int(seed))
+                where = (f" of chain {c}" if multi else "") + (f", dataset '{f.dataset.name}'" if several else "")
+                raise LikelihoodError(
+                    f"{problem.source}: a particle's simulation failed in IF2 iteration {m}{where} (observation "
+                    f"{int(failed_at[c]) + 1}); narrow the bounds or lower rw_sd",
+                    time=float(f.dataset.times[int(failed_at[c])]),
+                )
+            swarm = out.scaled
+            lls += np.atleast_1d(np.asarray(out.loglik))
+            v_now += np.atleast_1d(np.asarray(out.vanished))
+        means = np.asarray(swarm).mean(axis=1) if multi else np.asarray(swarm).mean(axis=0)[None]
         for c in range(k_chains):
             for p, v in zip(est, means[c]):
                 traces[c][p.id].append(p.from_scale(float(v)))
             trace_ll[c].append(float(lls[c]))
         vanished += v_now
-        last_vanished = v_now > 0
     wall = time.perf_counter() - t_start
-    n_obs = f.dataset.times.size
-    failed = last_vanished | (vanished > iterations * n_obs / 2)
+    n_obs = sum(f.dataset.times.size for f in filters)
+    too_often = vanished > iterations * n_obs / 2
+    if not multi and v_now[0]:
+        raise LikelihoodError(
+            f"{problem.source}: every particle's weight vanished at {int(v_now[0])} observation(s) in the "
+            "last IF2 iteration: use more particles, other start values, or a larger noise scale"
+        )
+    if not multi and too_often[0]:
+        raise LikelihoodError(
+            f"{problem.source}: every particle's weight vanished at {int(vanished[0])} of {iterations * n_obs} "
+            "observation steps of IF2: use more particles or other start values"
+        )
+    failed = (v_now > 0) | too_often
     if np.all(failed):
         raise LikelihoodError(
             f"{problem.source}: in every one of {k_chains} IF2 chains the particles' weights vanished (in the last "
             "iteration or in more than half of all observation steps): use more particles or other starts"
         )
-    final = np.asarray(swarm)
+    final = np.asarray(swarm) if multi else np.asarray(swarm)[None]
     rows: list[dict] = []
     ends: list[dict[str, float]] = []
     end_ll: list[float] = []
@@ -569,8 +513,8 @@ def _run_chains(
         params = {p.id: p.from_scale(float(v)) for p, v in zip(est, final[c].mean(axis=0))}
         ll, se = math.nan, math.nan
         if evaluate and not failed[c]:
-            s_eval = int(np.random.SeedSequence([int(seed), 2, c]).generate_state(1)[0])
-            res = pl.evaluate(params, seed=s_eval)
+            entropy = [int(seed), 2, c] if multi else [int(seed), 2]
+            res = pl.evaluate(params, seed=int(np.random.SeedSequence(entropy).generate_state(1)[0]))
             ll, se = res.value, res.stderr
         ends.append(params)
         end_ll.append(ll)
@@ -578,7 +522,7 @@ def _run_chains(
         score.append(-math.inf if failed[c] else (ll if evaluate else trace_ll[c][-1]))
         rows.append(
             {
-                "start": {k: float(chain_starts[c][k]) for k in ids},
+                "start": {k: float(starts_used[c][k]) for k in ids},
                 "params": params,
                 "loglik": ll,
                 "loglik_stderr": se,

@@ -148,8 +148,8 @@ def profile(
 
     **Arguments:**
 
-    - `model`, `data`, `free_params`: as `sbmljax.if2` (a PEtab problem, or a model, one dataset and the
-      free parameters with start values or `(start, lower, upper)`); `parameter` must be one of them.
+    - `model`, `data`, `free_params`: as `sbmljax.if2` (a PEtab problem, or a model, one or more datasets and
+      the free parameters with start values or `(start, lower, upper)`); `parameter` must be one of them.
     - `values`: the profile points (linear scale; at least 4, bracketing the maximum).
     - `seed`, `n_particles`, `iterations`, `rw_sd`, `cooling`, `method`, `noise_sd`: as `sbmljax.if2`.
     - `replicates`: filters per point for the log-likelihood and its standard error.
