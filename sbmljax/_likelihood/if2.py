@@ -38,7 +38,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import equinox as eqx
 import jax
@@ -436,6 +436,7 @@ def run_if2(
     trace_ll: list[list[float]] = [[] for _ in range(k_chains)]
     vanished = np.zeros(k_chains, dtype=np.int64)
     v_now = np.zeros(k_chains, dtype=np.int64)
+    step: Callable[..., IF2Swarm] = if2_chains_iteration if multi else if2_iteration
     t_start = time.perf_counter()
     for m in range(iterations):
         lls = np.zeros(k_chains)
@@ -444,10 +445,8 @@ def run_if2(
             k_u = jax.random.fold_in(roots[u], m)
             if multi:
                 keys = jax.vmap(lambda c, k_u=k_u: jax.random.fold_in(k_u, c))(jnp.arange(k_chains))
-                step = if2_chains_iteration
             else:
                 keys = k_u
-                step = if2_iteration
             out = step(
                 f.initial,
                 f.sim,
