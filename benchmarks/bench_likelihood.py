@@ -234,6 +234,7 @@ def main() -> None:
     ap.add_argument("--exact-replicates", type=int, default=16, help="exact filters per point (--models)")
     ap.add_argument("--pypomp-replicates", type=int, default=40, help="pypomp filters per point (--models)")
     ap.add_argument("--leap-accuracy", type=int, metavar="R", help="R filters each at pomp's MLE: exact vs leaping")
+    ap.add_argument("--methods", nargs="*", help="only these sbmljax methods (e.g. binomial_leap); default all")
     args = ap.parse_args()
     if args.leap_accuracy:
         leap_accuracy(args)
@@ -256,6 +257,8 @@ def main() -> None:
         ("tau_leap", {"tau": 1.0 / 12.0}, False),  # pypomp's step
         ("binomial_leap", {"tau": 1.0 / 12.0}, False),  # pypomp's step and (for bsflu) its Euler-binomial law
     ]
+    if args.methods:
+        configs = [c for c in configs if c[0] in args.methods]
     for block in args.blocks:
         for method, options, grad in configs:
             r = sbmljax_filter(method, options, args.particles, args.repeats, grad, block)

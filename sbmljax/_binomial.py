@@ -7,7 +7,8 @@ By symmetry the sampler draws `Binomial(n, q)` with `q = min(p, 1 − p)` and re
   iteration with the search index shared by the batch (see `_inversion`).
 - `n·q ≥ 10`: Hörmann's transformed rejection with squeeze, BTRS (Hörmann 1993), as in NumPy and JAX;
   the `while_loop` runs only while some element of that kind is not yet accepted, so a batch of small means
-  draws nothing for it.
+  draws nothing for it. Vmapped over trajectories (the filter's particles), each try evaluates only the
+  proposals still pending in the whole batch (`sbmljax._prng.rejection_pooled`), with the same draws.
 
 Both branches are exact (up to floating point). Counts and results are float64.
 
@@ -17,12 +18,14 @@ Both branches are exact (up to floating point). Counts and results are float64.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from ._poisson import _log_factorial
-from ._prng import Stream, rejection
+from ._prng import Stream, rejection_pooled
 
 _SMALL = 10.0  # n·q below: inversion; above: BTRS, whose constants are valid for n·q ≥ 10
 _MAX_SEARCH = 200  # inversion steps; for n·q < 10 a count above 200 has probability < 1e-200
@@ -63,31 +66,56 @@ def _inversion(u: Float[Array, "..."], n: Float[Array, "..."], q: Float[Array, "
     return k
 
 
-def _btrs(rng: Stream, n, q, done) -> tuple[Float[Array, "..."], Stream]:
-    """BTRS (Hörmann 1993, algorithm BTRD's rejection part as in NumPy): for elements not `done`, n·q ≥ 10."""
-    nq = n * q
-    spq = jnp.sqrt(nq * (1.0 - q))
-    b = 1.15 + 2.53 * spq
-    a = -0.0873 + 0.0248 * b + 0.01 * q
-    c = nq + 0.5
-    v_r = 0.92 - 4.2 / b
-    alpha = (2.83 + 5.1 / b) * spq
-    lpq = jnp.log(q / (1.0 - q))
-    m = jnp.floor((n + 1.0) * q)
-    h = _log_factorial(m) + _log_factorial(n - m)
+class _Btrs(NamedTuple):
+    """BTRS constants for given `(n, q)` (Hörmann 1993), computed once outside the rejection loop."""
 
-    def attempt(u, v):
+    n: Float[Array, "..."]
+    a: Float[Array, "..."]
+    b: Float[Array, "..."]
+    c: Float[Array, "..."]
+    v_r: Float[Array, "..."]
+    alpha: Float[Array, "..."]
+    lpq: Float[Array, "..."]
+    m: Float[Array, "..."]
+    h: Float[Array, "..."]
+
+    @classmethod
+    def of(cls, n, q):
+        nq = n * q
+        spq = jnp.sqrt(nq * (1.0 - q))
+        b = 1.15 + 2.53 * spq
+        m = jnp.floor((n + 1.0) * q)
+        return cls(
+            n=n,
+            a=-0.0873 + 0.0248 * b + 0.01 * q,
+            b=b,
+            c=nq + 0.5,
+            v_r=0.92 - 4.2 / b,
+            alpha=(2.83 + 5.1 / b) * spq,
+            lpq=jnp.log(q / (1.0 - q)),
+            m=m,
+            h=_log_factorial(m) + _log_factorial(n - m),
+        )
+
+    def attempt(self, u, v):
+        """One proposal: (k, accepted). `u`, `v` uniform on [0, 1)."""
         uu = u - 0.5
         us = 0.5 - jnp.abs(uu)
-        kk = jnp.floor((2.0 * a / us + b) * uu + c)
-        squeeze = (us >= 0.07) & (v <= v_r)
-        inside = (kk >= 0) & (kk <= n)
-        kc = jnp.clip(kk, 0.0, n)
-        log_v = jnp.log(v * alpha / (a / (us * us) + b))
-        log_target = h - _log_factorial(kc) - _log_factorial(n - kc) + (kc - m) * lpq
+        kk = jnp.floor((2.0 * self.a / us + self.b) * uu + self.c)
+        squeeze = (us >= 0.07) & (v <= self.v_r)
+        inside = (kk >= 0) & (kk <= self.n)
+        kc = jnp.clip(kk, 0.0, self.n)
+        log_v = jnp.log(v * self.alpha / (self.a / (us * us) + self.b))
+        log_target = self.h - _log_factorial(kc) - _log_factorial(self.n - kc) + (kc - self.m) * self.lpq
         return kk, squeeze | (inside & (log_v <= log_target))
 
-    return rejection(rng, done, attempt)
+
+def _btrs(rng: Stream, n, q, done) -> tuple[Float[Array, "..."], Stream]:
+    """BTRS (Hörmann 1993, algorithm BTRD's rejection part as in NumPy): for elements not `done`, n·q ≥ 10.
+
+    Under `vmap` over trajectories (the particle filter's lockstep leap) the pending proposals of the whole
+    batch are pooled and only they are evaluated (`rejection_pooled`); the draws are those of `rejection`."""
+    return rejection_pooled(rng, done, _Btrs.of(n, q), _Btrs.attempt)
 
 
 def binomial(

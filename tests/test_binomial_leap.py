@@ -108,6 +108,29 @@ def test_inversion_is_the_exact_quantile(n, q) -> None:
     np.testing.assert_array_equal(k, st.binom.ppf(u, n, q))
 
 
+def test_pooled_rejection_under_vmap_equals_each_trajectory_alone() -> None:
+    # Under `vmap` the BTRS tries pool the pending proposals of all trajectories (`rejection_pooled`'s batching
+    # rule); each trajectory must still get, bitwise, the draws and the stream it gets alone (`rejection`),
+    # also under a second vmap (replicate filters) and with an unbatched argument.
+    b = 40
+    rs = np.random.default_rng(1)
+    with jax.enable_x64(True):
+        n = jnp.asarray(np.stack([rs.integers(0, 700, b), rs.integers(0, 300, b), rs.integers(0, 300, b)], 1), float)
+        p = jnp.asarray(rs.uniform(0.0, 1.0, (b, 3)))
+        keys = jax.random.split(jax.random.key(0), (2, b))
+
+        def one(key, n, p):
+            k, s = binomial(seed_stream(key), n, p)
+            return k, jnp.stack([s.s0, s.s1, s.s2, s.s3])
+
+        alone = [jax.jit(one)(keys[r, i], n[i], p[0]) for r in range(2) for i in range(b)]
+        pooled = jax.jit(jax.vmap(jax.vmap(one, (0, 0, None)), (0, None, None)))(keys, n, p[0])
+    for j in range(2):
+        np.testing.assert_array_equal(np.asarray(pooled[j]).reshape(2 * b, -1), np.stack([a[j] for a in alone]))
+    q = np.minimum(np.asarray(p[0]), 1.0 - np.asarray(p[0]))
+    assert np.mean(np.asarray(n) * q >= 10.0) > 0.3  # the rejection branch is exercised
+
+
 def test_lockstep_particles_equal_the_general_loop() -> None:
     # The filter steps a fixed-step method's particles on one shared clock: the states equal `solve`'s, bitwise.
     model = sbmljax.load_sbml(
