@@ -11,7 +11,10 @@ Three parts, each timed in one process (best of several calls):
   the loop `simulate` runs for one lane (4 steps unrolled per compiled iteration), against the same loop not
   unrolled (`unroll=1`, what it ran before).
 - `call`: the fixed cost of one call (SIR, output times `[0, 1e-9]`, so that nothing fires): `simulate` in all,
-  and its parts — `prepare`, the trajectory keys, the compiled ensemble call.
+  and its parts — `prepare` (warm, and for a request not seen before), the trajectory keys, the ensemble call
+  split into the compiled executable alone, `jax.jit`'s dispatch (and equinox's `filter_jit`, which ran it
+  before), the device-to-host copy; then one trajectory to t = 250, for the cost per event beyond the fixed
+  cost.
 
 Run on one core: `taskset -c 0 python benchmarks/bench_loop.py`. The numbers depend on the machine and its
 load; compare rows of one run.
@@ -30,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import sbmljax
-from sbmljax._ensemble import _chunk, prepare, trajectory_keys
+from sbmljax._ensemble import _START_CACHE, _chunk, _runner, prepare, run_ensemble, trajectory_keys
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 
@@ -84,17 +87,49 @@ def single(reps: int) -> None:
 def call(reps: int) -> None:
     model = sbmljax.load_sbml(MODELS / "sir.xml")
     t = np.array([0.0, 1e-9])
+    t_full = np.linspace(0.0, 250.0, 251)
     sbmljax.simulate(model, t, seed=0)
+    sbmljax.simulate(model, t_full, seed=0)
     total = _best(lambda: sbmljax.simulate(model, t, seed=1), reps)
+    full = _best(lambda: sbmljax.simulate(model, t_full, seed=1), reps)
+    events = float(sbmljax.simulate(model, t_full, seed=1).n_events[0])
     with jax.enable_x64(True):
         part_prepare = _best(lambda: prepare(model, t), reps)
+
+        def fresh_prepare():
+            _START_CACHE.clear()  # what a request not seen before pays: the start checks, not memoised
+            return prepare(model, t)
+
+        part_fresh = _best(fresh_prepare, reps)
         part_keys = _best(lambda: trajectory_keys(1, 1), reps)
         prep, args = _chunk_args("sir", 1, 1e-9, 2)
-        part_chunk = _best(lambda: _chunk(*args, 128, 2**62, None), reps)
+        runner = _runner(prep.net, prep.sim, prep.events, 128, 2**62, None)
+        assert runner is not None
+        fn, arrays = runner
+        fast = (arrays, prep.t_eval, prep.x0, prep.p, args[6], np.asarray(prep.t0))
+        executable = fn.lower(*fast).compile()
+        part_exec = _best(lambda: executable(*fast), reps)
+        part_jit = _best(lambda: fn(*fast), reps)
+        part_eqx = _best(lambda: _chunk(*args, 128, 2**62, None), reps)
+        sol = fn(*fast)
+        part_get = _best(lambda: jax.device_get(sol), reps)
+        part_ensemble = _best(lambda: run_ensemble(prep, args[6], block=128), reps)
+    ms = 1e3
+    print(f"call   sir, nothing fires: simulate {total * ms:.3f} ms")
+    print(f"call     prepare (start checks memoised)      {part_prepare * ms:.3f} ms")
+    print(f"call     prepare of a new request (not memo.)   {part_fresh * ms:.3f} ms")
+    print(f"call     trajectory keys                        {part_keys * ms:.3f} ms")
+    print(f"call     run_ensemble in all                    {part_ensemble * ms:.3f} ms")
+    print(f"call       compiled executable alone (1 block)  {part_exec * ms:.3f} ms")
+    print(f"call       jax.jit dispatch (runner - exec.)    {(part_jit - part_exec) * ms:.3f} ms")
+    print(f"call       equinox filter_jit dispatch instead  {(part_eqx - part_exec) * ms:.3f} ms")
+    print(f"call       device -> host (one device_get)      {part_get * ms:.3f} ms")
     print(
-        f"call   sir, nothing fires: simulate {total * 1e3:.2f} ms = prepare {part_prepare * 1e3:.2f} + keys "
-        f"{part_keys * 1e3:.2f} + compiled call {part_chunk * 1e3:.2f} + the rest "
-        f"{(total - part_prepare - part_keys - part_chunk) * 1e3:.2f} ms"
+        f"call     the rest (checks, Trajectories, ...)   {(total - part_prepare - part_keys - part_ensemble) * ms:.3f} ms"
+    )
+    print(
+        f"call   sir t=0..250, one trajectory: {full * ms:.3f} ms, {events:.0f} events, "
+        f"{(full - total) / events * 1e9:.0f} ns per event beyond the fixed cost"
     )
 
 

@@ -3,7 +3,10 @@
 For each model and ensemble size it prints trajectories/s, reaction events/s and the ratio to
 libRoadRunner. Both simulate the same process, so libRoadRunner's events/s is its trajectories/s times the
 mean number of events per trajectory that sbmljax counts. Timings exclude JAX compilation (one warm-up
-call with another seed) and libRoadRunner's model load; each libRoadRunner trajectory pays `resetAll()`.
+call with another seed) and libRoadRunner's model load; each libRoadRunner trajectory pays `resetAll()`. An
+ensemble under 100 trajectories is timed in `--small-rounds` rounds (other seeds each round), sbmljax and
+libRoadRunner back to back in each, and each one's median rate is reported (one call of a few milliseconds is
+within a shared machine's noise).
 
 When rebop (https://github.com/Armavica/rebop, a Rust Gillespie simulator) is importable, its core loop runs
 too, on the same reactions written out by hand (rebop reads no SBML): the Rust `run` per trajectory, without
@@ -42,6 +45,9 @@ def main() -> None:
     ap.add_argument("--models", nargs="*", default=list(MODELS))
     ap.add_argument("--method", default="direct")
     ap.add_argument("--rr-max", type=int, default=2000, help="most trajectories timed for libRoadRunner per size")
+    ap.add_argument(
+        "--small-rounds", type=int, default=21, help="timing rounds for ensembles under 100 (median rate reported)"
+    )
     args = ap.parse_args()
     os.sched_setaffinity(0, set(range(args.cores)))  # before JAX/XLA start their thread pools
 
@@ -71,18 +77,24 @@ def main() -> None:
         rr.integrator.variable_step_size = False
         for n in args.n:
             sbmljax.simulate(model, t, n_trajectories=n, seed=12345, method=args.method)  # compile
-            start = time.perf_counter()
-            traj = sbmljax.simulate(model, t, n_trajectories=n, seed=1, method=args.method)
-            dt = time.perf_counter() - start
-            events = float(np.mean(traj.n_events))
-            ours = n / dt
-            m = min(n, args.rr_max)
-            start = time.perf_counter()
-            for i in range(m):
-                rr.resetAll()
-                rr.integrator.seed = 1 + i
-                rr.simulate(0.0, t_end, points)
-            theirs = m / (time.perf_counter() - start)
+            # Small ensembles take milliseconds, within this machine's noise: several rounds, each timing sbmljax
+            # and libRoadRunner back to back, and the median rate of each.
+            rounds = args.small_rounds if n < 100 else 1
+            ours_r, theirs_r, events_r = [], [], []
+            for r in range(rounds):
+                start = time.perf_counter()
+                traj = sbmljax.simulate(model, t, n_trajectories=n, seed=1 + r * n, method=args.method)
+                ours_r.append(n / (time.perf_counter() - start))
+                events_r.append(float(np.mean(traj.n_events)))
+                m = min(n, args.rr_max)
+                start = time.perf_counter()
+                for i in range(m):
+                    rr.resetAll()
+                    rr.integrator.seed = 1 + r * n + i
+                    rr.simulate(0.0, t_end, points)
+                theirs_r.append(m / (time.perf_counter() - start))
+            ours, theirs = float(np.median(ours_r)), float(np.median(theirs_r))
+            events = float(np.mean(events_r))  # events per trajectory, over every round
             extra = ""
             if rebop is not None:
                 reactions, init = REBOP[name]

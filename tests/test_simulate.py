@@ -156,3 +156,30 @@ def test_seed_chunks_merge_to_the_single_run(bd) -> None:
     whole = sbmljax.simulate(bd, T, n_trajectories=60, seed=5)
     parts = [sbmljax.simulate(bd, T, n_trajectories=20, seed=5, first_trajectory=a) for a in (0, 20, 40)]
     np.testing.assert_array_equal(whole.counts, np.concatenate([p.counts for p in parts]))
+
+
+def test_a_repeated_request_reuses_its_checked_start_but_not_a_different_one(bd) -> None:
+    # `prepare` remembers an accepted request's start (initial state, parameters, feasibility estimate) and the
+    # compiled runner: a repeat gives the result of a first call, and whatever differs is not served from memory.
+    from sbmljax._ensemble import _START_CACHE
+
+    _START_CACHE.clear()
+    first = sbmljax.simulate(bd, T, seed=3)
+    again = sbmljax.simulate(bd, T, seed=3)
+    np.testing.assert_array_equal(first.counts, again.counts)
+    np.testing.assert_array_equal(first.n_events, again.n_events)
+    assert len(_START_CACHE) == 1
+    # Another parameter value, another initial count, another end time: new starts (and other results).
+    k1 = sbmljax.simulate(bd, T, seed=3, params={"k1": 50.0})
+    x20 = sbmljax.simulate(bd, T, seed=3, initial={"X": 200})
+    assert k1.counts[0, -1, 0] > 2 * first.counts[0, -1, 0]
+    assert x20.counts[0, 1, 0] > 2 * first.counts[0, 1, 0]
+    assert len(_START_CACHE) == 3
+    # The feasibility budget is per call: the remembered per-trajectory estimate times this call's ensemble.
+    with pytest.raises(sbmljax.errors.InfeasibleSimulationError):
+        sbmljax.simulate(bd, T, seed=3, n_trajectories=1000, max_events=1e4)
+    # A refused start is not remembered: it raises every time.
+    for _ in range(2):
+        with pytest.raises(sbmljax.errors.InitialStateError):
+            sbmljax.simulate(bd, T, seed=3, initial={"X": -1})
+    assert len(_START_CACHE) == 3
