@@ -251,10 +251,8 @@ def _root_failed(result) -> Bool[Array, ""]:
 
     BIOMD0000000457 (Ω = 10^23, 45 continuous species, 36 continuous channels) stops so at t = 0.0189: the solve's
     step is accepted after 7 rejections, the jump's event is detected in it, and Newton on the interpolated
-    integrated hazard ends with `nonlinear_max_steps_reached`. Diagnosis (issue 13) found that the compiled step of
-    that model computes its float64 operations at float32 precision (its Exp(1) thresholds, uniforms and the
-    constant `atol / HAZARD_ATOL` came out float32-rounded in `float64` arrays; a small model's did not), so
-    the root finder's tolerance 1e-10 on the hazard is out of reach; why that model compiles so was not found.
+    integrated hazard ends with `nonlinear_max_steps_reached` (docs/simulators.md, hybrid Limits: the likely cause is
+    Newton's lack of a bracket on the dense output of a stiff step; not settled).
     """
     return (result == diffrax.RESULTS.nonlinear_max_steps_reached) | (result == diffrax.RESULTS.nonlinear_divergence)
 
