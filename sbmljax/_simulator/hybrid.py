@@ -252,7 +252,8 @@ def _root_failed(result) -> Bool[Array, ""]:
     BIOMD0000000457 (Ω = 10^23, 45 continuous species, 36 continuous channels) stops so at t = 0.0189: the solve's
     step is accepted after 7 rejections, the jump's event is detected in it, and Newton on the interpolated
     integrated hazard ends with `nonlinear_max_steps_reached` (docs/simulators.md, hybrid Limits: the likely cause is
-    Newton's lack of a bracket on the dense output of a stiff step; not settled).
+    the root finder's absolute tolerance 1e-10 on a function in hazard × 1000 units, out of reach where the interpolant
+    rises steeply; not settled).
     """
     return (result == diffrax.RESULTS.nonlinear_max_steps_reached) | (result == diffrax.RESULTS.nonlinear_divergence)
 
