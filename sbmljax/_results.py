@@ -57,6 +57,7 @@ if TYPE_CHECKING:
         non_integer_count: ClassVar[RESULTS]
         ode_failed: ClassVar[RESULTS]
         no_propensity_bound: ClassVar[RESULTS]
+        jump_not_located: ClassVar[RESULTS]
 
         @classmethod
         def where(cls, pred: object, a: RESULTS, b: RESULTS) -> RESULTS: ...
@@ -83,4 +84,10 @@ else:
         no_propensity_bound = (
             "extrande found no finite upper bound of the propensities over its look-ahead windows, or a propensity "
             "above the bound (a rate law diverging in time, or dividing by a time-dependent quantity that reaches 0)"
+        )
+        # Last, so that the codes above keep their values.
+        jump_not_located = (
+            "the hybrid method's root finder did not converge on the next jump or event trigger inside an accepted ODE "
+            "step (diffrax's event root-finding, Newton to 1e-10): the ODE solver's steps did not fail, locating the "
+            "jump in the last one did (see the hybrid method's Limits in docs/simulators.md)"
         )

@@ -612,7 +612,12 @@ _TABLE: tuple[Construct, ...] = (
         reason="",
         note=(
             "A law's value (extent per time) times the extent factor is the propensity. Product-form laws take "
-            "a fast path; the NRM updates only the propensities a firing changes."
+            "a fast path; the NRM updates only the propensities a firing changes. Two forms are fluxes of the "
+            "reaction-rate equations, not propensities (`sbmljax._flux`): a net rate `forward − backward` in a "
+            "reaction flagged irreversible, and a law that does not read a reactant it consumes (`g -> 0` at a "
+            "constant `F`). The exact methods stop at run time where such a law is negative or drives a count "
+            "below zero, naming the reaction; the hybrid method runs these reactions in its ODE at all times, and "
+            "`method='auto'` chooses it for a model that has one."
         ),
     ),
     Construct(
@@ -628,8 +633,10 @@ _TABLE: tuple[Construct, ...] = (
             "(`compartment*(kf*A*B - kr*C)`, `(kf*A - kr*B)/V`), whose forward term reads a reactant (if the "
             "reaction has any) and whose backward term reads a product. Any other law (`kd*P*(P-1)/2`, Hill and "
             "Michaelis–Menten forms, `piecewise`, `k1*A - k2` without products) is the forward propensity as "
-            "written, as libRoadRunner and GillesPy2 simulate it, with a note on the model; a law that turns "
-            "negative at run time stops the simulation naming the reaction, the time and the state."
+            "written, as libRoadRunner and GillesPy2 simulate it, with a note on the model; in the exact methods a "
+            "law that turns negative at run time stops the simulation naming the reaction, the time and the "
+            "state. Such a law that does not read a reactant it consumes is a flux (see kinetic laws): the hybrid "
+            "method runs it in its ODE."
         ),
     ),
     Construct(

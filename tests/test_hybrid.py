@@ -312,3 +312,20 @@ def test_a_compartment_without_a_size_that_nothing_reads_is_taken_as_one() -> No
     moved = sbml_model({"X": 5}, {"k": 1.0}, [("d", "X -> 0", "k*X")], hosu=False).replace('size="1.0" ', "")
     with pytest.raises(sbmljax.errors.NetworkError, match="compartment 'c' has no size"):
         sbmljax.simulate(sbmljax.load_sbml(moved), t, n_trajectories=2, seed=0, method="auto")
+
+
+def test_a_root_finder_failure_is_reported_as_such_not_as_an_ode_failure() -> None:
+    # BIOMD0000000457 (docs/simulators.md, hybrid Limits): the ODE's steps succeed, the jump's root-finding does not.
+    import diffrax
+
+    from sbmljax._results import RESULTS, status_names
+    from sbmljax._simulator.hybrid import _root_failed
+
+    assert bool(_root_failed(diffrax.RESULTS.nonlinear_max_steps_reached))
+    assert bool(_root_failed(diffrax.RESULTS.nonlinear_divergence))
+    for ok_or_ode in ("successful", "event_occurred", "max_steps_reached", "dt_min_reached"):
+        assert not bool(_root_failed(getattr(diffrax.RESULTS, ok_or_ode)))
+    code = RESULTS.jump_not_located._value
+    assert status_names([code])[0] == "jump_not_located"
+    assert "root finder" in RESULTS._index_to_message[int(code)]
+    assert RESULTS.ode_failed._value < code and RESULTS.no_propensity_bound._value < code  # earlier codes kept

@@ -245,6 +245,19 @@ def _finite_jacobian(f):
     return lambda t, y, args: g(t, y)
 
 
+def _root_failed(result) -> Bool[Array, ""]:
+    """Whether a solve failed in its event root-finding (optimistix's Newton iterations, promoted to diffrax's
+    `RESULTS`) rather than in its steps: the steps reached the event, the location of its root did not converge.
+
+    BIOMD0000000457 (Ω = 10^23, 45 continuous species, 36 continuous channels) stops so at t = 0.0189: the solve's
+    step is accepted after 7 rejections, the jump's event is detected in it, and Newton on the interpolated
+    integrated hazard ends with `nonlinear_max_steps_reached` (docs/simulators.md, hybrid Limits: the likely cause is
+    the root finder's absolute tolerance 1e-10 on a function in hazard × 1000 units, out of reach where the interpolant
+    rises steeply; not settled).
+    """
+    return (result == diffrax.RESULTS.nonlinear_max_steps_reached) | (result == diffrax.RESULTS.nonlinear_divergence)
+
+
 def _trigger_plan(net: CompiledNetwork, all_species: bool) -> _TriggerPlan:
     """The network's `_TriggerPlan`, built once per partition setting and cached on its plan."""
     rp = _rate_plan(net)
@@ -577,6 +590,7 @@ class HybridSimulator(AbstractSimulator):
         fire = fire & ~negative
         status = RESULTS.where(ok, state.status, RESULTS.bad_propensity)
         status = RESULTS.where(ok & ~solved, RESULTS.ode_failed, status)
+        status = RESULTS.where(ok & ~solved & _root_failed(sol.result), RESULTS.jump_not_located, status)
         status = RESULTS.where(negative, RESULTS.negative_count, status)
         moved = ok & solved & ~negative
         return HybridState(
@@ -641,7 +655,11 @@ class HybridSimulator(AbstractSimulator):
         return HybridState(
             t=jnp.where(solved, t_new, state.t),
             x=jnp.where(solved, y[:S], state.x),
-            status=RESULTS.where(solved, state.status, RESULTS.ode_failed),
+            status=RESULTS.where(
+                solved,
+                state.status,
+                RESULTS.where(_root_failed(sol.result), RESULTS.jump_not_located, RESULTS.ode_failed),
+            ),
             fired=jnp.asarray(-1, jnp.int32),
             count=jnp.asarray(0, jnp.int64),
             continuous=state.continuous,
