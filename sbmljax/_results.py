@@ -88,6 +88,6 @@ else:
         # Last, so that the codes above keep their values.
         jump_not_located = (
             "the hybrid method's root finder did not converge on the next jump or event trigger inside an accepted ODE "
-            "step (diffrax's event root-finding, Newton to 1e-10): the ODE solver's steps did not fail, locating the "
+            "step (diffrax's event root-finding, a bracketed Newton to 1e-14 in time): the ODE solver's steps did not fail, locating the "
             "jump in the last one did (see the hybrid method's Limits in docs/simulators.md)"
         )

@@ -40,13 +40,7 @@ ALLOWED = ("delay",)
 """What `auto` may still refuse (issue 13: delays stay refused); invalid SBML fails at `load_sbml`."""
 
 # Files `auto` does not simulate yet, as strict xfails (fixing one makes it XPASS-fail: remove it then).
-KNOWN_GAPS: dict[str, str] = {
-    # Run-time failure of the method auto chooses (2026-11-30): its capacity-limited law `k·A·B·(cap − Σ products)` is a
-    # net rate (sbmljax._flux), so auto runs the hybrid method (direct ran 300 steps before), whose ODE fails early:
-    # Diagnosed 2026-12-01 (docs/simulators.md, hybrid Limits): not the ODE's steps but the event root finder
-    # (Newton on the integrated hazard; bisection too) fails in an accepted step; why was not settled.
-    "BIOMD0000000457": "hybrid: the jump's root finder does not converge at t = 0.0189 (status jump_not_located)",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 pytestmark = pytest.mark.corpus
 

@@ -329,3 +329,33 @@ def test_a_root_finder_failure_is_reported_as_such_not_as_an_ode_failure() -> No
     assert status_names([code])[0] == "jump_not_located"
     assert "root finder" in RESULTS._index_to_message[int(code)]
     assert RESULTS.ode_failed._value < code and RESULTS.no_propensity_bound._value < code  # earlier codes kept
+
+
+def test_the_jump_root_finder_stops_on_time_where_no_float64_time_meets_a_tolerance_on_the_function() -> None:
+    # BIOMD0000000457 at t = 0.0189 (docs/simulators.md, hybrid Limits): the integrated hazard rose at 1.1e8 per time
+    # unit at its root, one unit in the last place of t moves it by 4e-10, and Newton to |f| < 1e-10 never stopped.
+    # The bracketed Newton stops on the time: within ROOT_RTOL · (|t| + h) of the root, here a few ulps.
+    import jax
+    import jax.numpy as jnp
+    import optimistix as optx
+
+    from sbmljax._simulator.hybrid import ROOT_RTOL, _JumpRootFinder
+
+    lo, up, root = 0.018883891403675079, 0.018969701603055, 0.01889069192111492
+    cases = [
+        (lambda t, _: 1.11e8 * (t - root) + 2e-11 * jnp.sin(1e18 * t), lo, up, root),  # steep, noisy in its last digits
+        (lambda t, _: jnp.exp(t) - 2.0, 0.0, 3.0, np.log(2.0)),
+        (lambda t, _: 1e-3 - t**3, 0.0, 1.0, 0.1),  # decreasing, a poor Newton start at the step's end
+        (lambda t, _: jnp.tanh(50.0 * (t - 0.3)), 0.0, 1.0, 0.3),  # Newton from the end overshoots the bracket
+    ]
+    with jax.enable_x64(True):
+        for fn, a, b, r in cases:
+            a, b = jnp.asarray(a), jnp.asarray(b)
+            sol = optx.root_find(
+                fn, _JumpRootFinder(rtol=ROOT_RTOL, atol=0.0), b, options=dict(lower=a, upper=b), throw=False
+            )
+            assert sol.result == optx.RESULTS.successful
+            assert abs(float(sol.value) - r) <= ROOT_RTOL * (max(abs(float(a)), abs(float(b))) + float(b - a)), (
+                r,
+                sol.value,
+            )

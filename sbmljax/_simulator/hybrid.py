@@ -12,6 +12,7 @@ threshold at the next step is exact too (the hazard's exponential threshold is m
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import ClassVar
 
 import diffrax
@@ -201,8 +202,8 @@ class _TriggerPlan:
         truth = jnp.where(sense > 0, d0 > 0, d0 < 0) | (closed & (d0 == 0))
         # +1 where the condition changes when a − b falls (`a > b` true now, or `a < b` false now), else -1.
         s = jnp.where(sense == 0, jnp.sign(d0), jnp.where(truth == (sense > 0), 1.0, -1.0))
-        # Each function is scaled by the compared values' size, so that the root finder's absolute tolerance
-        # (on the function) means the same on a trigger over 10^16 molecules as on one over a fraction.
+        # Each function is scaled by the compared values' size, so that `ε` means the same on a trigger over
+        # 10^16 molecules as on one over a fraction.
         size = jnp.abs(a0) + jnp.abs(b0)
         scale = 1.0 / jnp.where(size > 0, size, 1.0)
         eps = jnp.where(sense == 0, 0.0, TRIGGER_REL + 1e-12 * scale)
@@ -245,15 +246,103 @@ def _finite_jacobian(f):
     return lambda t, y, args: g(t, y)
 
 
-def _root_failed(result) -> Bool[Array, ""]:
-    """Whether a solve failed in its event root-finding (optimistix's Newton iterations, promoted to diffrax's
-    `RESULTS`) rather than in its steps: the steps reached the event, the location of its root did not converge.
+ROOT_RTOL = 1e-14
+"""The event root finder's tolerance in time, relative to `|t| + h` (`h` the step the root lies in): about 50 units
+in the last place of a float64 time; Newton's last step puts the root well inside it (its error is the square
+of the step)."""
 
-    BIOMD0000000457 (Ω = 10^23, 45 continuous species, 36 continuous channels) stops so at t = 0.0189: the solve's
-    step is accepted after 7 rejections, the jump's event is detected in it, and Newton on the interpolated
-    integrated hazard ends with `nonlinear_max_steps_reached` (docs/simulators.md, hybrid Limits: the likely cause is
-    the root finder's absolute tolerance 1e-10 on a function in hazard × 1000 units, out of reach where the interpolant
-    rises steeply; not settled).
+
+class _RootState(eqx.Module):
+    neg: Float[Array, ""]  # a time where the function is ≤ 0 (one end of the bracket)
+    pos: Float[Array, ""]  # a time where it is > 0 (the other end)
+    bracketed: Bool[Array, ""]  # whether the function's sign differs at the step's ends (else: plain Newton)
+    diff: Float[Array, ""]  # the last iteration's move in time
+    diff_prev: Float[Array, ""]
+    tol: Float[Array, ""]  # ROOT_RTOL · (max(|lower|, |upper|) + upper − lower)
+
+
+class _JumpRootFinder(optx.AbstractRootFinder):
+    """Newton's method safeguarded by bisection inside the sign-change bracket, stopping on the time's resolution
+    (`rtsafe`: Press, Teukolsky, Vetterling & Flannery, Numerical Recipes, 3rd ed. 2007, §9.4).
+
+    diffrax's event location calls it with the step `[lower, upper]` over which the event function changed sign.
+    A Newton step that leaves the current bracket, or that does not halve the step before last, is replaced by a
+    bisection, so that the bracket shrinks. It stops when its last move in time, or the bracket, is below
+    `ROOT_RTOL · (|t| + h)`, or when the function is exactly 0. It does not ask the function to fall below a
+    tolerance (as optimistix's Newton and Bisection do): the jump's function is an integrated hazard, and where
+    it rises faster than that tolerance per unit in the last place of the time (BIOMD0000000457 at t = 0.0189:
+    slope 1.1·10^8 in hazard × 1000 units, against 10^-10 per 3.5·10^-18), no float64 time meets it; a time
+    tolerance is always met.
+    """
+
+    rtol: float  # of the time's tolerance, relative to `|t| + h`: `ROOT_RTOL`
+    atol: float  # absolute, added to it (0: the step's length `h` is the floor near t = 0)
+    norm: Callable[[Array], Array] = jnp.abs  # all norms are the same on a scalar
+
+    def init(self, fn, y, args, options, f_struct, aux_struct, tags) -> _RootState:
+        del y, f_struct, aux_struct, tags
+        lower = jnp.asarray(options["lower"], jnp.float64)
+        upper = jnp.asarray(options["upper"], jnp.float64)
+        f_lo, _ = fn(lower, args)
+        f_up, _ = fn(upper, args)
+        pos_lo = f_lo > 0
+        tol = self.atol + self.rtol * (jnp.maximum(jnp.abs(lower), jnp.abs(upper)) + (upper - lower))
+        inf = jnp.asarray(jnp.inf, jnp.float64)
+        return _RootState(
+            neg=jnp.where(pos_lo, upper, lower),
+            pos=jnp.where(pos_lo, lower, upper),
+            bracketed=pos_lo != (f_up > 0),
+            diff=inf,
+            diff_prev=inf,
+            tol=tol,
+        )
+
+    def step(self, fn, y, args, options, state: _RootState, tags):
+        del tags
+        f, lin, aux = jax.linearize(lambda t: fn(t, args), y, has_aux=True)
+        df = lin(jnp.ones_like(y))
+        above = f > 0
+        neg = jnp.where(state.bracketed & ~above, y, state.neg)
+        pos = jnp.where(state.bracketed & above, y, state.pos)
+        lo, hi = jnp.minimum(neg, pos), jnp.maximum(neg, pos)
+        newton = y - f / df
+        fast = jnp.abs(newton - y) <= 0.5 * jnp.abs(state.diff_prev)
+        inside = jnp.isfinite(newton) & (newton > lo) & (newton < hi) & fast
+        # Without a bracket (the interpolant's ends did not reproduce the sign change, within round-off of a root at
+        # an end), plain Newton kept in the step, as optimistix's Newton.
+        plain = jnp.clip(jnp.where(jnp.isfinite(newton), newton, y), options["lower"], options["upper"])
+        new_y = jnp.where(state.bracketed, jnp.where(inside, newton, lo + 0.5 * (hi - lo)), plain)
+        new_y = jnp.where(f == 0, y, new_y)
+        new_state = _RootState(
+            neg=neg,
+            pos=pos,
+            bracketed=state.bracketed,
+            diff=new_y - y,
+            diff_prev=state.diff,
+            tol=state.tol,
+        )
+        return new_y, new_state, aux
+
+    def terminate(self, fn, y, args, options, state: _RootState, tags):
+        del fn, y, args, options, tags
+        width = jnp.where(state.bracketed, jnp.abs(state.pos - state.neg), jnp.inf)
+        done = (jnp.abs(state.diff) <= state.tol) | (width <= state.tol)
+        return done, optx.RESULTS.successful
+
+    def postprocess(self, fn, y, aux, args, options, state, tags, result):
+        del fn, args, options, state, tags, result
+        return y, aux, {}
+
+
+def _root_failed(result) -> Bool[Array, ""]:
+    """Whether a solve failed in its event root-finding (`_JumpRootFinder` used all its iterations, promoted to
+    diffrax's `RESULTS`) rather than in its steps: the steps reached the event, the location of its root did not
+    converge.
+
+    With optimistix's Newton (to 1e-10 on the function) BIOMD0000000457 stopped so at t = 0.0189: the interpolated
+    integrated hazard rose at 1.1·10^8 (× 1000 units) per time unit at its root, and no float64 time put it within
+    1e-10 of its threshold. `_JumpRootFinder` stops on a time tolerance instead, which is always reachable within the
+    bracket; the status remains for a finder that runs out of iterations all the same.
     """
     return (result == diffrax.RESULTS.nonlinear_max_steps_reached) | (result == diffrax.RESULTS.nonlinear_divergence)
 
@@ -303,7 +392,8 @@ class HybridSimulator(AbstractSimulator):
     against the fastest continuous time scale).
 
     **Jumps.** The jump channels' total propensity `a₀ˢ(t)` is integrated along with the ODE; the next jump is
-    where `∫a₀ˢ dt` reaches an `Exp(1)` draw (diffrax event, Newton root-finding), and the channel is drawn
+    where `∫a₀ˢ dt` reaches an `Exp(1)` draw (diffrax event; its time located by `_JumpRootFinder`, a bracketed Newton
+    to `ROOT_RTOL` in time), and the channel is drawn
     with probability `aₖ(t)/a₀ˢ(t)` at that instant: the exact jump law of a piecewise-deterministic Markov
     process (Davis 1984), whatever the propensities' dependence on time or on the continuous state.
 
@@ -481,8 +571,8 @@ class HybridSimulator(AbstractSimulator):
                 return jnp.min(roots(y[:S], self._with_q(net, p, y[S:-1]), t))
 
             def to_jump(y):
-                # The hazard still to go, in time at the starting total propensity: the root finder's absolute
-                # tolerance on this function is then a tolerance on time, whatever the propensities' size.
+                # The hazard still to go, in time at the starting total propensity: a function of the propensities'
+                # size no more than the triggers' (relative) ones are of the compared values'.
                 rate = jnp.maximum(jnp.sum(a_slow), 1.0 / jnp.maximum(t1 - state.t, 1e-300))
                 return (threshold * hazard_scale - y[-1]) / (rate * hazard_scale)
 
@@ -497,8 +587,7 @@ class HybridSimulator(AbstractSimulator):
         # The hazard is integrated scaled so that the solver's `atol` (in molecules) is HAZARD_ATOL on it.
         hazard_scale = self.atol / HAZARD_ATOL
         # Per component: the amounts' tolerance (species and rate-rule parameters) has the round-off floor, the
-        # hazard's (last) stays `atol` (scaled, it is HAZARD_ATOL; a floor there would loosen the jump times and
-        # put the root finder's absolute tolerance out of reach).
+        # hazard's (last) stays `atol` (scaled, it is HAZARD_ATOL; a floor there would loosen the jump times).
         floor = jnp.maximum(self.atol, ROUNDOFF_ATOL * jnp.max(jnp.abs(x)))
         atol = jnp.concatenate([jnp.full((S + state.q.shape[0],), floor), jnp.full((1,), self.atol)])
         y0 = jnp.concatenate([x, state.q, jnp.zeros((1,), jnp.float64)])
@@ -552,7 +641,7 @@ class HybridSimulator(AbstractSimulator):
             y0,
             saveat=diffrax.SaveAt(t1=True),
             stepsize_controller=controller,
-            event=diffrax.Event(cond, root_finder=optx.Newton(rtol=1e-10, atol=1e-10)),
+            event=diffrax.Event(cond, root_finder=_JumpRootFinder(rtol=ROOT_RTOL, atol=0.0)),
             max_steps=self.ode_max_steps,
             adjoint=adjoint,
             throw=False,
@@ -627,7 +716,7 @@ class HybridSimulator(AbstractSimulator):
                 del args, kwargs
                 return jnp.min(roots(y[:S], self._with_q(net, p, y[S:]), t))
 
-            event = diffrax.Event(cond, root_finder=optx.Newton(rtol=1e-10, atol=1e-10))
+            event = diffrax.Event(cond, root_finder=_JumpRootFinder(rtol=ROOT_RTOL, atol=0.0))
         sol = diffrax.diffeqsolve(
             diffrax.ODETerm(_finite_jacobian(rhs)),
             _SOLVERS[self.solver](),
