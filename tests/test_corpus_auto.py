@@ -40,7 +40,12 @@ ALLOWED = ("delay",)
 """What `auto` may still refuse (issue 13: delays stay refused); invalid SBML fails at `load_sbml`."""
 
 # Files `auto` does not simulate yet, as strict xfails (fixing one makes it XPASS-fail: remove it then).
-KNOWN_GAPS: dict[str, str] = {}
+KNOWN_GAPS: dict[str, str] = {
+    # Ran (2026-12-01) only because the hybrid clipped continuous amounts at zero: reaction 'JChannel' (a law not
+    # reading g, a flux) drives g to -242 molecules by t = 1.21 in the ODE; the hybrid now stops there with the
+    # negative-count error. Not investigated whether the model's own ODE does the same (sbmljax.reference.ode).
+    "BIOMD0000000224": "hybrid: reaction 'JChannel' drives g below zero (-242 at t = 1.21): its law does not vanish",
+}
 
 pytestmark = pytest.mark.corpus
 
