@@ -26,24 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_ssa import MODELS, REBOP  # noqa: E402
-
-
-def _rebop_rate(name: str, n: int, t_end: float, points: int) -> float | None:
-    """rebop's core loop: trajectories per second (None when rebop is not installed)."""
-    try:
-        import rebop
-    except ImportError:
-        return None
-    reactions, init = REBOP[name]
-    sim = rebop.Gillespie()
-    for rate, lhs, rhs in reactions:
-        sim.add_reaction(rate, lhs, rhs)
-    start = time.perf_counter()
-    for i in range(n):
-        sim.gillespie.set_init(init)
-        sim.gillespie.run(t_end, points - 1, params={}, seed=np.uint64(1 + i), sparse=None, var_names=None)
-    return n / (time.perf_counter() - start)
+from bench_ssa import MODELS, rebop_rate  # noqa: E402
 
 
 def main() -> None:
@@ -94,7 +77,7 @@ def main() -> None:
                 sbmljax.simulate(model, t, n_trajectories=args.n, seed=1, chunk=c)
                 best = min(best, time.perf_counter() - start)
             ns = best / events * 1e9
-            reb = _rebop_rate(name, args.n, t_end, points)  # right after, so that both see the same load
+            reb = rebop_rate(name, args.n, t_end, points)  # right after, so that both see the same load
             line = f"  chunk {c:>5}: utilisation {util:5.1%}  {ns:6.1f} ns/event  {events / best / 1e6:6.2f} M events/s"
             if reb is not None:
                 line += f"  rebop {reb * events / args.n / 1e6:6.2f} M events/s  vs rebop {(args.n / best) / reb:5.2f}"

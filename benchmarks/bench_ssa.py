@@ -38,6 +38,25 @@ MODELS = {
 }
 
 
+def rebop_rate(name: str, n: int, t_end: float, points: int) -> float | None:
+    """rebop's core loop on `REBOP[name]`: trajectories per second (None when rebop is not installed)."""
+    import numpy as np
+
+    try:
+        import rebop
+    except ImportError:
+        return None
+    reactions, init = REBOP[name]
+    sim = rebop.Gillespie()
+    for rate, lhs, rhs in reactions:
+        sim.add_reaction(rate, lhs, rhs)
+    start = time.perf_counter()
+    for i in range(n):
+        sim.gillespie.set_init(init)
+        sim.gillespie.run(t_end, points - 1, params={}, seed=np.uint64(1 + i), sparse=None, var_names=None)
+    return n / (time.perf_counter() - start)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cores", type=int, default=1, help="CPU cores to use (pins this process; default 1)")
@@ -96,16 +115,8 @@ def main() -> None:
             ours, theirs = float(np.median(ours_r)), float(np.median(theirs_r))
             events = float(np.mean(events_r))  # events per trajectory, over every round
             extra = ""
-            if rebop is not None:
-                reactions, init = REBOP[name]
-                sim = rebop.Gillespie()
-                for rate, lhs, rhs in reactions:
-                    sim.add_reaction(rate, lhs, rhs)
-                start = time.perf_counter()
-                for i in range(n):
-                    sim.gillespie.set_init(init)
-                    sim.gillespie.run(t_end, points - 1, params={}, seed=np.uint64(1 + i), sparse=None, var_names=None)
-                reb = n / (time.perf_counter() - start)
+            reb = rebop_rate(name, n, t_end, points) if rebop is not None else None
+            if reb is not None:
                 extra = f" {reb * events / 1e6:>12.2f} {ours / reb:>9.2f}"
             print(
                 f"{name:<12} {n:>6} {ours:>15.0f} {ours * events / 1e6:>14.2f} {theirs:>10.0f} "
