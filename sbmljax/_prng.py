@@ -189,18 +189,8 @@ def rejection_compacted(
         # The pending elements' indices first (in order), then n (no element), padded to whole chunks.
         order = jnp.full(n_chunks * chunk, n, jnp.int32).at[jnp.where(pending, rank, n)].set(ar, mode="drop")
 
-        def chunk_body(cc):
-            j, k, accepted = cc
-            idx = jax.lax.dynamic_slice(order, (j * chunk,), (chunk,))
-            g = jnp.minimum(idx, n - 1)
-            k_new, ok_new = attempt(jax.tree.map(lambda a: a[g], params), u[g], v[g])
-            dest = jnp.where(ok_new & (idx < n), idx, n)
-            return j + 1, k.at[dest].set(k_new, mode="drop"), accepted.at[dest].set(True, mode="drop")
-
         # Only as many chunks as there are pending elements (under `vmap`: as the lane with the most).
-        _, k, accepted = jax.lax.while_loop(
-            lambda cc: cc[0] * chunk < n_pending, chunk_body, (jnp.asarray(0, jnp.int32), k, ok)
-        )
+        k, accepted = _pending_chunks(order, n_pending, chunk, params, attempt, u, v, k, ok)
         return k, accepted, s
 
     k, _, rng = jax.lax.while_loop(lambda c: jnp.any(~c[1]), one_try, (jnp.zeros(n, float), done, rng))
@@ -279,18 +269,36 @@ def _rejection_across(
         order = jnp.full(n_chunks * chunk, n, jnp.int32).at[jnp.where(pending, rank, n)].set(ar, mode="drop")
         kf, okf = k.reshape(n), ok.reshape(n)
 
-        def chunk_body(cc):
-            j, kk, accepted = cc
-            idx = jax.lax.dynamic_slice(order, (j * chunk,), (chunk,))
-            g = jnp.minimum(idx, n - 1)
-            k_new, ok_new = attempt(jax.tree.map(lambda a: a[g], params), u[g], v[g])
-            dest = jnp.where(ok_new & (idx < n), idx, n)
-            return j + 1, kk.at[dest].set(k_new, mode="drop"), accepted.at[dest].set(True, mode="drop")
-
-        _, kf, okf = jax.lax.while_loop(
-            lambda cc: cc[0] * chunk < n_pending, chunk_body, (jnp.asarray(0, jnp.int32), kf, okf)
-        )
+        kf, okf = _pending_chunks(order, n_pending, chunk, params, attempt, u, v, kf, okf)
         return kf.reshape(b, m), okf.reshape(b, m), s
 
     k, _, rng = jax.lax.while_loop(lambda c: jnp.any(~c[1]), one_try, (jnp.zeros((b, m), float), done, rng))
     return k, rng
+
+
+def _pending_chunks(
+    order: Array,
+    n_pending: Array,
+    chunk: int,
+    params: PyTree,
+    attempt: Callable,
+    u: Array,
+    v: Array,
+    k: Array,
+    ok: Array,
+) -> tuple[Array, Array]:
+    """One try of the compacted rejection loops: `attempt` on the pending elements listed first in `order`
+    (then `n`, padding), `chunk` at a time and only as many chunks as there are pending elements; returns the
+    values and acceptance flags with the accepted proposals written in."""
+    n = k.shape[0]
+
+    def chunk_body(cc):
+        j, kk, accepted = cc
+        idx = jax.lax.dynamic_slice(order, (j * chunk,), (chunk,))
+        g = jnp.minimum(idx, n - 1)
+        k_new, ok_new = attempt(jax.tree.map(lambda a: a[g], params), u[g], v[g])
+        dest = jnp.where(ok_new & (idx < n), idx, n)
+        return j + 1, kk.at[dest].set(k_new, mode="drop"), accepted.at[dest].set(True, mode="drop")
+
+    _, k, ok = jax.lax.while_loop(lambda cc: cc[0] * chunk < n_pending, chunk_body, (jnp.asarray(0, jnp.int32), k, ok))
+    return k, ok
