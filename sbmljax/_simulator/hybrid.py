@@ -144,11 +144,14 @@ class _TriggerPlan:
 
         self.atoms: list[tuple[str, Expr, Expr]] = []
         species_read = []  # per atom: a mask of the species it reads (whether they move is decided per solve)
-        self.always_moving: list[bool] = []  # per atom: reads time or a rate-rule variable other than a species
+        # per atom: reads time, a rate-rule variable other than a species, or a diluted species
+        self.always_moving: list[bool] = []
         self.time_dependent = False
         self.unlocated: dict[str, str] = {}  # event id -> why its trigger cannot be located
 
         species = frozenset(plan.species_index)
+        # Read as `amount / V(t)` in a compartment a rate rule moves: it moves in every solve, discrete or not.
+        diluted = frozenset(sid for sid, c in plan.variable_species.items() if c in moving)
 
         def visit(ev_id: str, e: Expr) -> None:
             if isinstance(e, Call) and e.op in _RELATIONS and len(e.args) >= 2:
@@ -160,7 +163,7 @@ class _TriggerPlan:
                     if not threshold and ((ra | rb) & moving or ta or tb):
                         self.atoms.append((e.op, a, b))
                         species_read.append(np.isin(plan.species_ids, sorted(ra | rb)))
-                        self.always_moving.append(ta or tb or bool((ra | rb) & (moving - species)))
+                        self.always_moving.append(ta or tb or bool((ra | rb) & ((moving - species) | diluted)))
                         self.time_dependent |= ta or tb
                 return
             if (
