@@ -8,7 +8,7 @@ This is issue 13's coverage table: run it before and after a change to what the 
 
     python benchmarks/corpus_verdicts.py                               # writes benchmarks/out/corpus_verdicts.tsv
     python benchmarks/corpus_verdicts.py --from benchmarks/out/corpus_verdicts.tsv   # regroup a saved run
-    python benchmarks/corpus_verdicts.py --auto     # what method="auto" does with each file (the "after" table)
+    python benchmarks/corpus_verdicts.py --auto     # what method="auto" does: benchmarks/out/corpus_auto.tsv
 
 `--auto` asks, per file, what `simulate(..., method="auto")` does: `prepare` chooses `direct` or `hybrid` or
 refuses (no trajectory is run unless `--run`, which simulates one trajectory to `--t-end` under the time
@@ -33,6 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = (REPO / "tests/data/biomodels-corpus", REPO / "tests/data/biomodels")
 OUT = REPO / "benchmarks/out/corpus_verdicts.tsv"
+OUT_AUTO = REPO / "benchmarks/out/corpus_auto.tsv"
 VERDICTS = ("exact", "tau_leap_only", "refused", "error")
 
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
@@ -249,7 +250,12 @@ def report(frame, groups) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("paths", nargs="*", type=Path, default=list(CORPUS), help="SBML files or folders")
-    ap.add_argument("--out", type=Path, default=OUT, help=f"per-file TSV (default {OUT.relative_to(REPO)})")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"per-file TSV (default {OUT.relative_to(REPO)}; with --auto {OUT_AUTO.relative_to(REPO)})",
+    )
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per model (default 120)")
     ap.add_argument("--t-end", type=float, default=100.0, help="horizon in each model's time units (default 100)")
     ap.add_argument("--from", dest="saved", type=Path, help="regroup a TSV written by an earlier run; check nothing")
@@ -263,7 +269,7 @@ def main() -> None:
 
     if args.auto:
         frame = pd.DataFrame(auto_table(args.paths, args.t_end, args.run, args.timeout))
-        out = args.out.with_name("corpus_auto.tsv")
+        out = args.out or OUT_AUTO
         out.parent.mkdir(parents=True, exist_ok=True)
         frame.to_csv(out, sep="\t", index=False)
         counts = frame["auto"].value_counts()
@@ -276,6 +282,7 @@ def main() -> None:
         print("wrote", out, file=sys.stderr)
         return
 
+    args.out = args.out or OUT
     if args.saved:
         frame = pd.read_csv(args.saved, sep="\t", keep_default_na=False)
     else:
