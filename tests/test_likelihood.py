@@ -468,11 +468,15 @@ def test_if2_over_two_datasets_reaches_their_joint_exact_maximum() -> None:
     assert reached > joint - 1.0 and reached > alone, (res.params, reached, joint, alone)
     assert abs(res.loglik + res.loglik_stderr**2 / 2 - reached) < 3 * res.loglik_stderr + 0.3
     assert len(res.trace_loglik) == 40
+    # each dataset's own log-likelihood at the estimate, in the order given; they sum to the total
+    assert len(res.per_dataset) == 2 and res.per_dataset == res.chains[0]["per_dataset"]
+    assert abs(sum(res.per_dataset) - res.loglik) < 1e-9 * abs(res.loglik)
     # several chains over several datasets: the same loop, one vmapped iteration per dataset
     two = sbmljax.if2(
         m, [a, b], {"k1": 25.0, "k2": 0.4}, seed=1, n_particles=50, iterations=2, chains=2, evaluate=False
     )
     assert len(two.chains) == 2 and all(len(c["trace_loglik"]) == 2 for c in two.chains)
+    assert two.per_dataset == () and math.isnan(two.loglik)  # evaluate=False: nothing evaluated
     # a parameter only one dataset's observable reads is that dataset's own: perturbed only while it is filtered
     shifted = Dataset("shifted", FIT_TIMES, (Observable.parse("X", "X + off", ID_SD),), b.values, initial=b.initial)
     est = (

@@ -183,7 +183,10 @@ class IF2Result:
       perturbations are large).
     - `swarm_sd`: parameter id → the final swarm's SD on the estimation scale.
     - `n_particles`, `iterations`, `method`, `wall_time_s` (the iterations, without the final evaluation).
-    - `chains`: one dict per chain (`start`, `params`, `loglik`, `loglik_stderr`, `trace_loglik`, `failed`),
+    - `per_dataset`: the evaluated log-likelihood of each dataset at `params`, in the order given (they sum to
+      `loglik`; empty if `evaluate=False` or the chain failed): with several datasets, which ones the estimate fits.
+    - `chains`: one dict per chain (`start`, `params`, `loglik`, `loglik_stderr`, `per_dataset`, `trace_loglik`,
+      `failed`),
       in the order of the starts; `params`, `trace` and `swarm_sd` above are those of the best chain (the
       highest evaluated log-likelihood; with `evaluate=False`, the highest last-iteration filter
       log-likelihood). One entry for a single chain.
@@ -200,6 +203,7 @@ class IF2Result:
     method: str
     wall_time_s: float
     chains: tuple[dict, ...] = ()
+    per_dataset: tuple[float, ...] = ()
 
 
 def _rw_sds(problem, rw_sd: float | Mapping[str, float]) -> np.ndarray:
@@ -510,11 +514,13 @@ def run_if2(
     score: list[float] = []
     for c in range(k_chains):
         params = {p.id: p.from_scale(float(v)) for p, v in zip(est, final[c].mean(axis=0))}
+        per: tuple[float, ...] = ()
         ll, se = math.nan, math.nan
         if evaluate and not failed[c]:
             entropy = [int(seed), 2, c] if multi else [int(seed), 2]
             res = pl.evaluate(params, seed=int(np.random.SeedSequence(entropy).generate_state(1)[0]))
             ll, se = res.value, res.stderr
+            per = tuple(map(float, res.per_dataset))
         ends.append(params)
         end_ll.append(ll)
         ses.append(se)
@@ -525,6 +531,7 @@ def run_if2(
                 "params": params,
                 "loglik": ll,
                 "loglik_stderr": se,
+                "per_dataset": per,
                 "trace_loglik": trace_ll[c],
                 "failed": bool(failed[c]),
             }
@@ -542,6 +549,7 @@ def run_if2(
         method=pl.method,
         wall_time_s=wall,
         chains=tuple(rows),
+        per_dataset=rows[best]["per_dataset"],
     )
 
 
