@@ -525,10 +525,20 @@ def raise_failures(prep: Prepared, sol: Solution, max_steps: int) -> None:
                 if np.any((after < 0) & (change < 0)):
                     low = ", ".join(sid for sid, v, c in zip(model.species_ids, after, change) if v < 0 and c < 0)
                     rid = net.channel_of_reaction(int(ch))
+                    # The hybrid method stops after its ODE has driven a continuous amount below zero: the
+                    # reaction-rate equations' own result (BIOMD0000000224: libRoadRunner's CVODE has g < 0 as well).
+                    gone = [sid for sid, v, c in zip(model.species_ids, xs, change) if v < 0 and c < 0]
+                    ode = (
+                        f"; {', '.join(gone)} was driven below zero by the hybrid method's ODE (the model's "
+                        "reaction-rate equations), not by a jump"
+                        if gone
+                        else ""
+                    )
                     raise SimulationError(
                         f"{model.source}: reaction '{rid}' has propensity {a[ch]:g} > 0 but "
                         f"firing it would make {low} negative (after t={t:g} {where}, state "
-                        f"{format_state(model.species_ids, xs)}): its rate law does not vanish when a reactant runs out",
+                        f"{format_state(model.species_ids, xs)}): its rate law does not vanish when a reactant runs "
+                        f"out{ode}",
                         reaction=rid,
                         element=f"reaction '{rid}' kineticLaw",
                         time=t,
