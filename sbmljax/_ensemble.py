@@ -43,7 +43,7 @@ from ._flux import flux_reactions
 from ._model import Model
 from ._results import RESULTS, status_code
 from ._simulator import AbstractSimulator, make_simulator
-from ._simulator.hybrid import HybridSimulator
+from ._simulator.hybrid import FAST_EVENTS, HybridSimulator
 from ._solve import UNLIMITED_STEPS as UNLIMITED_STEPS
 from ._solve import Solution, solve
 from ._support import CONSTRUCTS
@@ -274,9 +274,10 @@ def _start(
     return x0j, p, tuple(notes), per_traj
 
 
-AUTO_FAST_EVENTS = 1000.0
+AUTO_FAST_EVENTS = FAST_EVENTS
 """`method="auto"`'s hybrid: a channel that would fire this many times over the simulated span at its current
-propensity moves the ODE (`HybridSimulator.fast_propensity = AUTO_FAST_EVENTS / span`)."""
+propensity moves the ODE (`HybridSimulator.fast_propensity = AUTO_FAST_EVENTS / span`): the hybrid method's own
+default, so that `auto`'s hybrid and `method="hybrid"` with default options partition alike."""
 
 
 def _prepare_auto(model, t_eval, params, initial, t0, n_trajectories, max_events, options) -> Prepared:
