@@ -43,6 +43,7 @@ from ._flux import flux_reactions
 from ._model import Model
 from ._results import RESULTS, status_code
 from ._simulator import AbstractSimulator, make_simulator
+from ._simulator.hybrid import FAST_EVENTS, HybridSimulator
 from ._solve import UNLIMITED_STEPS as UNLIMITED_STEPS
 from ._solve import Solution, solve
 from ._support import CONSTRUCTS
@@ -173,6 +174,8 @@ def prepare(
         return _prepare_auto(model, t_eval, params, initial, t0, n_trajectories, max_events, options)
     sim = make_simulator(method, **options)
     t_eval = check_time_grid(t_eval, t0)
+    if isinstance(sim, HybridSimulator):  # its default fast-channel rate is per simulated span
+        sim = sim.for_span(float(np.max(t_eval)) - float(t0))
     net = compile_network(model, exact=sim.exact, accepts=sim.accepts)
     if sim.exact and net.time_dependent and "time_dependent_propensity" not in sim.accepts:
         raise join_time_dependent(time_dependent_propensities(net)).exception(model.source)
@@ -271,9 +274,10 @@ def _start(
     return x0j, p, tuple(notes), per_traj
 
 
-AUTO_FAST_EVENTS = 1000.0
+AUTO_FAST_EVENTS = FAST_EVENTS
 """`method="auto"`'s hybrid: a channel that would fire this many times over the simulated span at its current
-propensity moves the ODE (`HybridSimulator.fast_propensity = AUTO_FAST_EVENTS / span`)."""
+propensity moves the ODE (`HybridSimulator.fast_propensity = AUTO_FAST_EVENTS / span`): the hybrid method's own
+default, so that `auto`'s hybrid and `method="hybrid"` with default options partition alike."""
 
 
 def _prepare_auto(model, t_eval, params, initial, t0, n_trajectories, max_events, options) -> Prepared:
@@ -514,14 +518,28 @@ def raise_failures(prep: Prepared, sol: Solution, max_steps: int) -> None:
             ps = p[half * (p.shape[0] // max(1, x.shape[0] // S)) :][: len(net.param_names)]
             a = np.asarray(net.propensities(jnp.asarray(xs), ps, jnp.asarray(t)))
             for ch in np.nonzero(a > 0)[0]:
-                after = xs + np.asarray(net.stoich[ch])
-                if np.any(after < 0):
-                    low = ", ".join(sid for sid, v in zip(model.species_ids, after) if v < 0)
+                # Only what the channel consumes: the hybrid method reports a continuous amount a flux has already
+                # driven below zero, which every other firing would leave negative too (BIOMD0000000224 named
+                # 'JChannel', which reads g, for 'inhibition_parameter2', which removes it).
+                change = np.asarray(net.stoich[ch])
+                after = xs + change
+                if np.any((after < 0) & (change < 0)):
+                    low = ", ".join(sid for sid, v, c in zip(model.species_ids, after, change) if v < 0 and c < 0)
                     rid = net.channel_of_reaction(int(ch))
+                    # The hybrid method stops after its ODE has driven a continuous amount below zero: the
+                    # reaction-rate equations' own result (BIOMD0000000224: libRoadRunner's CVODE has g < 0 as well).
+                    gone = [sid for sid, v, c in zip(model.species_ids, xs, change) if v < 0 and c < 0]
+                    ode = (
+                        f"; {', '.join(gone)} was driven below zero by the hybrid method's ODE (the model's "
+                        "reaction-rate equations), not by a jump"
+                        if gone
+                        else ""
+                    )
                     raise SimulationError(
                         f"{model.source}: reaction '{rid}' has propensity {a[ch]:g} > 0 but "
                         f"firing it would make {low} negative (after t={t:g} {where}, state "
-                        f"{format_state(model.species_ids, xs)}): its rate law does not vanish when a reactant runs out",
+                        f"{format_state(model.species_ids, xs)}): its rate law does not vanish when a reactant runs "
+                        f"out{ode}",
                         reaction=rid,
                         element=f"reaction '{rid}' kineticLaw",
                         time=t,

@@ -22,6 +22,10 @@ Z_MAX = 3.0
 Y_MAX = 5.0
 N = 2000
 
+DISCRETE = {"fast_propensity": float("inf")}
+"""The default partition's fast-channel rule off (`X`'s births fire more than 1000 times over these spans): `X` stays
+below `continuous_above`, discrete, and its law is the exact one."""
+
 SWITCH = _events(("e", "X > 40", [("k", "2")]))
 """The event of the issue's report: when X first exceeds 40, the birth rate constant k becomes 2."""
 
@@ -58,7 +62,7 @@ def test_a_trigger_on_a_discrete_species_at_its_threshold_does_not_stop_the_solv
     # (X does not move during the solve), the solve's minimum of it and the jump's function flat there, and the
     # root finder's Newton iterations stalled: "ODE solver failed" at X = 40, t ≈ 0.5, in every trajectory.
     t = np.array([0.0, 1.0, 10.0, 50.0])
-    tr = sbmljax.simulate(_rate_rule_model(), t, n_trajectories=8, seed=0, method="hybrid")
+    tr = sbmljax.simulate(_rate_rule_model(), t, n_trajectories=8, seed=0, method="hybrid", **DISCRETE)
     x = tr.counts[:, :, 0]
     assert np.all(x == np.round(x)), "X stays discrete (below continuous_above)"
     # The switch fired in every trajectory (X passes 40 by t = 1): the mean at t = 50 is about 146 with k = 2
@@ -75,7 +79,7 @@ def test_a_discrete_species_event_samples_the_exact_law() -> None:
     m = sbmljax.load_sbml(_variable(sbml_model({"X": 10}, {"k": 20.0}, reactions, extra=SWITCH), "k"))
     t = np.array([0.0, 2.0, 5.0, 10.0, 20.0])
     exact = sbmljax.simulate(m, t, n_trajectories=N, seed=3, method="direct").counts[:, 1:, 0]
-    hyb = sbmljax.simulate(m, t, n_trajectories=N, seed=4, method="hybrid").counts[:, 1:, 0]
+    hyb = sbmljax.simulate(m, t, n_trajectories=N, seed=4, method="hybrid", **DISCRETE).counts[:, 1:, 0]
     z, y = _two_sample(hyb, exact)
     assert np.all(np.abs(z) < Z_MAX) and np.all(np.abs(y) < Y_MAX), (z, y)
 
@@ -89,6 +93,7 @@ def test_a_rate_rule_model_with_a_discrete_species_event_samples_the_exact_law()
     reactions = [("b", "0 -> X", "k*50*exp(-0.05*time)"), ("d", "X -> 0", "0.1*X")]
     timed = sbmljax.load_sbml(_variable(sbml_model({"X": 10}, {"k": 1.0}, reactions, extra=SWITCH), "k"))
     exact = sbmljax.simulate(timed, t, n_trajectories=N, seed=3, method="extrande").counts[:, 1:, 0]
-    hyb = sbmljax.simulate(_rate_rule_model(), t, n_trajectories=N, seed=4, method="hybrid").counts[:, 1:, 0]
+    hyb = sbmljax.simulate(_rate_rule_model(), t, n_trajectories=N, seed=4, method="hybrid", **DISCRETE)
+    hyb = hyb.counts[:, 1:, 0]
     z, y = _two_sample(hyb, exact)
     assert np.all(np.abs(z) < Z_MAX) and np.all(np.abs(y) < Y_MAX), (z, y)

@@ -11,6 +11,7 @@ threshold at the next step is exact too (the hazard's exponential threshold is m
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import ClassVar
@@ -41,6 +42,10 @@ ROUNDOFF_ATOL = 1e-12
 molecules of 10^16–10^22 (BIOMD0000000246, mmol in litres) has round-off of about 10^6 molecules in its largest
 components; the implicit solvers' Newton iterations, held to `atol` = 10^-3 molecules on a species near zero,
 then never converge and every step was rejected."""
+
+FAST_EVENTS = 1000.0
+"""The default `fast_propensity` is `FAST_EVENTS / (t_end − t0)`: a channel that would fire this many times over the
+simulated span at its current propensity moves the ODE, with every species it changes (Haseltine & Rawlings 2002)."""
 
 _SOLVERS = {"kvaerno3": diffrax.Kvaerno3, "kvaerno5": diffrax.Kvaerno5, "tsit5": diffrax.Tsit5}
 
@@ -378,9 +383,18 @@ class HybridSimulator(AbstractSimulator):
       `kf·A·B − kr·C` in a reaction flagged irreversible, or a law that does not read a reactant it consumes:
       `sbmljax._flux`) is a continuous channel at all times, and the species it changes are continuous: the
       ODE runs it backwards where it is negative, as the modeller's ODE does;
-    - a channel whose propensity has reached `fast_propensity` (default: never) makes every species it
-      changes continuous whatever its count, until the propensity falls below half of that: fast binding and
-      unbinding of a few enzyme molecules then moves the ODE instead of firing millions of jumps;
+    - a channel whose propensity has reached `fast_propensity` makes every species it changes continuous
+      whatever its count (if `fast_min_count` is set: provided each has at least `fast_min_count · |ν|`
+      molecules, `ν` the channel's change of it), until the propensity falls below half of that: fast binding
+      and unbinding of a few enzyme molecules then moves the ODE instead of firing millions of jumps. The
+      default, resolved by `prepare` (which knows the span), is `fast_propensity = FAST_EVENTS / (t_end − t0)`:
+      a channel that would fire a thousand times over the simulated span is a fast reaction in Haseltine &
+      Rawlings' sense (many firings on the time scale observed), `aⱼ·Δt ≥ λ` with Salis & Kaznessis' `λ = 10`
+      on `Δt` a hundredth of the span; it is what `method="auto"` uses. Their population criterion
+      `Xᵢ ≥ ε·|νᵢⱼ|` (`ε` about 100) is `fast_min_count`, off by default: on BIOMD0000000009 it keeps the
+      binding of the first few dozen kinase molecules discrete, 10^4–10^5 jumps per time unit, and 20
+      trajectories to t = 5 took more than 4 minutes. `fast_propensity=float("inf")`, or `continuous_above=inf`
+      without an explicit `fast_propensity`, turns the rule off;
     - a channel is *continuous* (moves the ODE) when every species it changes is continuous and its
       propensity has reached `min_propensity` (it stays continuous until the propensity falls below half of
       that); every other channel is a *jump* channel and fires whole reactions.
@@ -402,7 +416,7 @@ class HybridSimulator(AbstractSimulator):
 
     A model without reactions whose rate rules move is solved as their ODE (nothing jumps).
 
-    **Limits.** `continuous_above=inf`: every species discrete (except those a flux law changes), the exact SSA
+    **Limits.** `continuous_above=inf` (with the default `fast_propensity`): every species discrete (except those a flux law changes), the exact SSA
     (the ODE only integrates the hazard). `continuous_above=0, discrete_below=0`: every channel continuous, the reaction-rate ODE.
 
     **Options:** `solver` (`"kvaerno3"`, default, or `"kvaerno5"`: L-stable implicit ESDIRK methods with an
@@ -428,7 +442,8 @@ class HybridSimulator(AbstractSimulator):
     continuous_above: float = eqx.field(default=1000.0, static=True)
     discrete_below: float = eqx.field(default=100.0, static=True)
     min_propensity: float = eqx.field(default=0.0, static=True)
-    fast_propensity: float = eqx.field(default=math.inf, static=True)
+    fast_propensity: float | None = eqx.field(default=None, static=True)  # None: 1000 / span (`prepare` sets it)
+    fast_min_count: float = eqx.field(default=0.0, static=True)
     solver: str = eqx.field(default="kvaerno3", static=True)
     noise: str = eqx.field(default="ode", static=True)
     dt: float | None = eqx.field(default=None, static=True)
@@ -446,7 +461,24 @@ class HybridSimulator(AbstractSimulator):
     @property
     def _species_move(self) -> bool:
         """Whether species may move continuously (be continuous, or be changed by a fast channel) in this setting."""
-        return not (math.isinf(self.continuous_above) and math.isinf(self.fast_propensity))
+        return not (
+            math.isinf(self.continuous_above) and (math.isinf(self._fast_rate) or math.isinf(self.fast_min_count))
+        )
+
+    @property
+    def _fast_rate(self) -> float:
+        """`fast_propensity`; unresolved (`None`, outside `prepare`), the rule is off."""
+        return math.inf if self.fast_propensity is None else self.fast_propensity
+
+    def for_span(self, span: float) -> HybridSimulator:
+        """This simulator with the default `fast_propensity` resolved for a simulated span (`prepare` calls it):
+        `FAST_EVENTS / span`, a channel that would fire `FAST_EVENTS` times over it (off, `inf`, with
+        `continuous_above=inf`)."""
+        if self.fast_propensity is not None:
+            return self
+        # `continuous_above=inf` asks for every species discrete: the exact SSA, with no default fast channels.
+        off = math.isinf(self.continuous_above) or not span > 0
+        return dataclasses.replace(self, fast_propensity=math.inf if off else FAST_EVENTS / span)
 
     def __check_init__(self):
         if not (0 <= self.discrete_below <= self.continuous_above):
@@ -454,8 +486,10 @@ class HybridSimulator(AbstractSimulator):
                 f"hybrid: need 0 <= discrete_below ({self.discrete_below}) <= continuous_above "
                 f"({self.continuous_above})"
             )
-        if not self.fast_propensity > 0:
+        if self.fast_propensity is not None and not self.fast_propensity > 0:
             raise ConfigError(f"hybrid: fast_propensity must be positive, got {self.fast_propensity}")
+        if not self.fast_min_count >= 0:
+            raise ConfigError(f"hybrid: fast_min_count must be non-negative, got {self.fast_min_count}")
         if not self.min_propensity >= 0:
             raise ConfigError(f"hybrid: min_propensity must be non-negative, got {self.min_propensity}")
         if self.solver not in _SOLVERS:
@@ -506,8 +540,12 @@ class HybridSimulator(AbstractSimulator):
     def _partition(self, net: CompiledNetwork, x, a, continuous, fast):
         rp = _rate_plan(net)
         changes = jnp.asarray(rp.changes)
-        # A channel firing at least `fast_propensity` per time unit makes every species it changes continuous.
-        hot = jnp.where(fast, a >= 0.5 * self.fast_propensity, a >= self.fast_propensity)
+        # A channel firing at least `fast_propensity` per time unit makes every species it changes continuous, if
+        # each has `fast_min_count` molecules per unit of the channel's change of it (Salis & Kaznessis 2005).
+        hot = jnp.where(fast, a >= 0.5 * self._fast_rate, a >= self._fast_rate)
+        if not math.isinf(self._fast_rate) and self.fast_min_count > 0:
+            need = self.fast_min_count * jnp.abs(net.stoich)  # (channels, species)
+            hot = hot & jnp.all(~changes | (x[None, :] >= need), axis=1)
         forced = jnp.any(changes & hot[:, None], axis=0) | jnp.asarray(rp.always_continuous)
         continuous = jnp.where(continuous, x >= self.discrete_below, x >= self.continuous_above) | forced
         all_continuous = jnp.all(~changes | continuous[None, :], axis=1)
