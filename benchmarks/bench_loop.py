@@ -8,8 +8,9 @@ Three parts, each timed in one process (best of several calls):
   output write replaced by nothing (its results are wrong; timing only), so the difference is what recording
   costs per event.
 - `single`: one trajectory of birth–death to t = 2,500 (~50,000 events, so that the fixed cost vanishes) in
-  the loop `simulate` runs for one lane (4 steps unrolled per compiled iteration), against the same loop not
-  unrolled (`unroll=1`, what it ran before).
+  the loop `simulate` runs for one lane (unbatched, the steps between two output times in a `while_loop` of
+  their own: `solve`'s `per_output`), against the blocked loop of a batch with 4 steps unrolled per compiled
+  iteration (what it ran before) and not unrolled.
 - `call`: the fixed cost of one call (SIR, output times `[0, 1e-9]`, so that nothing fires): `simulate` in all,
   and its parts — `prepare` (warm, and for a request not seen before), the trajectory keys, the ensemble call
   split into the compiled executable alone, `jax.jit`'s dispatch (and equinox's `filter_jit`, which ran it
@@ -77,7 +78,11 @@ def batch(reps: int) -> None:
 
 def single(reps: int) -> None:
     _, args = _chunk_args("birth_death", 1, 2500.0, 251)
-    for unroll, label in ((4, "one lane, 4 steps unrolled"), (1, "one lane, not unrolled")):
+    for unroll, label in (
+        (None, "one lane, as simulate runs it"),
+        (4, "one lane, blocks, 4 unrolled"),
+        (1, "one lane, blocks, not unrolled"),
+    ):
         sol = _chunk(*args, 128, 2**62, None, unroll)
         dt = _best(lambda u=unroll: _chunk(*args, 128, 2**62, None, u), reps)
         ev, st = float(np.sum(sol.firings)), float(np.sum(sol.steps))

@@ -67,8 +67,18 @@ def main() -> None:
     ap.add_argument(
         "--small-rounds", type=int, default=21, help="timing rounds for ensembles under 100 (median rate reported)"
     )
+    ap.add_argument(
+        "--small-loop-bytes",
+        type=int,
+        default=None,
+        help="set XLA's xla_cpu_small_while_loop_byte_threshold (XLA_FLAGS) before JAX starts: while loops that "
+        "touch fewer bytes run as one compiled loop (see docs/simulators.md; not set by default)",
+    )
     args = ap.parse_args()
     os.sched_setaffinity(0, set(range(args.cores)))  # before JAX/XLA start their thread pools
+    if args.small_loop_bytes is not None:  # read once, when JAX creates its CPU client
+        flag = f"--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold={args.small_loop_bytes}"
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
 
     import numpy as np
     import roadrunner
@@ -82,7 +92,7 @@ def main() -> None:
         import rebop
     except ImportError:
         rebop = None
-    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    print(f"load average at start: {os.getloadavg()[0]:.2f}; XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")
     print(
         f"{'model':<12} {'n':>6} {'sbmljax traj/s':>15} {'sbmljax Mev/s':>14} {'rr traj/s':>10} {'rr Mev/s':>9} {'ratio':>6}"
         + (f" {'rebop Mev/s':>12} {'vs rebop':>9}" if rebop is not None else "")

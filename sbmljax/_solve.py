@@ -12,6 +12,7 @@ whole buffer (which dominates the cost of a naive JAX SSA). Ensembles are `jax.v
 from __future__ import annotations
 
 import abc
+import dataclasses
 
 import equinox as eqx
 import jax
@@ -58,7 +59,7 @@ class _Carry(eqx.Module):
     state: PyTree
     p: Float[Array, " params"]
     idx: Int[Array, ""]
-    buf: Float[Array, "times_plus_one species"]
+    buf: PyTree  # the output buffer, f64[times + 1, species]; None in `per_output`'s inner loop
     steps: Int[Array, ""]
     firings: Int[Array, ""]
     ev: PyTree
@@ -96,6 +97,7 @@ def solve(
     max_steps: int = UNLIMITED_STEPS,
     accumulator: AbstractAccumulator | None = None,
     unroll: int = 1,
+    per_output: bool = False,
 ) -> Solution:
     """Simulate one trajectory from `(t0, x0)` and record the counts at each time of `t_eval`.
 
@@ -113,6 +115,12 @@ def solve(
     - `unroll`: steps per iteration of the compiled inner loop (`lax.scan`'s `unroll`; speed only). A lone
       trajectory's steps are scalar operations whose cost is XLA's per-operation overhead, and unrolling 4
       steps cut it 1.5–1.8×; under `vmap` it made steps slower (larger fusions recompute shared values).
+    - `per_output`: run the steps up to each recording in a `while_loop` of their own, whose carry holds the
+      state but not the output buffer or the output times, and write the recorded row after it (speed only:
+      the same steps, draws and results; `block` and `unroll` are then unused). For one trajectory, not under
+      `vmap`: XLA's CPU compiler compiles a while loop that touches little memory (its
+      `xla_cpu_small_while_loop_byte_threshold`, 1 kB by default) into one native loop instead of running each
+      iteration's operations one by one through its runtime, which was almost all of a lone step's cost.
 
     **Returns:** a `Solution`. Failures are reported in `status`, never raised here (this runs under `jit`).
     """
@@ -130,9 +138,10 @@ def solve(
     def active(c: _Carry):
         return (c.idx < n_out) & (c.state.status == RESULTS.successful) & (c.steps < max_steps)
 
-    def one_step(c: _Carry, _) -> tuple[_Carry, None]:
+    def advance(c: _Carry, t_out) -> tuple[_Carry, jax.Array, jax.Array]:
+        """One step towards output time `t_out` (everything but the output write): the new carry (its
+        buffer unchanged), whether the step reached `t_out` (the row to record) and the counts to record."""
         act = active(c)
-        t_out = t_eval[jnp.minimum(c.idx, n_out - 1)]
         t_stop = t_out if events is None else jnp.minimum(t_out, events.next_time(net, c.state.x, c.p, c.state.t))
         new = sim.step(net, c.state, c.p, t_stop)
         acc = accumulator.update(c.acc, c.state, new, c.p) if accumulator is not None else c.acc
@@ -146,25 +155,45 @@ def solve(
             new = _where(changed, sim.reset(net, new, p), new)
         ok = new.status == RESULTS.successful
         rec = act & ok & (new.t >= t_out)
-        buf = jax.lax.dynamic_update_slice(c.buf, new.x[None, :], (jnp.where(rec, c.idx, n_out), 0))
         out = _Carry(
             state=_freeze(act, new, c.state),
             # Without events p never changes: carrying it unmasked keeps it out of the per-lane state.
             p=c.p if events is None else jnp.where(act, p, c.p),
             idx=c.idx + rec.astype(c.idx.dtype),
-            buf=buf,
+            buf=c.buf,
             steps=c.steps + act.astype(c.steps.dtype),
             firings=c.firings + jnp.where(act, new.count, 0).astype(c.firings.dtype),
             ev=_where(act, ev, c.ev),
             acc=_where(act, acc, c.acc),
         )
-        return out, None
+        return out, rec, new.x
+
+    def one_step(c: _Carry, _) -> tuple[_Carry, None]:
+        out, rec, x = advance(c, t_eval[jnp.minimum(c.idx, n_out - 1)])
+        buf = jax.lax.dynamic_update_slice(c.buf, x[None, :], (jnp.where(rec, c.idx, n_out), 0))
+        return dataclasses.replace(out, buf=buf), None
 
     def block_body(c: _Carry) -> _Carry:
         c, _ = jax.lax.scan(one_step, c, None, length=block, unroll=unroll)
         return c
 
-    carry = jax.lax.while_loop(active, block_body, carry)
+    def to_next_output(c: _Carry) -> _Carry:
+        # The steps up to the next recording, carrying neither the buffer nor the output times (`per_output`).
+        # A step that records ends the inner loop, so each iteration here records at most one row.
+        t_out = t_eval[jnp.minimum(c.idx, n_out - 1)]
+
+        def body(inner: tuple[_Carry, jax.Array]) -> tuple[_Carry, jax.Array]:
+            out, rec, _ = advance(inner[0], t_out)
+            return out, rec
+
+        inner, rec = jax.lax.while_loop(
+            lambda inner: active(inner[0]) & ~inner[1], body, (dataclasses.replace(c, buf=None), jnp.asarray(False))
+        )
+        # The recording step left the trajectory active, so its frozen counts are the step's counts.
+        buf = jax.lax.dynamic_update_slice(c.buf, inner.state.x[None, :], (jnp.where(rec, inner.idx - 1, n_out), 0))
+        return dataclasses.replace(inner, buf=buf)
+
+    carry = jax.lax.while_loop(active, to_next_output if per_output else block_body, carry)
     status = carry.state.status
     status = RESULTS.where((status == RESULTS.successful) & (carry.idx < n_out), RESULTS.max_steps_reached, status)
     return Solution(

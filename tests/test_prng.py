@@ -192,7 +192,7 @@ def test_results_do_not_depend_on_chunk_batch_or_block(birth_death, method, opti
     np.testing.assert_array_equal(run(n_trajectories=40, block=5), whole)
     np.testing.assert_array_equal(run(n_trajectories=13), whole[:13])
     np.testing.assert_array_equal(run(n_trajectories=10, first_trajectory=30), whole[30:])
-    # one trajectory runs an unrolled loop of its own (`_chunk`'s unroll): the same draws, the same result
+    # one trajectory runs a loop of its own (`solve`'s `per_output`, unbatched): the same draws, the same result
     np.testing.assert_array_equal(run(n_trajectories=1, first_trajectory=17), whole[17:18])
     np.testing.assert_array_equal(run(n_trajectories=5, chunk=1), whole[:5])
     assert len({tuple(row) for row in whole[:, -1]}) > 10  # trajectories differ
