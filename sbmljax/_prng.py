@@ -218,12 +218,14 @@ def rejection_pooled(
     done: Bool[Array, "..."],
     params: PyTree,
     attempt: Callable[[PyTree, Float[Array, " m"], Float[Array, " m"]], tuple[Float[Array, " m"], Bool[Array, " m"]]],
+    prepare: Callable[[PyTree], PyTree] | None = None,
 ) -> tuple[Float[Array, "..."], Stream]:
     """`rejection` for one trajectory's elements that, under `vmap` over trajectories, pools the pending
     proposals of the whole batch and evaluates only those (as `rejection_compacted` does for a flat batch).
 
-    Unbatched it is `rejection(rng, done, lambda u, v: attempt(params, u, v))` (`params`: a pytree of arrays
-    shaped like `done`). Vmapped over trajectories (a custom batching rule, `jax.custom_batching.custom_vmap`)
+    Unbatched it is `rejection(rng, done, lambda u, v: attempt(prepare(params), u, v))` (`params`: a pytree of
+    arrays shaped like `done`; `prepare`, elementwise, defaults to the identity: the attempt's constants, computed
+    once). Vmapped over trajectories (a custom batching rule, `jax.custom_batching.custom_vmap`)
     every trajectory still draws from its own stream exactly what the vmapped `rejection` draws — two uniform
     vectors of `done.size` per try while any of its own elements is pending, nothing once all are accepted —
     so the values and the streams are bitwise those of the vmapped `rejection`. The difference is the cost:
@@ -232,9 +234,12 @@ def rejection_pooled(
     evaluates the pending elements only, gathered in chunks, about `1/acceptance` evaluations per element.
     """
 
+    prep = prepare or (lambda x: x)
+
     @jax.custom_batching.custom_vmap
     def draw(rng, done, params):
-        return rejection(rng, done, lambda u, v: attempt(params, u, v))
+        c = prep(params)
+        return rejection(rng, done, lambda u, v: attempt(c, u, v))
 
     @draw.def_vmap
     def _pooled(axis_size, in_batched, rng, done, params):
@@ -249,7 +254,11 @@ def rejection_pooled(
         shape = done.shape
         m = math.prod(shape[1:])
         k, rng = _rejection_across(
-            rng, done.reshape(axis_size, m), jax.tree.map(lambda a: a.reshape(axis_size * m), params), attempt
+            rng,
+            done.reshape(axis_size, m),
+            jax.tree.map(lambda a: a.reshape(axis_size * m), params),
+            attempt,
+            prep,
         )
         return (k.reshape(shape), rng), (True, jax.tree.map(lambda _: True, rng))
 
@@ -257,10 +266,11 @@ def rejection_pooled(
 
 
 def _rejection_across(
-    rng: Stream, done: Bool[Array, "b m"], params: PyTree, attempt: Callable
+    rng: Stream, done: Bool[Array, "b m"], params: PyTree, attempt: Callable, prepare: Callable
 ) -> tuple[Float[Array, "b m"], Stream]:
     """The batching rule of `rejection_pooled`: `b` streams (leaves of shape `(b,)`), `m` elements each,
-    `params` flattened to `b·m` (trajectory-major).
+    `params` flattened to `b·m` (trajectory-major) and turned
+    into the attempt's constants by `prepare` once, after the transposition (fewer arrays to transpose).
 
     Inside the loop the elements are laid out element-major (`j·b + i` for trajectory `i`'s element `j`), the
     layout in which the batched stream produces its uniforms: `Stream`'s operations are elementwise, so the
@@ -273,7 +283,7 @@ def _rejection_across(
     chunk = max(8, -(-n // 8))  # as `sbmljax._poisson._chunk`: 8 chunks when all are pending, then one
     n_chunks = -(-n // chunk)
     ar = jnp.arange(n, dtype=jnp.int32)
-    params = jax.tree.map(lambda a: a.reshape(b, m).T.reshape(n), params)
+    params = prepare(jax.tree.map(lambda a: a.reshape(b, m).T.reshape(n), params))
 
     def draws(s):
         def body(s, _):
