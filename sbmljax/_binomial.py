@@ -115,7 +115,7 @@ def _btrs(rng: Stream, n, q, done) -> tuple[Float[Array, "..."], Stream]:
 
     Under `vmap` over trajectories (the particle filter's lockstep leap) the pending proposals of the whole
     batch are pooled and only they are evaluated (`rejection_pooled`); the draws are those of `rejection`."""
-    return rejection_pooled(rng, done, _Btrs.of(n, q), _Btrs.attempt)
+    return rejection_pooled(rng, done, (n, q), _Btrs.attempt, lambda nq: _Btrs.of(*nq))
 
 
 def binomial(
