@@ -222,7 +222,7 @@ def test_auto_is_direct_when_exact_simulation_can_run_and_hybrid_otherwise() -> 
     )
     prep = prepare(ruled, [0.0, 10.0], method="auto")
     assert prep.sim.name == "hybrid" and "rate" in prep.notes[0], prep.notes
-    assert prep.sim.fast_propensity == 100.0  # AUTO_FAST_EVENTS / span
+    assert prep.sim.fast_propensity == 100.0  # FAST_EVENTS / span
     with pytest.raises(sbmljax.errors.ConfigError, match="takes no options"):
         prepare(small, [0.0, 1.0], method="auto", tau=0.1)
 
