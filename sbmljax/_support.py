@@ -762,7 +762,8 @@ _TABLE: tuple[Construct, ...] = (
         ),
         note=(
             "Refused by every simulator, naming the event (`event 'e'`); an event without `<delay>` (or with none "
-            "set) runs. Events whose assignments happen after a delay would need the delay SSA's queue of pending "
+            "set) runs, and so does one whose delay is a constant zero (`<cn>0</cn>`: SBML assumes a zero delay "
+            "when none is given, so the two are the same event). Events whose assignments happen after a delay would need the delay SSA's queue of pending "
             "completions (Barrio, Burrage, Leier & Tian 2006), not implemented here."
         ),
         error=_UNSUPPORTED,

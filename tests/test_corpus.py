@@ -10,7 +10,8 @@ time-out or an internal error fails the test for that file.
 Every row also says what `method="auto"` chooses and how its one-trajectory run went. The verdicts here are
 `check`'s (exact methods and tau-leaping), so refusals may name any construct, as long as they name one.
 The issue's final criterion (every file simulated by `auto`, or refused only for delays or invalid SBML) is
-`tests/test_corpus_auto.py`'s: 1 of 76 files is refused by `auto` (a delay; see docs/simulators.md).
+`tests/test_corpus_auto.py`'s: no file is refused by `auto` (408's delays are constant zeros, which are
+no delay; see docs/simulators.md).
 """
 
 from __future__ import annotations

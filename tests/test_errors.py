@@ -78,6 +78,39 @@ def test_algebraic_rule_is_refused() -> None:
         run(text)
 
 
+def _event_with_delay(delay: str | None) -> str:
+    """A model whose event e1 sets A to 50 at t = 1, with `delay` as the delay's MathML (None: no `<delay>`)."""
+    ev = (
+        '<listOfEvents><event id="e1" useValuesFromTriggerTime="true"><trigger initialValue="false" persistent="true">'
+        '<math xmlns="http://www.w3.org/1998/Math/MathML"><apply><geq/><csymbol encoding="text" '
+        'definitionURL="http://www.sbml.org/sbml/symbols/time">t</csymbol><cn>1</cn></apply></math></trigger>'
+        + (f'<delay><math xmlns="http://www.w3.org/1998/Math/MathML">{delay}</math></delay>' if delay else "")
+        + '<listOfEventAssignments><eventAssignment variable="A"><math xmlns="http://www.w3.org/1998/Math/MathML">'
+        "<cn>50</cn></math></eventAssignment></listOfEventAssignments></event></listOfEvents>"
+    )
+    model = sbml_model({"A": 10}, {"k": 1, "d0": 0}, [("r", "A -> 0", "k*A")])
+    return model.replace("</listOfReactions>", "</listOfReactions>" + ev)
+
+
+def test_a_constant_zero_event_delay_is_no_delay() -> None:
+    """SBML assumes a zero delay where none is given, so `<delay>0</delay>` (as exporters write it, e.g. in
+    BIOMD0000000408) is the same event: the seeded ensemble equals the undelayed event's, bit for bit, and the
+    event fires at t = 1."""
+    times = np.linspace(0.0, 2.0, 5)
+    plain = sbmljax.simulate(sbmljax.load_sbml(_event_with_delay(None)), times, n_trajectories=32, seed=4)
+    for zero in ("<cn>0</cn>", "<cn>0.0</cn>", "<apply><minus/><cn>2</cn><cn>2</cn></apply>"):
+        delayed = sbmljax.simulate(sbmljax.load_sbml(_event_with_delay(zero)), times, n_trajectories=32, seed=4)
+        np.testing.assert_array_equal(np.asarray(delayed.counts), np.asarray(plain.counts))
+    # at t = 1 (index 2) the event has just set A to 50 in every trajectory
+    assert np.all(np.asarray(plain.counts)[:, 2, 0] == 50)
+
+
+def test_a_delay_reading_a_parameter_is_refused_even_at_zero() -> None:
+    """A delay that reads a parameter is not folded: rules, initial assignments or events could change it."""
+    with pytest.raises(UnsupportedSBMLFeatureError, match="event 'e1'.*delay"):
+        run(_event_with_delay("<ci>d0</ci>"))
+
+
 def test_delay_in_kinetic_law_is_refused_naming_reaction() -> None:
     with pytest.raises(UnsupportedSBMLFeatureError, match=r"reaction 'r' kineticLaw \(delay\)"):
         run(_with("", law="k*delay(A, 1)"))

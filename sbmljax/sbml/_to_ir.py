@@ -527,7 +527,13 @@ class _Builder:
             delay = None
             if ev.isSetDelay():
                 delay = self.math(ev.getDelay().getMath(), f"event '{eid}' delay")
-                self.refuse(f"event '{eid}'", "event_delay")
+                if delay is not None and _is_constant_zero(delay):
+                    # No delay "is assumed a delay of zero" (SBML L2V4 §4.14.4, L3V2 §4.12.4): the two are one
+                    # event, so a literal zero delay (written by model exporters, e.g. BIOMD0000000408) runs as
+                    # an event without delay, with its useValuesFromTriggerTime and persistent unchanged.
+                    delay = None
+                else:
+                    self.refuse(f"event '{eid}'", "event_delay")
             priority = None
             if ev.isSetPriority():
                 priority = self.math(ev.getPriority().getMath(), f"event '{eid}' priority")
@@ -658,3 +664,15 @@ def _equation(reactants: tuple[tuple[str, float], ...], products: tuple[tuple[st
         return " + ".join((f"{st:g} {sid}" if st != 1 else sid) for sid, st in terms) or "∅"
 
     return f"{side(reactants)} -> {side(products)}"
+
+
+def _is_constant_zero(expr: Expr) -> bool:
+    """Whether `expr` reads no symbol and no time and evaluates to exactly zero (an event delay of `0`, `0.0`,
+    `2 - 2`): such a delay is no delay (SBML L3V2 §4.12.4). A delay that reads a parameter is not folded, as
+    rules, initial assignments or events could change the parameter's value."""
+    if symbols(expr) or uses_time(expr):
+        return False
+    try:
+        return float(evaluate(expr, {})) == 0.0
+    except (ValueError, TypeError, ArithmeticError):
+        return False
