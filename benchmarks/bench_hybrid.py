@@ -6,10 +6,11 @@ of a model whose noise is negligible) and GillesPy2's `TauHybridSolver` on the s
 GillesPy2's own SBML importer (values taken verbatim: it converts no units), run in a separate Python
 environment so that GillesPy2 is never a dependency of sbmljax:
 
-    python3 -m venv /work/gillespy-venv && /work/gillespy-venv/bin/pip install gillespy2 python-libsbml
-    python benchmarks/bench_hybrid.py --gillespy-python /work/gillespy-venv/bin/python
+    python3 -m venv /work/venv-gillespy2 && /work/venv-gillespy2/bin/pip install gillespy2 python-libsbml
+    python benchmarks/bench_hybrid.py --gillespy-python /work/venv-gillespy2/bin/python
 
-Ratios > 1 mean sbmljax is faster. Pass `--gillespy-python ''` to skip the peer. `vs CVODE` is sbmljax's time
+Ratios > 1 mean sbmljax is faster (`ratio` of wall times, `cpu ratio` of the two processes' CPU times, which a
+loaded machine disturbs less). Pass `--gillespy-python ''` to skip the peer. `vs CVODE` is sbmljax's time
 per trajectory over CVODE's one deterministic solve (issue 13's target for a stiff large-count model: within
 50×). The machine's load average is printed before and after, since the run shares its core with nothing
 only if the machine is otherwise idle; `cpu s` is this process's CPU time for the run (robust to load).
@@ -35,15 +36,20 @@ import gillespy2
 path, n, t_end, points = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 model, errors = gillespy2.import_SBML(path)
 model.timespan(np.linspace(0.0, t_end, points))
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 results = model.run(solver=gillespy2.TauHybridSolver, number_of_trajectories=n, seed=1)
-elapsed = time.perf_counter() - start
-print(json.dumps({"seconds": elapsed, "species": list(results[0].keys())[:3]}))
+elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+init = [s.initial_value for s in model.listOfSpecies.values()]
+modes = [s.mode for s in model.listOfSpecies.values()]
+print(json.dumps({"seconds": elapsed, "cpu": cpu, "initial_total": float(sum(init)), "continuous": modes.count("continuous"),
+                  "species": len(init)}))
 """
 
 
-def peer_seconds(python: str, path: Path, n: int, t_end: float, points: int, timeout: float) -> str:
-    """GillesPy2's wall time for the ensemble, as text (or why it has none)."""
+def peer_seconds(python: str, path: Path, n: int, t_end: float, points: int, timeout: float) -> tuple[str, str, str]:
+    """GillesPy2's wall and CPU time for the ensemble, as text (or why it has none), and the system it simulated: the sum of
+    its species' initial values (its importer takes them verbatim as molecule counts) and how many it imported as
+    continuous."""
     try:
         out = subprocess.run(
             [python, "-c", _PEER, str(path), str(n), str(t_end), str(points)],
@@ -52,10 +58,79 @@ def peer_seconds(python: str, path: Path, n: int, t_end: float, points: int, tim
             timeout=timeout,
         )
     except subprocess.TimeoutExpired:
-        return f">{timeout:g}"
+        return f">{timeout:g}", "-", ""
     if out.returncode != 0:
-        return "failed: " + (out.stderr.strip().splitlines() or ["?"])[-1][:80]
-    return f"{json.loads(out.stdout.strip().splitlines()[-1])['seconds']:.3g}"
+        return "failed: " + (out.stderr.strip().splitlines() or ["?"])[-1][:80], "-", ""
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    system = (
+        f"GillesPy2 simulates initial values taken verbatim as counts: {res['initial_total']:.3g} in all, "
+        f"{res['continuous']} of {res['species']} species imported as continuous"
+    )
+    return f"{res['seconds']:.3g}", f"{res['cpu']:.3g}", system
+
+
+class SolveCounter:
+    """Counts the hybrid step's ODE solver steps (accepted, rejected) per trajectory, by wrapping the
+    `diffrax.diffeqsolve` the hybrid module calls with a host callback that records each solve's statistics.
+
+    Instrumented runs are slower (a callback per solve and lane), so they are separate from the timed run. Under
+    `vmap` the callback is called once per lane, lanes in order, so that consecutive groups of `n` records are one
+    vmapped solve: the lockstep count is the sum over solves of the longest lane's steps (each vmapped solve lasts
+    as long as its longest lane)."""
+
+    def __init__(self):
+        import diffrax
+        import jax
+        import numpy as np
+
+        import sbmljax._simulator.hybrid as hybrid
+
+        self.records: list[tuple[int, int, int]] = []
+        self._hybrid, self._np = hybrid, np
+        real = diffrax.diffeqsolve
+        records = self.records
+
+        def diffeqsolve(*args, **kwargs):
+            sol = real(*args, **kwargs)
+            stats = sol.stats
+            jax.debug.callback(
+                lambda s, a, r: records.append((int(s), int(a), int(r))),
+                stats["num_steps"],
+                stats["num_accepted_steps"],
+                stats["num_rejected_steps"],
+            )
+            return sol
+
+        class _Diffrax:
+            def __getattr__(self, name):
+                return getattr(diffrax, name)
+
+        self._proxy = _Diffrax()
+        self._proxy.diffeqsolve = diffeqsolve  # type: ignore[attr-defined]
+        self._real = diffrax
+
+    def __enter__(self):
+        from sbmljax import _ensemble
+
+        _ensemble._RUNNERS.clear()  # the runners compiled without the callback, and (on exit) with it
+        self._hybrid.diffrax = self._proxy
+        return self
+
+    def __exit__(self, *exc):
+        from sbmljax import _ensemble
+
+        self._hybrid.diffrax = self._real
+        _ensemble._RUNNERS.clear()
+
+    def summary(self, n: int) -> str:
+        np = self._np
+        r = np.asarray(self.records, dtype=float).reshape(-1, 3)
+        steps, acc, rej = r.sum(axis=0) / n
+        lock = r[:, 0].reshape(-1, n).max(axis=1).sum() if len(r) % n == 0 else float("nan")
+        return (
+            f"ODE steps per trajectory {steps:.0f} ({acc:.0f} accepted, {rej:.0f} rejected), "
+            f"{len(r) / n:.0f} solves, {lock:.0f} steps in lockstep"
+        )
 
 
 def main() -> None:
@@ -65,8 +140,12 @@ def main() -> None:
     ap.add_argument("--t-end", type=float, default=100.0)
     ap.add_argument("--points", type=int, default=11)
     ap.add_argument("--cores", type=int, default=1)
-    ap.add_argument("--gillespy-python", default="/work/gillespy-venv/bin/python")
+    ap.add_argument("--method", default="auto", help="sbmljax's method (auto, or hybrid with its defaults)")
+    ap.add_argument("--gillespy-python", default="/work/venv-gillespy2/bin/python")
     ap.add_argument("--peer-timeout", type=float, default=600.0)
+    ap.add_argument(
+        "--count", action="store_true", help="count ODE steps per trajectory (an instrumented run, compiled again)"
+    )
     args = ap.parse_args()
     os.sched_setaffinity(0, set(range(args.cores)))
 
@@ -79,7 +158,7 @@ def main() -> None:
 
     t = np.linspace(0.0, args.t_end, args.points)
     print(f"cores={args.cores} n={args.n} t_end={args.t_end:g} points={args.points} load={os.getloadavg()}")
-    header = f"{'model':<22} {'method':<7} {'compile s':>9} {'run s':>8} {'cpu s':>6} {'CVODE s':>8} {'vs CVODE':>9} {'GillesPy2 s':>12} {'ratio':>7}"
+    header = f"{'model':<22} {'method':<7} {'compile s':>9} {'run s':>8} {'cpu s':>6} {'CVODE s':>8} {'vs CVODE':>9} {'GillesPy2 s':>12} {'cpu s':>6} {'ratio':>7} {'cpu ratio':>9}"
     print(header)
     for path in args.models:
         model = sbmljax.load_sbml(path)
@@ -87,19 +166,19 @@ def main() -> None:
         start = time.perf_counter()
         try:
             try:
-                sbmljax.simulate(model, t, n_trajectories=args.n, seed=0, method="auto")
+                sbmljax.simulate(model, t, n_trajectories=args.n, seed=0, method=args.method)
             except InitialStateError:
                 # Initial values that are not counts: the corpus table's system-size rule.
                 omega = system_size_for(str(path))
                 model = sbmljax.load_sbml(path, system_size=omega)
                 start = time.perf_counter()
-                sbmljax.simulate(model, t, n_trajectories=args.n, seed=0, method="auto")
+                sbmljax.simulate(model, t, n_trajectories=args.n, seed=0, method=args.method)
         except SbmlJaxError as e:
             print(f"{path.stem:<22} refused: {' '.join(str(e).split())[:150]}")
             continue
         first = time.perf_counter() - start
         start, cpu = time.perf_counter(), time.process_time()
-        traj = sbmljax.simulate(model, t, n_trajectories=args.n, seed=1, method="auto")
+        traj = sbmljax.simulate(model, t, n_trajectories=args.n, seed=1, method=args.method)
         run, cpu = time.perf_counter() - start, time.process_time() - cpu
         rr = roadrunner.RoadRunner(str(path))
         start = time.perf_counter()
@@ -107,21 +186,33 @@ def main() -> None:
             rr.reset()
             rr.simulate(0.0, args.t_end, args.points)
         cvode = (time.perf_counter() - start) / 10
-        peer = (
+        peer, peer_cpu, peer_system = (
             peer_seconds(args.gillespy_python, path, args.n, args.t_end, args.points, args.peer_timeout)
             if args.gillespy_python
-            else "skipped"
+            else ("skipped", "-", "")
         )
         try:
             ratio = f"{float(peer) / run:.2f}"
+            cpu_ratio = f"{float(peer_cpu) / cpu:.2f}"
         except ValueError:
-            ratio = "-"
+            ratio = cpu_ratio = "-"
         per_traj = run / args.n
         print(
             f"{path.stem:<22} {traj.method:<7} {first - run:>9.1f} {run:>8.2f} {cpu:>6.2f} {cvode:>8.4f} "
-            f"{per_traj / cvode:>8.0f}× {peer:>12} {ratio:>7}"
+            f"{per_traj / cvode:>8.0f}× {peer:>12} {peer_cpu:>6} {ratio:>7} {cpu_ratio:>9}"
         )
         print(f"  {traj.notes[0][:150]}" + (f"; system size {omega:g} ({SYSTEM_SIZE_RULE[:60]}…)" if omega else ""))
+        x0 = np.asarray(traj.counts)[:, 0, :].sum(axis=-1).mean()
+        print(f"  sbmljax simulates the model's units converted to molecules: {x0:.3g} molecules at t = 0")
+        if peer_system:
+            print(f"  {peer_system}")
+        jumps = np.asarray(traj.n_events).mean()
+        if traj.method == "hybrid" and args.count:
+            with SolveCounter() as counter:  # a new trace: the instrumented run compiles again
+                sbmljax.simulate(model, t, n_trajectories=args.n, seed=1, method=args.method)
+            print(f"  per trajectory: {jumps:.1f} jumps; " + counter.summary(args.n))
+        else:
+            print(f"  per trajectory: {jumps:.1f} reaction events")
     print(f"load={os.getloadavg()}")
 
 
