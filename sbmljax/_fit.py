@@ -444,8 +444,8 @@ def fit(
     - `estimator`: `"score"` (default, unbiased), `"cfd"`, `"fd_crn"`, `"tau_pathwise"`, or an instance;
       `estimator_options` are passed to it (e.g. `{"h": 0.05}`, `{"tau": 0.1}`).
     - `loss`: `None` (default): `"likelihood"` when every dataset's measurements have a noise model (a
-      PEtab noise formula or count distribution, or `noise_sd=` for CSV data) and the model has no events,
-      since each dataset is one observed time series; `"mean_sse"` otherwise (the choice and why are in
+      PEtab noise formula or count distribution, or `noise_sd=` for CSV data) and no SBML event reads or
+      assigns a fitted parameter (the path-score gradient cannot follow such an event), since each dataset is one observed time series; `"mean_sse"` otherwise (the choice and why are in
       `notes`). `"mean_sse"`: the ensemble mean against the data (a consistent mean-matching
       estimator with an unbiased gradient; suited to data that are means of many cells or replicates),
       `"expected_sse"` (penalises the spread too, so it favours less
@@ -546,9 +546,14 @@ def default_loss(problem: Problem, loss: str | AbstractLoss | None) -> tuple[str
             f"loss: mean_sse (default), since observable(s) {unknown} have no noise model, so the likelihood of "
             "the series is not defined; give noise_sd= (or a PEtab noise formula) to fit by likelihood",
         )
-    if problem.model.events:
+    from ._likelihood.dataset_filter import event_conflicts
+
+    conflicts = event_conflicts(problem.model, problem.estimated_ids)
+    if conflicts:
+        eid, hit = conflicts[0]
         return "mean_sse", (
-            "loss: mean_sse (default), since the model has SBML events, which the particle filter does not support",
+            f"loss: mean_sse (default), since SBML event '{eid}' reads or assigns {hit}, which the fitted "
+            "parameters move: the likelihood's path-score gradient cannot follow such an event",
         )
     return "likelihood", (
         "loss: likelihood (default: each dataset is one observed time series with a noise model; "

@@ -17,7 +17,7 @@ import dataclasses
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, PyTree
 
 from ._compile._events import CompiledEvents
 from ._compile._network import CompiledNetwork
@@ -53,6 +53,8 @@ class Solution(eqx.Module):
     firings: Int[Array, ""]  # reaction firings (SBML events are `events` elsewhere)
     extra: PyTree
     recorded: Int[Array, ""]  # output rows filled in; a failed trajectory leaves the rest unrecorded
+    # the events' trigger values at the end (what `solve(..., ev0=)` continues from); None without events
+    ev: PyTree = None
 
 
 class _Carry(eqx.Module):
@@ -98,6 +100,7 @@ def solve(
     accumulator: AbstractAccumulator | None = None,
     unroll: int = 1,
     per_output: bool = False,
+    ev0: Bool[Array, " events"] | None = None,
 ) -> Solution:
     """Simulate one trajectory from `(t0, x0)` and record the counts at each time of `t_eval`.
 
@@ -122,13 +125,22 @@ def solve(
       fewer of them (SIR 1.05 -> 0.40 us per step). With `xla_cpu_small_while_loop_byte_threshold` (1 kB by
       default) raised above the 1–2 kB the loop touches, XLA compiles it into one native loop; sbmljax does not
       set it (docs/simulators).
+    - `ev0`: with `events`, the triggers' values at `t0` of a trajectory that is being continued (a previous
+      `solve`'s `Solution.ev`, with its `x` and `p`): the events at `t0` were already executed there, so they are
+      not evaluated again, and a trigger fires after `t0` only on a false → true change, as in one uninterrupted
+      run (the particle filter continues each particle from one observation time to the next). `None`: a fresh
+      start, where events fire at `t0` per their `initialValue`.
 
     **Returns:** a `Solution`. Failures are reported in `status`, never raised here (this runs under `jit`).
     """
     n_out = t_eval.shape[0]
     state = sim.init(net, jnp.asarray(t0, jnp.float64), x0, p, seed_stream(key))
     ev = None
-    if events is not None:
+    if events is not None and ev0 is not None:
+        # A continued trajectory: the simulator state is rebuilt from (t0, x0, p), which loses nothing for the
+        # jump-process methods (their waiting times are memoryless), and the trigger history is carried.
+        ev = jnp.asarray(ev0, dtype=bool)
+    elif events is not None:
         x, p, ev, status = events.initial(net, state.x, p, state.t, sim.exact)
         state = sim.reset(net, eqx.tree_at(lambda s: (s.x, s.status), state, (x, status)), p)
     acc = accumulator.init(p) if accumulator is not None else None
@@ -207,4 +219,5 @@ def solve(
         firings=carry.firings,
         extra=carry.acc,
         recorded=carry.idx,
+        ev=carry.ev,
     )

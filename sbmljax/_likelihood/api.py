@@ -26,7 +26,7 @@ from ..errors import (
     EstimatorError,
     ParameterError,
 )
-from .dataset_filter import DatasetFilter
+from .dataset_filter import DatasetFilter, event_gradient_refusal
 
 DEFAULT_REPLICATES = 4
 
@@ -193,6 +193,7 @@ class ParticleLikelihood:
             )
         if grad:
             self._check_initial_counts()
+            event_gradient_refusal(self.problem.model, self.names)
         theta = self._theta(values or {})
         start = time.perf_counter()
         total, total_se2, per, g_total, g_se2 = 0.0, 0.0, [], np.zeros(len(self.names)), np.zeros(len(self.names))
@@ -354,14 +355,19 @@ def log_likelihood(
       with each path's score accumulated during the exact simulation (Poyiadjis, Doucet & Singh 2011).
       Consistent, with `O(1/n_particles)` bias and variance growing with the number of observations.
       Needs an exact method and initial counts that do not depend on the parameters.
+    - SBML events (time- or state-triggered, without delay) are supported: each particle carries its trigger
+      values and event-assigned parameters from one observation time to the next, so an event fires once at
+      its time whatever the observation grid (an event at an observation time acts before that observation).
     - `block`: steps per iteration of the simulation loop's inner `scan` (default: the method's, at most 32; speed only, results
       do not depend on it).
 
     **Returns:** a `LogLikelihood` (`.value`, `.stderr`, `.grad`, `.grad_stderr`).
 
     **Raises:** `DataError` (unknown column or observable, negative count data, non-positive noise scale),
-    `ParameterError`, `UnsupportedSBMLFeatureError` (SBML events), `SimulationError` (a particle's
-    simulation failed: reaction, time and state), `LikelihoodError` (every particle's weight vanished at an
+    `ParameterError`, `UnsupportedSBMLFeatureError` (SBML events under the hybrid method, whose continuous
+    state the filter does not carry; events with delays are refused at import), `EstimatorError` (`grad=True`
+    with an SBML event whose trigger, priority or assignment reads, or that assigns, a differentiated parameter),
+    `SimulationError` (a particle's simulation failed: reaction, time and state), `LikelihoodError` (every particle's weight vanished at an
     observation: it names the time and the observed values).
 
     **References:** N. J. Gordon, D. J. Salmond, A. F. M. Smith, IEE Proc. F 140:107–113 (1993);

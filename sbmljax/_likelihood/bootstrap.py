@@ -8,6 +8,14 @@ log-sum-exp). When the effective sample size `1 / Σ (W^i)²` falls below `thres
 resampled systematically (Carpenter, Clifford & Fearnhead 1999), which keeps `Ẑ` unbiased (Del Moral 2004).
 Restarting a simulator at each observation time is exact: the process is Markov in its counts.
 
+**SBML events.** With events the Markov state is more than the counts: each particle also carries its
+parameter vector (events may assign parameters) and its triggers' values at the last instant (an event fires
+on a false → true change of its trigger). Both travel with the particle across observation times and are
+copied with it when it is resampled; each interval continues the particle with `solve(..., ev0=)`, which
+applies the same event machinery (`sbmljax._compile._events`) as an uninterrupted simulation and does not
+re-evaluate the events at the restart, so an event fires once, at its time, whatever the observation grid.
+The initial events (`initialValue`) are executed once, at `t0`, before the first interval.
+
 **Score.** With `score=True` each particle also carries `α = ∇θ log p(x_{0:k}, y_{1:k})` of its ancestral
 path: the path score of the jump process (the `_PathScore` accumulator of the score-function estimator,
 `Σ ∇ log a_{k_j} − ∫ ∇a₀`) plus `∇θ log g(y_k | x_k)` by automatic differentiation, copied with the particle
@@ -29,9 +37,11 @@ from collections.abc import Callable
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy.special import logsumexp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from .._compile._events import CompiledEvents
 from .._compile._network import CompiledNetwork
 from .._estimator.score import _PathScore
 from .._results import RESULTS, status_code
@@ -71,6 +81,18 @@ def systematic_resample(key: PRNGKeyArray, w: Float[Array, " n"]) -> Int[Array, 
     return jnp.minimum(jnp.searchsorted(cdf, u, side="right"), n - 1).astype(jnp.int32)
 
 
+def event_assigned(net: CompiledNetwork, events: CompiledEvents | None) -> jax.Array | bool:
+    """Mask of the parameters some SBML event assigns (`False` without events): those a filter's particle
+    carries as its own, the rest follow the parameters being evaluated (IF2 perturbs them per particle)."""
+    if events is None:
+        return False
+    n_p = len(net.plan.param_names)
+    idx = np.asarray(events.plan.p_index).ravel()
+    mask = np.zeros(n_p, dtype=bool)
+    mask[idx[idx < n_p]] = True
+    return jnp.asarray(mask)
+
+
 def bootstrap_filter(
     net: CompiledNetwork,
     sim: AbstractSimulator,
@@ -85,6 +107,7 @@ def bootstrap_filter(
     threshold: float,
     score: bool,
     record: bool = False,
+    events: CompiledEvents | None = None,
 ) -> FilterOutput:
     """Run one bootstrap filter (traceable; see the module docstring).
 
@@ -101,6 +124,9 @@ def bootstrap_filter(
     - `threshold`: resample when the effective sample size is below `threshold · n_particles`.
     - `score`: also estimate `∇θ log p(y)` (Fisher identity over the particles' ancestral paths).
     - `record`: also return the weighted particles at each observation (`states`, `logw`).
+    - `events`: the model's compiled SBML events (`None` if it has none): each particle then carries its
+      parameters and trigger values (the module docstring). The parameters no event assigns are `theta`'s;
+      the gradient needs events whose expressions do not depend on `theta` (`event_gradient_refusal`).
     """
     n = n_particles
     x0, p = initial(theta)
@@ -110,12 +136,27 @@ def bootstrap_filter(
         dp = jax.jacfwd(lambda th: initial(th)[1])(theta).T  # (m, params): ∂p/∂θ
         acc = _PathScore(dp=dp, net=net)
 
-    def log_g(th, x, k):
-        return obs.log_g(x, initial(th)[1], k, th)
+    assigned = event_assigned(net, events)
 
-    # a fixed-step method's particles share one clock (`advance_lockstep`); the path score needs `solve`'s loop
-    lockstep = sim.fixed_step() is not None and not score
+    def log_g(th, x, k, pp=None):
+        # a parameter an event assigned is the particle's own; the others follow th (for the gradient)
+        p_th = initial(th)[1]
+        return obs.log_g(x, p_th if pp is None else jnp.where(assigned, pp, p_th), k, th)
+
+    # a fixed-step method's particles share one clock (`advance_lockstep`); the path score needs `solve`'s loop,
+    # and so do events (the lockstep loop does not evaluate them)
+    lockstep = sim.fixed_step() is not None and not score and events is None
     minus1 = jnp.asarray(-1, dtype=jnp.int32)
+    ev_carry = {}
+    failed0, status0, x_fail0 = minus1, jnp.asarray(0, dtype=jnp.int32), jnp.zeros_like(x0)
+    if events is not None:
+        # the events at t0 are deterministic given (x0, p): executed once here, for every particle
+        x0, p0, ev0, st0 = events.initial(net, x0, p, jnp.asarray(t0, dtype=jnp.float64), sim.exact)
+        bad0 = st0 != RESULTS.successful
+        failed0 = jnp.where(bad0, 0, -1).astype(jnp.int32)
+        status0 = jnp.where(bad0, status_code(st0), 0).astype(jnp.int32)
+        x_fail0 = jnp.where(bad0, x0, 0.0)
+        ev_carry = dict(p=jnp.broadcast_to(p0, (n, p0.shape[0])), ev=jnp.broadcast_to(ev0, (n, ev0.shape[0])))
     carry0 = dict(
         t=jnp.asarray(t0, dtype=jnp.float64),
         x=jnp.broadcast_to(x0, (n, x0.shape[0])),
@@ -124,12 +165,13 @@ def bootstrap_filter(
         ll=jnp.asarray(0.0),
         vanished=minus1,
         bad_noise=minus1,
-        failed=minus1,
-        fail_status=jnp.asarray(0, dtype=jnp.int32),
-        fail_t=jnp.asarray(0.0),
-        fail_x=jnp.zeros_like(x0),
+        failed=failed0,
+        fail_status=status0,
+        fail_t=jnp.asarray(t0 if events is not None else 0.0, dtype=jnp.float64),
+        fail_x=x_fail0,
         resampled=jnp.asarray(0, dtype=jnp.int32),
         min_ess=jnp.asarray(float(n)),
+        **ev_carry,
     )
 
     def interval(c: dict, k):
@@ -140,18 +182,28 @@ def bootstrap_filter(
             sol = solve(net, sim, t_k[None], xi, p, ki, t0=c["t"], block=block, accumulator=acc)
             return sol.x, sol.status, sol.t, sol.extra
 
+        def advance_events(xi, pi, ei, ki):
+            sol = solve(net, sim, t_k[None], xi, pi, ki, t0=c["t"], events=events, ev0=ei, block=block, accumulator=acc)
+            return sol.x, sol.status, sol.t, sol.extra, sol.p, sol.ev
+
         keys = jax.random.split(k_prop, n)
+        pp = evs = None
         if lockstep:
             x, status, t_end = advance_lockstep(
                 net, sim, c["x"], jnp.broadcast_to(p, (n, p.shape[0])), keys, c["t"], t_k
             )
             dalpha = None
+        elif events is not None:
+            x, status, t_end, dalpha, pp, evs = jax.vmap(advance_events)(c["x"], c["p"], c["ev"], keys)
         else:
             x, status, t_end, dalpha = jax.vmap(advance)(c["x"], keys)
         failed_now = status != status_code(RESULTS.successful)
         first_fail = jnp.argmax(failed_now)
         new_fail = (c["failed"] < 0) & jnp.any(failed_now)
-        g, ok = jax.vmap(lambda xi: log_g(theta, xi, k))(x)
+        if events is None:
+            g, ok = jax.vmap(lambda xi: log_g(theta, xi, k))(x)
+        else:
+            g, ok = jax.vmap(lambda xi, pi: log_g(theta, xi, k, pi))(x, pp)
         g = jnp.where(jnp.isnan(g), -jnp.inf, g)
         a = c["logw"] + g
         inc = logsumexp(a)
@@ -159,7 +211,10 @@ def bootstrap_filter(
         logw = jnp.where(alive, a - inc, -jnp.log(n))
         alpha = c["alpha"]
         if score:
-            dg = jax.vmap(lambda xi: jax.grad(lambda th: log_g(th, xi, k)[0])(theta))(x)
+            if events is None:
+                dg = jax.vmap(lambda xi: jax.grad(lambda th: log_g(th, xi, k)[0])(theta))(x)
+            else:
+                dg = jax.vmap(lambda xi, pi: jax.grad(lambda th: log_g(th, xi, k, pi)[0])(theta))(x, pp)
             alpha = alpha + dalpha + dg
         w = jnp.exp(logw)
         ess = 1.0 / jnp.sum(w**2)
@@ -180,6 +235,8 @@ def bootstrap_filter(
             resampled=c["resampled"] + resample.astype(jnp.int32),
             min_ess=jnp.minimum(c["min_ess"], ess),
         )
+        if pp is not None and evs is not None:  # with events: the particle's parameters and triggers go with it
+            out.update(p=pp[anc], ev=evs[anc])
         return out, ((x, logw) if record else None)
 
     c, ys = jax.lax.scan(interval, carry0, jnp.arange(obs.times.shape[0], dtype=jnp.int32))

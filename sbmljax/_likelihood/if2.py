@@ -50,9 +50,9 @@ from jaxtyping import Array, Float, Int, Key, PRNGKeyArray
 from .._config import x64
 from .._results import RESULTS, status_code
 from .._solve import solve
-from ..errors import ConfigError, LikelihoodError
+from ..errors import ConfigError, LikelihoodError, UnsupportedSBMLFeatureError
 from .api import DEFAULT_REPLICATES, ParticleLikelihood
-from .bootstrap import systematic_resample
+from .bootstrap import event_assigned, systematic_resample
 from .dataset_filter import DatasetFilter
 from .lockstep import advance_lockstep
 
@@ -86,9 +86,12 @@ def if2_iteration(
     cooling: Float[Array, ""],
     key: PRNGKeyArray,
     block: int,
+    events=None,
 ) -> IF2Swarm:
     """One IF2 iteration (traceable; the module docstring): perturb, simulate, weight and resample at each
-    observation. `iteration` and `cooling` are traced, so every iteration reuses one compilation."""
+    observation. `iteration` and `cooling` are traced, so every iteration reuses one compilation. With SBML
+    `events` each particle also carries the parameters events assign and its trigger values, as in the
+    bootstrap filter (`sbmljax._likelihood.bootstrap`); the initial events run once per particle at `t0`."""
     n = scaled.shape[0]
     n_obs = obs.times.shape[0]
     net = f_initial.net
@@ -97,6 +100,15 @@ def if2_iteration(
         return _from_scale(s, codes)
 
     x0 = jax.vmap(lambda s: f_initial(lin(s))[0])(scaled)
+    assigned = event_assigned(net, events)
+    ev_carry = {}
+    failed0 = jnp.asarray(-1, dtype=jnp.int32)
+    if events is not None:
+        t0 = jnp.asarray(f_initial.t0, dtype=jnp.float64)
+        p0 = jax.vmap(lambda s: f_initial(lin(s))[1])(scaled)
+        x0, p0, ev0, st0 = jax.vmap(lambda xi, pi: events.initial(net, xi, pi, t0, sim.exact))(x0, p0)
+        failed0 = jnp.where(jnp.any(st0 != RESULTS.successful), 0, -1).astype(jnp.int32)
+        ev_carry = dict(p=p0, ev=ev0)
 
     def interval(c, k):
         t_k = obs.times[k]
@@ -106,13 +118,21 @@ def if2_iteration(
         s = jnp.clip(s, lower[None, :], upper[None, :])
         theta = jax.vmap(lin)(s)
         p = jax.vmap(lambda th: f_initial(th)[1])(theta)
+        if events is not None:  # the parameters an event assigned stay the particle's own
+            p = jnp.where(assigned, c["p"], p)
 
         def advance(xi, pi, ki):
             sol = solve(net, sim, t_k[None], xi, pi, ki, t0=c["t"], block=block)
             return sol.x, sol.status
 
+        def advance_events(xi, pi, ei, ki):
+            sol = solve(net, sim, t_k[None], xi, pi, ki, t0=c["t"], events=events, ev0=ei, block=block)
+            return sol.x, sol.status, sol.p, sol.ev
+
         keys = jax.random.split(k_prop, n)
-        if sim.fixed_step() is not None:  # a fixed-step method's particles share one clock
+        if events is not None:
+            x, status, p, evs = jax.vmap(advance_events)(c["x"], p, c["ev"], keys)
+        elif sim.fixed_step() is not None:  # a fixed-step method's particles share one clock
             x, status, _ = advance_lockstep(net, sim, c["x"], p, keys, c["t"], t_k)
         else:
             x, status = jax.vmap(advance)(c["x"], p, keys)
@@ -131,6 +151,8 @@ def if2_iteration(
             vanished=c["vanished"] + (~alive).astype(jnp.int32),
             failed=jnp.where((c["failed"] < 0) & bad, k, c["failed"]),
         )
+        if events is not None:
+            out.update(p=p[anc], ev=evs[anc])
         return out, None
 
     carry0 = dict(
@@ -139,7 +161,8 @@ def if2_iteration(
         s=scaled,
         ll=jnp.asarray(0.0),
         vanished=jnp.asarray(0, dtype=jnp.int32),
-        failed=jnp.asarray(-1, dtype=jnp.int32),
+        failed=failed0,
+        **ev_carry,
     )
     c, _ = jax.lax.scan(interval, carry0, jnp.arange(n_obs, dtype=jnp.int32))
     return IF2Swarm(scaled=c["s"], loglik=c["ll"], vanished=c["vanished"], failed_at=c["failed"])
@@ -159,12 +182,13 @@ def if2_chains_iteration(
     cooling: Float[Array, ""],
     keys: Key[Array, " chains"],
     block: int,
+    events=None,
 ) -> IF2Swarm:
     """One IF2 iteration of independent chains at once (`if2_iteration` vmapped over the leading axis of
     `scaled` and `keys`): each chain resamples only among its own particles."""
 
     def one(s, k):
-        return if2_iteration(f_initial, sim, obs, s, codes, lower, upper, sd, iteration, cooling, k, block)
+        return if2_iteration(f_initial, sim, obs, s, codes, lower, upper, sd, iteration, cooling, k, block, events)
 
     return jax.vmap(one)(scaled, keys)
 
@@ -391,6 +415,19 @@ def _unit_roots(seed: int, n_units: int) -> list[PRNGKeyArray]:
     return roots
 
 
+def _refuse_assigned_estimates(model, ids) -> None:
+    """IF2 perturbs each estimated parameter per particle before every interval; a parameter an SBML event
+    assigns is the particle's state once the event fired, and the two cannot both hold."""
+    for ev in model.events:
+        hit = sorted({a.variable for a in ev.assignments} & set(ids))
+        if hit:
+            raise UnsupportedSBMLFeatureError(
+                f"{model.source}: event '{ev.id}' assigns the estimated parameter(s) {hit}; IF2 perturbs estimated "
+                "parameters as each particle's own, which an event assignment would overwrite. Estimate another "
+                "parameter (e.g. the one the event's assigned value is computed from)"
+            )
+
+
 @x64
 def run_if2(
     problem,
@@ -424,6 +461,9 @@ def run_if2(
         problem, ids, values, n_particles=n_particles, replicates=replicates, method=method, block=block
     )
     filters: list[DatasetFilter] = pl.filters
+    for f in filters:
+        if f.events is not None:
+            _refuse_assigned_estimates(problem.model, ids)
     several = len(filters) > 1
     est = problem.estimated
     codes = jnp.asarray([_SCALES[p.scale] for p in est], dtype=jnp.int32)
@@ -464,6 +504,7 @@ def run_if2(
                 jnp.asarray(float(cooling), dtype=jnp.float64),
                 keys,
                 f.block,
+                events=f.events,
             )
             failed_at = np.atleast_1d(np.asarray(out.failed_at))
             if np.any(failed_at >= 0):
