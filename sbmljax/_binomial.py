@@ -66,6 +66,23 @@ def _inversion(u: Float[Array, "..."], n: Float[Array, "..."], q: Float[Array, "
     return k
 
 
+@jax.custom_batching.custom_vmap
+def _inversion_shared(u: Float[Array, "..."], n: Float[Array, "..."], q: Float[Array, "..."]) -> Float[Array, "..."]:
+    """`_inversion`, whose search index stays one scalar for the whole batch when vmapped.
+
+    Plain `vmap` of `_inversion`'s `while_loop` gives every trajectory its own copy of the index `j` and
+    selects every carried value per trajectory on each iteration (the loop runs until the batch's largest
+    count). The batching rule instead runs `_inversion` once on the batched arrays: the same counts (an element
+    stops counting once its search ends, whatever the loop does after), without the per-trajectory state."""
+    return _inversion(u, n, q)
+
+
+@_inversion_shared.def_vmap
+def _inversion_batched(axis_size, in_batched, u, n, q):
+    u, n, q = (x if b else jnp.broadcast_to(x, (axis_size, *jnp.shape(x))) for x, b in zip((u, n, q), in_batched))
+    return _inversion_shared(u, n, q), True
+
+
 class _Btrs(NamedTuple):
     """BTRS constants for given `(n, q)` (Hörmann 1993), computed once outside the rejection loop."""
 
@@ -138,7 +155,7 @@ def binomial(
     flip = p > 0.5
     q = jnp.where(flip, 1.0 - p, p)
     small = n * q < _SMALL
-    k_small = _inversion(u, jnp.where(small, n, 0.0), jnp.where(small, q, 0.0))
+    k_small = _inversion_shared(u, jnp.where(small, n, 0.0), jnp.where(small, q, 0.0))
     # Any valid (n, q) for the unused elements; their result is discarded.
     k_big, rng = _btrs(rng, jnp.where(small, 1000.0, n), jnp.where(small, 0.5, q), small)
     k = jnp.where(small, k_small, k_big)
