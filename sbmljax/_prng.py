@@ -253,12 +253,13 @@ def rejection_pooled(
         params = jax.tree.map(bcast, params, b_params)
         shape = done.shape
         m = math.prod(shape[1:])
-        k, rng = _rejection_across(
-            rng,
-            done.reshape(axis_size, m),
-            jax.tree.map(lambda a: a.reshape(axis_size * m), params),
-            attempt,
-            prep,
+        args = (rng, done.reshape(axis_size, m), jax.tree.map(lambda a: a.reshape(axis_size * m), params))
+        # Most leaps of a filter have no draw of this kind in the whole batch: skip the setup as well as the loop.
+        k, rng = jax.lax.cond(
+            jnp.all(done),
+            lambda r, d, p: (jnp.zeros(d.shape, float), r),
+            lambda r, d, p: _rejection_across(r, d, p, attempt, prep),
+            *args,
         )
         return (k.reshape(shape), rng), (True, jax.tree.map(lambda _: True, rng))
 
