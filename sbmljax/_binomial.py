@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._poisson import _log_factorial
+from ._poisson import _log, _log_factorial
 from ._prng import Stream, rejection_pooled
 
 _SMALL = 10.0  # n·q below: inversion; above: BTRS, whose constants are valid for n·q ≥ 10
@@ -122,7 +122,7 @@ class _Btrs(NamedTuple):
         squeeze = (us >= 0.07) & (v <= self.v_r)
         inside = (kk >= 0) & (kk <= self.n)
         kc = jnp.clip(kk, 0.0, self.n)
-        log_v = jnp.log(v * self.alpha / (self.a / (us * us) + self.b))
+        log_v = _log(v * self.alpha / (self.a / (us * us) + self.b))
         log_target = self.h - _log_factorial(kc) - _log_factorial(self.n - kc) + (kc - self.m) * self.lpq
         return kk, squeeze | (inside & (log_v <= log_target))
 
