@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._poisson import _log_factorial
+from ._poisson import _log, _log_factorial
 from ._prng import Stream, rejection_pooled
 
 _SMALL = 10.0  # n·q below: inversion; above: BTRS, whose constants are valid for n·q ≥ 10
@@ -66,6 +66,23 @@ def _inversion(u: Float[Array, "..."], n: Float[Array, "..."], q: Float[Array, "
     return k
 
 
+@jax.custom_batching.custom_vmap
+def _inversion_shared(u: Float[Array, "..."], n: Float[Array, "..."], q: Float[Array, "..."]) -> Float[Array, "..."]:
+    """`_inversion`, whose search index stays one scalar for the whole batch when vmapped.
+
+    Plain `vmap` of `_inversion`'s `while_loop` gives every trajectory its own copy of the index `j` and
+    selects every carried value per trajectory on each iteration (the loop runs until the batch's largest
+    count). The batching rule instead runs `_inversion` once on the batched arrays: the same counts (an element
+    stops counting once its search ends, whatever the loop does after), without the per-trajectory state."""
+    return _inversion(u, n, q)
+
+
+@_inversion_shared.def_vmap
+def _inversion_batched(axis_size, in_batched, u, n, q):
+    u, n, q = (x if b else jnp.broadcast_to(x, (axis_size, *jnp.shape(x))) for x, b in zip((u, n, q), in_batched))
+    return _inversion_shared(u, n, q), True
+
+
 class _Btrs(NamedTuple):
     """BTRS constants for given `(n, q)` (Hörmann 1993), computed once outside the rejection loop."""
 
@@ -105,7 +122,7 @@ class _Btrs(NamedTuple):
         squeeze = (us >= 0.07) & (v <= self.v_r)
         inside = (kk >= 0) & (kk <= self.n)
         kc = jnp.clip(kk, 0.0, self.n)
-        log_v = jnp.log(v * self.alpha / (self.a / (us * us) + self.b))
+        log_v = _log(v * self.alpha / (self.a / (us * us) + self.b))
         log_target = self.h - _log_factorial(kc) - _log_factorial(self.n - kc) + (kc - self.m) * self.lpq
         return kk, squeeze | (inside & (log_v <= log_target))
 
@@ -138,7 +155,7 @@ def binomial(
     flip = p > 0.5
     q = jnp.where(flip, 1.0 - p, p)
     small = n * q < _SMALL
-    k_small = _inversion(u, jnp.where(small, n, 0.0), jnp.where(small, q, 0.0))
+    k_small = _inversion_shared(u, jnp.where(small, n, 0.0), jnp.where(small, q, 0.0))
     # Any valid (n, q) for the unused elements; their result is discarded.
     k_big, rng = _btrs(rng, jnp.where(small, 1000.0, n), jnp.where(small, 0.5, q), small)
     k = jnp.where(small, k_small, k_big)

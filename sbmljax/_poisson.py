@@ -69,6 +69,43 @@ def _chunk(n: int) -> int:
 _LOG_FACTORIAL = np.array([math.lgamma(k + 1.0) for k in range(16)])
 
 
+# fdlibm's e_log.c (Sun Microsystems 1993): ln2 split in two, and the minimax coefficients of its
+# polynomial in s² for log(1 + f) = 2s + s·R(s²), s = f/(2 + f).
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_LG = (
+    6.666666666666735130e-01,
+    3.999999999940941908e-01,
+    2.857142874366239149e-01,
+    2.222219843214978396e-01,
+    1.818357216161805012e-01,
+    1.531383769920937332e-01,
+    1.479819860511658591e-01,
+)
+
+
+def _log(x: Float[Array, "..."]) -> Float[Array, "..."]:
+    """log x for float64 `x`, zero (`−inf`) or finite and normal (the samplers' arguments are such; no other
+    checks), by fdlibm's algorithm (error < 1 ulp) in elementwise operations that XLA's CPU backend fuses and
+    vectorises.
+
+    XLA's float64 `log` is a call per element on CPU (16 ns against 3 ns for this, 30,000 values, same run);
+    the rejection samplers take two or three per proposal."""
+    bits = jax.lax.bitcast_convert_type(x, jnp.int64)
+    # the exponent is chosen so that the mantissa m lies in [√½, √2): log x = e·ln2 + log(1 + f), f = m − 1
+    hx = (bits >> 32) + (0x3FF00000 - 0x3FE6A09E)
+    e = ((hx >> 20) - 0x3FF).astype(jnp.float64)
+    m = jax.lax.bitcast_convert_type((((hx & 0x000FFFFF) + 0x3FE6A09E) << 32) | (bits & 0xFFFFFFFF), jnp.float64)
+    f = m - 1.0
+    hfsq = 0.5 * f * f
+    s = f / (2.0 + f)
+    z = s * s
+    w = z * z
+    r = z * (_LG[0] + w * (_LG[2] + w * (_LG[4] + w * _LG[6]))) + w * (_LG[1] + w * (_LG[3] + w * _LG[5]))
+    out = e * _LN2_HI - ((hfsq - (s * (hfsq + r) + e * _LN2_LO)) - f)
+    return jnp.where(x == 0.0, -jnp.inf, out)  # a uniform of 0 (probability 2⁻⁵³) accepts, as with `log`
+
+
 def _log_factorial(k: Float[Array, "..."]) -> Float[Array, "..."]:
     """log k! for integer-valued k ≥ 0: a table below 16, Stirling's series above (error < 1e-13 there).
 
@@ -79,7 +116,7 @@ def _log_factorial(k: Float[Array, "..."]) -> Float[Array, "..."]:
     inv = 1.0 / n
     inv2 = inv * inv
     series = inv * (1.0 / 12.0 - inv2 * (1.0 / 360.0 - inv2 * (1.0 / 1260.0 - inv2 / 1680.0)))
-    stirling = (n - 0.5) * jnp.log(n) - n + 0.5 * math.log(2.0 * math.pi) + series
+    stirling = (n - 0.5) * _log(n) - n + 0.5 * math.log(2.0 * math.pi) + series
     table = jnp.asarray(_LOG_FACTORIAL)[jnp.clip(k, 0, 15).astype(jnp.int32)]
     return jnp.where(k < 16, table, stirling)
 

@@ -253,12 +253,13 @@ def rejection_pooled(
         params = jax.tree.map(bcast, params, b_params)
         shape = done.shape
         m = math.prod(shape[1:])
-        k, rng = _rejection_across(
-            rng,
-            done.reshape(axis_size, m),
-            jax.tree.map(lambda a: a.reshape(axis_size * m), params),
-            attempt,
-            prep,
+        args = (rng, done.reshape(axis_size, m), jax.tree.map(lambda a: a.reshape(axis_size * m), params))
+        # Most leaps of a filter have no draw of this kind in the whole batch: skip the setup as well as the loop.
+        k, rng = jax.lax.cond(
+            jnp.all(done),
+            lambda r, d, p: (jnp.zeros(d.shape, float), r),
+            lambda r, d, p: _rejection_across(r, d, p, attempt, prep),
+            *args,
         )
         return (k.reshape(shape), rng), (True, jax.tree.map(lambda _: True, rng))
 
@@ -283,7 +284,14 @@ def _rejection_across(
     chunk = max(8, -(-n // 8))  # as `sbmljax._poisson._chunk`: 8 chunks when all are pending, then one
     n_chunks = -(-n // chunk)
     ar = jnp.arange(n, dtype=jnp.int32)
-    params = prepare(jax.tree.map(lambda a: a.reshape(b, m).T.reshape(n), params))
+    params = jax.tree.map(lambda a: a.reshape(b, m).T.reshape(n), params)
+    pending0 = ~done.T.reshape(n)
+    n_pending0 = jnp.sum(pending0, dtype=jnp.int32)
+    rank0 = _prefix_count(pending0) - 1
+    order0 = jnp.full(n_chunks * chunk, n, jnp.int32).at[jnp.where(pending0, rank0, n)].set(ar, mode="drop")
+    # where each element's constants lie: the pending elements' ranks (others point anywhere; never evaluated)
+    slot = jnp.where(pending0, rank0, 0)
+    consts = _prepare_pending(order0, n_pending0, chunk, params, prepare)
 
     def draws(s):
         def body(s, _):
@@ -305,10 +313,10 @@ def _rejection_across(
         n_pending = jnp.sum(pending, dtype=jnp.int32)
         rank = _prefix_count(pending) - 1
         order = jnp.full(n_chunks * chunk, n, jnp.int32).at[jnp.where(pending, rank, n)].set(ar, mode="drop")
-        k, ok = _pending_chunks(order, n_pending, chunk, params, attempt, u, v, k, ok)
+        k, ok = _pending_chunks(order, n_pending, chunk, consts, attempt, u, v, k, ok, slot)
         return k, ok, s
 
-    k, _, rng = jax.lax.while_loop(lambda c: jnp.any(~c[1]), one_try, (jnp.zeros(n, float), done.T.reshape(n), rng))
+    k, _, rng = jax.lax.while_loop(lambda c: jnp.any(~c[1]), one_try, (jnp.zeros(n, float), ~pending0, rng))
     return k.reshape(m, b).T, rng
 
 
@@ -322,6 +330,7 @@ def _pending_chunks(
     v: Array,
     k: Array,
     ok: Array,
+    slot: Array | None = None,
 ) -> tuple[Array, Array]:
     """One try of the compacted rejection loops: `attempt` on the pending elements listed first in `order`
     (then `n`, padding), `chunk` at a time and only as many chunks as there are pending elements; returns the
@@ -332,9 +341,27 @@ def _pending_chunks(
         j, kk, accepted = cc
         idx = jax.lax.dynamic_slice(order, (j * chunk,), (chunk,))
         g = jnp.minimum(idx, n - 1)
-        k_new, ok_new = attempt(jax.tree.map(lambda a: a[g], params), u[g], v[g])
+        gp = g if slot is None else slot[g]
+        k_new, ok_new = attempt(jax.tree.map(lambda a: a[gp], params), u[g], v[g])
         dest = jnp.where(ok_new & (idx < n), idx, n)
         return j + 1, kk.at[dest].set(k_new, mode="drop"), accepted.at[dest].set(True, mode="drop")
 
     _, k, ok = jax.lax.while_loop(lambda cc: cc[0] * chunk < n_pending, chunk_body, (jnp.asarray(0, jnp.int32), k, ok))
     return k, ok
+
+
+def _prepare_pending(order: Array, n_pending: Array, chunk: int, params: PyTree, prepare: Callable) -> PyTree:
+    """`prepare` evaluated on the pending elements only, `chunk` at a time: the constants of the element listed
+    at position `i` of `order` land at position `i` of the result (length `len(order)`; the rest is padding)."""
+    n = jax.tree.leaves(params)[0].shape[0]
+    shape = jax.eval_shape(lambda p: prepare(jax.tree.map(lambda a: a[:chunk], p)), params)
+    out0 = jax.tree.map(lambda sd: jnp.zeros((order.shape[0], *sd.shape[1:]), sd.dtype), shape)
+
+    def body(c):
+        j, out = c
+        g = jnp.minimum(jax.lax.dynamic_slice(order, (j * chunk,), (chunk,)), n - 1)
+        cj = prepare(jax.tree.map(lambda a: a[g], params))
+        return j + 1, jax.tree.map(lambda o, x: jax.lax.dynamic_update_slice_in_dim(o, x, j * chunk, 0), out, cj)
+
+    _, out = jax.lax.while_loop(lambda c: c[0] * chunk < n_pending, body, (jnp.asarray(0, jnp.int32), out0))
+    return out
