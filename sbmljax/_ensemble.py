@@ -5,8 +5,11 @@ build on this small surface:
 
 - `prepare(model, t_eval, method=…, params=…, initial=…)` → `Prepared`: every check that can be made before
   running (the checks of `sbmljax._checks`, raised as exceptions with fields; parameter names;
-  feasibility), and the compiled network, events, simulator, initial state and parameters;
+  feasibility), and the compiled network, events, simulator, initial state and parameters (a request that
+  passed is remembered, `_request_key`);
 - `run_ensemble(prep, keys, …)` → the batched `Solution` (numpy arrays), one trajectory per key;
+- `run_seeded(prep, seed, n, first, …)` → the same for trajectories `first … first+n−1` of a seed (one
+  trajectory through a compiled call that derives its own key and returns its fields in one transfer);
 - `raise_failures(prep, sol, max_steps)`: one `SimulationError` (with `reaction`, `time`, `state`) for the
   first failed trajectory;
 - `trajectory_keys(seed, n, first)`: trajectory `i`'s key is `fold_in(key(seed), i)` whatever the batching;
