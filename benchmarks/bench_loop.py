@@ -12,10 +12,11 @@ Three parts, each timed in one process (best of several calls):
   their own: `solve`'s `per_output`), against the blocked loop of a batch with 4 steps unrolled per compiled
   iteration (what it ran before) and not unrolled.
 - `call`: the fixed cost of one call (SIR, output times `[0, 1e-9]`, so that nothing fires): `simulate` in all,
-  and its parts — `prepare` (warm, and for a request not seen before), the trajectory keys, the ensemble call
-  split into the compiled executable alone, `jax.jit`'s dispatch (and equinox's `filter_jit`, which ran it
-  before), the device-to-host copy; then one trajectory to t = 250, for the cost per event beyond the fixed
-  cost.
+  and its parts — `prepare` (a remembered request, one checked again with its start remembered, and one not
+  seen before), the one-trajectory run (`run_seeded`, through `_Lone`) split into the compiled executable
+  alone, `jax.jit`'s dispatch, the one device-to-host copy and the unpacking, and what the same trajectory
+  cost through the batch path before (trajectory keys, `run_ensemble`); then one trajectory to t = 250, for
+  the cost per event beyond the fixed cost.
 
 Run on one core: `taskset -c 0 python benchmarks/bench_loop.py`. The numbers depend on the machine and its
 load; compare rows of one run.
@@ -34,7 +35,16 @@ import jax.numpy as jnp
 import numpy as np
 
 import sbmljax
-from sbmljax._ensemble import _START_CACHE, _chunk, _runner, prepare, run_ensemble, trajectory_keys
+from sbmljax._ensemble import (
+    _PREPARED,
+    _START_CACHE,
+    _chunk,
+    _lone_runner,
+    prepare,
+    run_ensemble,
+    run_seeded,
+    trajectory_keys,
+)
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 
@@ -101,37 +111,42 @@ def call(reps: int) -> None:
     with jax.enable_x64(True):
         part_prepare = _best(lambda: prepare(model, t), reps)
 
-        def fresh_prepare():
-            _START_CACHE.clear()  # what a request not seen before pays: the start checks, not memoised
+        def start_prepare():
+            _PREPARED.clear()  # the request checked again; its start (initial state, feasibility) remembered
             return prepare(model, t)
 
+        def fresh_prepare():
+            _PREPARED.clear()  # what a request not seen before pays: the checks and the start, not remembered
+            _START_CACHE.clear()
+            return prepare(model, t)
+
+        part_start = _best(start_prepare, reps)
         part_fresh = _best(fresh_prepare, reps)
-        part_keys = _best(lambda: trajectory_keys(1, 1), reps)
-        prep, args = _chunk_args("sir", 1, 1e-9, 2)
-        runner = _runner(prep.net, prep.sim, prep.events, 128, 2**62, None)
-        assert runner is not None
-        fn, arrays = runner
-        fast = (arrays, prep.t_eval, prep.x0, prep.p, args[6], np.asarray(prep.t0))
-        executable = fn.lower(*fast).compile()
+        prep = prepare(model, t)
+        part_seeded = _best(lambda: run_seeded(prep, 1, 1), reps)
+        lone = _lone_runner(prep.net, prep.sim, prep.events, 128, 2**62)
+        assert lone is not None
+        fast = (lone.arrays, prep.t_eval, prep.x0, prep.p, np.int64(1), np.uint32(0), np.asarray(prep.t0))
+        executable = lone.fn.lower(*fast).compile()
         part_exec = _best(lambda: executable(*fast), reps)
-        part_jit = _best(lambda: fn(*fast), reps)
-        part_eqx = _best(lambda: _chunk(*args, 128, 2**62, None), reps)
-        sol = fn(*fast)
-        part_get = _best(lambda: jax.device_get(sol), reps)
-        part_ensemble = _best(lambda: run_ensemble(prep, args[6], block=128), reps)
+        part_jit = _best(lambda: lone.fn(*fast), reps)
+        part_get = _best(lambda: np.array(lone.fn(*fast)), reps)
+        # Before `_Lone`: the keys folded by a compiled call of their own, the batch runner, a transfer per field.
+        part_keys = _best(lambda: trajectory_keys(1, 1), reps)
+        part_ensemble = _best(lambda: run_ensemble(prep, trajectory_keys(1, 1), block=128), reps)
     ms = 1e3
     print(f"call   sir, nothing fires: simulate {total * ms:.3f} ms")
-    print(f"call     prepare (start checks memoised)      {part_prepare * ms:.3f} ms")
-    print(f"call     prepare of a new request (not memo.)   {part_fresh * ms:.3f} ms")
-    print(f"call     trajectory keys                        {part_keys * ms:.3f} ms")
-    print(f"call     run_ensemble in all                    {part_ensemble * ms:.3f} ms")
-    print(f"call       compiled executable alone (1 block)  {part_exec * ms:.3f} ms")
-    print(f"call       jax.jit dispatch (runner - exec.)    {(part_jit - part_exec) * ms:.3f} ms")
-    print(f"call       equinox filter_jit dispatch instead  {(part_eqx - part_exec) * ms:.3f} ms")
-    print(f"call       device -> host (one device_get)      {part_get * ms:.3f} ms")
-    print(
-        f"call     the rest (checks, Trajectories, ...)   {(total - part_prepare - part_keys - part_ensemble) * ms:.3f} ms"
-    )
+    print(f"call     prepare, a remembered request           {part_prepare * ms:.3f} ms")
+    print(f"call     prepare, checked again, start memoised  {part_start * ms:.3f} ms")
+    print(f"call     prepare of a new request (not memo.)    {part_fresh * ms:.3f} ms")
+    print(f"call     run_seeded in all (n = 1: _Lone)        {part_seeded * ms:.3f} ms")
+    print(f"call       compiled executable alone (packed)    {part_exec * ms:.3f} ms")
+    print(f"call       jax.jit dispatch (call - exec.)       {(part_jit - part_exec) * ms:.3f} ms")
+    print(f"call       call and one device -> host copy      {part_get * ms:.3f} ms")
+    print(f"call       unpacking the fields                  {(part_seeded - part_get) * ms:.3f} ms")
+    print(f"call     instead: trajectory keys (fold_in call) {part_keys * ms:.3f} ms")
+    print(f"call     instead: run_ensemble on those keys     {part_ensemble * ms:.3f} ms")
+    print(f"call     the rest (checks, Trajectories, ...)    {(total - part_prepare - part_seeded) * ms:.3f} ms")
     print(
         f"call   sir t=0..250, one trajectory: {full * ms:.3f} ms, {events:.0f} events, "
         f"{(full - total) / events * 1e9:.0f} ns per event beyond the fixed cost"

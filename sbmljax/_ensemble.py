@@ -5,8 +5,11 @@ build on this small surface:
 
 - `prepare(model, t_eval, method=…, params=…, initial=…)` → `Prepared`: every check that can be made before
   running (the checks of `sbmljax._checks`, raised as exceptions with fields; parameter names;
-  feasibility), and the compiled network, events, simulator, initial state and parameters;
+  feasibility), and the compiled network, events, simulator, initial state and parameters (a request that
+  passed is remembered, `_request_key`);
 - `run_ensemble(prep, keys, …)` → the batched `Solution` (numpy arrays), one trajectory per key;
+- `run_seeded(prep, seed, n, first, …)` → the same for trajectories `first … first+n−1` of a seed (one
+  trajectory through a compiled call that derives its own key and returns its fields in one transfer);
 - `raise_failures(prep, sol, max_steps)`: one `SimulationError` (with `reaction`, `time`, `state`) for the
   first failed trajectory;
 - `trajectory_keys(seed, n, first)`: trajectory `i`'s key is `fold_in(key(seed), i)` whatever the batching;
@@ -19,6 +22,7 @@ import dataclasses
 import functools
 import math
 import os
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
@@ -168,7 +172,89 @@ def prepare(
     `method="auto"` is the exact direct method when it can run the request (supported constructs, counts,
     the `max_events` feasibility estimate), else the hybrid method; the choice and its reason are the first
     of `notes`.
+
+    A request that was checked before is not checked again (see `_request_key`): a loop of one-trajectory calls
+    spent about half of each call re-validating the same model, method, options and times. Only requests that
+    passed are remembered, so a bad one raises on every call.
     """
+    key = _request_key(model, t_eval, method, params, initial, t0, n_trajectories, max_events, options)
+    if key is not None and key in _PREPARED:
+        _PREPARED.move_to_end(key)
+        return _PREPARED[key]
+    prep = _prepare_checked(model, t_eval, method, params, initial, t0, n_trajectories, max_events, options)
+    if key is not None:
+        # A private, read-only copy of the times: `check_time_grid` may return a view of the caller's array, which
+        # the caller could change in place after this call while the memo still matched its old bytes.
+        t = prep.t_eval.copy()
+        t.flags.writeable = False
+        prep = dataclasses.replace(prep, t_eval=t)
+        if len(_PREPARED) >= _PREPARED_SIZE:
+            _PREPARED.popitem(last=False)
+        _PREPARED[key] = prep
+    return prep
+
+
+_PREPARED: OrderedDict[tuple, Prepared] = OrderedDict()
+_PREPARED_SIZE = 64
+_MEMO_MAX_TIMES = 10_000
+"""Requests with longer time grids are not remembered: their key (the grid's bytes) would cost more to build and
+compare than the checks it saves."""
+_SCALARS = (bool, int, float, str, type(None), np.bool_, np.integer, np.floating)
+
+
+def _value_key(v) -> tuple:
+    """A key for one option or override value: its type and, for floats, its bits (`-0.0` and `0.0` differ, and
+    `1` and `1.0` are kept apart since a method may treat them differently). `TypeError` for anything else (an
+    array, a callable, a container): such requests are not remembered."""
+    if not isinstance(v, _SCALARS):
+        raise TypeError(type(v).__name__)
+    return (type(v), float(v).hex() if isinstance(v, (float, np.floating)) else v)
+
+
+def _mapping_key(m: Mapping | None) -> tuple:
+    return () if m is None else tuple(sorted((str(k), type(k), _value_key(v)) for k, v in m.items()))
+
+
+def _request_key(model, t_eval, method, params, initial, t0, n_trajectories, max_events, options) -> tuple | None:
+    """The memo key of a `prepare` request, or `None` when it is not remembered.
+
+    The model by identity: a `Model` is a frozen dataclass of tuples and frozen dataclasses (expression trees
+    included), so the same object is the same model, and the key holds it, so its `id` cannot be reused. A path
+    is not remembered (the file may change between calls). The method by name and the class registered under it
+    (or the simulator instance, compared by value), the options, overrides, start, ensemble size and event
+    budget by value, the times by their float64 bytes (grids up to `_MEMO_MAX_TIMES` points), and whether 64-bit
+    types are on (the prepared `x0` and `p` are float64 only then)."""
+    if not isinstance(model, Model):
+        return None
+    try:
+        t = np.asarray(t_eval, dtype=np.float64)
+        if t.size > _MEMO_MAX_TIMES:
+            return None
+        if isinstance(method, str):
+            from ._simulator import SIMULATORS  # the registry a user may extend: the class named, not just the name
+
+            how: object = (method, SIMULATORS.get(method))
+        else:
+            how = method
+        key = (
+            model,
+            how,
+            _mapping_key(options),
+            _mapping_key(params),
+            _mapping_key(initial),
+            _value_key(t0),
+            t.tobytes(),
+            _value_key(n_trajectories),
+            _value_key(max_events),
+            jax.dtypes.canonicalize_dtype(jnp.float64) == jnp.float64,
+        )
+        hash(key)
+    except (TypeError, ValueError, OverflowError):  # an unhashable or non-scalar value: checked afresh each call
+        return None
+    return key
+
+
+def _prepare_checked(model, t_eval, method, params, initial, t0, n_trajectories, max_events, options) -> Prepared:
     model = as_model(model)
     if isinstance(method, str) and method == "auto":
         return _prepare_auto(model, t_eval, params, initial, t0, n_trajectories, max_events, options)
@@ -396,6 +482,118 @@ def _runner(net, sim, events, block: int, max_steps: int, accumulator) -> tuple[
             _RUNNERS.pop(next(iter(_RUNNERS)))
         _RUNNERS[key] = (run, arrays)
     return _RUNNERS[key]
+
+
+class _Lone:
+    """`_chunk` for one trajectory given by its seed and index, compiled for one model, simulator and loop
+    settings (`_lone_runner`). Called as `lone(t_eval, x0, p, seed, index, t0)`, it returns the `Solution` as
+    numpy arrays.
+
+    Two costs of a short call move into the compiled function: the trajectory's key, `fold_in(key(seed), i)`,
+    is derived there (as dispatched computations before the call it was ~0.1 ms of a ~0.5 ms call), and the
+    outputs come back packed in one float64 buffer (one device-to-host transfer instead of one per field), which
+    the call splits into the fields with their own dtypes, bit for bit (integers travel bitcast)."""
+
+    def __init__(self, arrays: PyTree, static: PyTree, sim: AbstractSimulator, block: int, max_steps: int):
+        self.arrays = arrays
+        # Per input shapes and dtypes: the `Solution`'s structure and where each field lies in the buffer, recorded
+        # when the packed function is traced for them (a new grid length or model size traces it afresh).
+        self.layouts: dict[tuple, tuple[PyTree, tuple[tuple[int, int, tuple[int, ...], np.dtype], ...]]] = {}
+
+        def packed(arrays, t_eval, x0, p, seed, index, t0):
+            net_, events_ = eqx.combine(arrays, static)
+            key = jax.random.fold_in(jax.random.key(seed), index)
+            sol = _chunk_impl(net_, sim, events_, t_eval, x0, p, key[None], t0, block, max_steps, None)
+            leaves, treedef = jax.tree.flatten(sol)
+            parts, where, at = [], [], 0
+            for a in leaves:
+                if jnp.issubdtype(a.dtype, jnp.floating):
+                    parts.append(a.astype(jnp.float64).ravel())
+                else:
+                    parts.append(jax.lax.bitcast_convert_type(a.astype(jnp.int64), jnp.float64).ravel())
+                where.append((at, at + a.size, a.shape, np.dtype(a.dtype)))
+                at += a.size
+            self.layouts[(t_eval.shape, x0.shape, x0.dtype, p.shape, p.dtype)] = (treedef, tuple(where))
+            return jnp.concatenate(parts)
+
+        self.fn = jax.jit(packed)
+
+    def __call__(self, t_eval: np.ndarray, x0, p, seed: np.int64, index: np.uint32, t0: np.ndarray) -> Solution:
+        # A private copy of the transferred buffer: the fields are views of it (or converted copies), writable and
+        # shared with nothing else, as `run_ensemble`'s are.
+        buf = np.array(self.fn(self.arrays, t_eval, x0, p, seed, index, t0))
+        treedef, where = self.layouts[(t_eval.shape, x0.shape, x0.dtype, p.shape, p.dtype)]
+        ints = buf.view(np.int64)
+        leaves = []
+        for start, stop, shape, dtype in where:
+            if dtype.kind == "f":
+                part = buf[start:stop] if dtype == np.float64 else buf[start:stop].astype(dtype)
+            else:
+                part = ints[start:stop] if dtype == np.int64 else ints[start:stop].astype(dtype)
+            leaves.append(part.reshape(shape))
+        return jax.tree.unflatten(treedef, leaves)
+
+
+_LONE: dict[tuple, _Lone] = {}
+_LONE_BY_ID: dict[tuple, tuple[AbstractSimulator, _Lone]] = {}
+
+
+def _lone_runner(net, sim, events, block: int, max_steps: int) -> _Lone | None:
+    """The `_Lone` runner of a model, simulator and loop settings (remembered), or `None` when `_runner` has
+    none (a simulator holding arrays or not hashable)."""
+    # By identity first: a remembered request (`prepare`) brings the same simulator object each call, and hashing
+    # and comparing an equinox module by value (as the dictionary below does) was ~20 µs of a short call.
+    fast = (id(sim), id(net.plan), None if events is None else id(events.plan), block, max_steps)
+    hit = _LONE_BY_ID.get(fast)
+    if hit is not None and hit[0] is sim:
+        return hit[1]
+    try:
+        key = (net.plan, None if events is None else events.plan, sim, block, max_steps)
+        hash(key)
+    except TypeError:
+        return None
+    if key not in _LONE:
+        if jax.tree.leaves(eqx.filter(sim, eqx.is_array)):
+            return None
+        arrays, static = eqx.partition((net, events), eqx.is_array)
+        if len(_LONE) >= _RUNNERS_SIZE:
+            _LONE.pop(next(iter(_LONE)))
+        _LONE[key] = _Lone(arrays, static, sim, block, max_steps)
+    if len(_LONE_BY_ID) >= _RUNNERS_SIZE:
+        _LONE_BY_ID.pop(next(iter(_LONE_BY_ID)))
+    _LONE_BY_ID[fast] = (sim, _LONE[key])  # holds `sim`, so its id is not reused while remembered
+    return _LONE[key]
+
+
+def run_seeded(
+    prep: Prepared,
+    seed: int | np.integer,
+    n: int,
+    first: int = 0,
+    *,
+    block: int = 128,
+    max_steps: int = UNLIMITED_STEPS,
+    chunk: int | None = None,
+    progress: bool = False,
+) -> Solution:
+    """Trajectories `first … first+n−1` of `seed` (keys as `trajectory_keys`): `run_ensemble` on those keys, as
+    numpy arrays.
+
+    One trajectory (`n = 1`) whose simulator `_runner` can compile runs through `_Lone`, which derives the key
+    inside the compiled call and returns every field in one transfer; the same computation, so the same result
+    bit for bit (`tests/test_prng.py`: a lone trajectory equals trajectory 0 of a batch of that seed).
+    """
+    if n == 1 and not progress and 0 <= first < 2**32 and jax.dtypes.canonicalize_dtype(jnp.float64) == jnp.float64:
+        lone = _lone_runner(prep.net, prep.sim, prep.events, block, max_steps)
+        try:
+            # As `trajectory_keys`: the seed as `jax.random.key` converts a Python int (int64), the index as uint32.
+            seed64 = np.int64(int(seed))
+        except OverflowError:  # `trajectory_keys` raises its own error for such a seed
+            lone = None
+        if lone is not None:
+            return lone(prep.t_eval, prep.x0, prep.p, seed64, np.uint32(first), np.asarray(prep.t0, dtype=np.float64))
+    keys = trajectory_keys(seed, n, first)
+    return run_ensemble(prep, keys, block=block, max_steps=max_steps, chunk=chunk, progress=progress)
 
 
 def run_ensemble(

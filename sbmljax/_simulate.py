@@ -18,7 +18,7 @@ import numpy as np
 
 from ._compile._network import CompiledNetwork
 from ._config import x64
-from ._ensemble import DEFAULT_MAX_EVENTS, UNLIMITED_STEPS, prepare, raise_failures, run_ensemble, trajectory_keys
+from ._ensemble import DEFAULT_MAX_EVENTS, UNLIMITED_STEPS, prepare, raise_failures, run_seeded
 from ._model import Model
 from ._results import status_names
 from ._simulator import AbstractSimulator
@@ -109,10 +109,11 @@ def simulate(
         **options,
     )
     steps = int(max_steps) if max_steps is not None else UNLIMITED_STEPS
-    keys = trajectory_keys(seed, n_trajectories, first_trajectory)
     block = block or prep.sim.default_block
-    sol = run_ensemble(prep, keys, block=block, max_steps=steps, chunk=chunk, progress=progress)
-    counts = np.asarray(sol.counts)  # run_ensemble's own (fresh) numpy array: filled in place below
+    sol = run_seeded(
+        prep, seed, n_trajectories, first_trajectory, block=block, max_steps=steps, chunk=chunk, progress=progress
+    )
+    counts = np.asarray(sol.counts)  # run_seeded's own (fresh) numpy array: filled in place below
     if throw:
         raise_failures(prep, sol, steps)
     else:  # rows a failed trajectory never reached
@@ -120,7 +121,7 @@ def simulate(
     if prep.net.plan.rule_species:
         counts = np.asarray(_observe(prep.net, jnp.asarray(counts), prep.p, jnp.asarray(prep.t_eval)))
     return Trajectories(
-        times=prep.t_eval,
+        times=prep.t_eval.copy(),  # the prepared times are shared by later calls (`prepare` remembers them)
         counts=np.asarray(counts),
         species=prep.model.species_ids,
         method=prep.sim.name,

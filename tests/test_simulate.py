@@ -161,9 +161,10 @@ def test_seed_chunks_merge_to_the_single_run(bd) -> None:
 def test_a_repeated_request_reuses_its_checked_start_but_not_a_different_one(bd) -> None:
     # `prepare` remembers an accepted request's start (initial state, parameters, feasibility estimate) and the
     # compiled runner: a repeat gives the result of a first call, and whatever differs is not served from memory.
-    from sbmljax._ensemble import _START_CACHE
+    from sbmljax._ensemble import _PREPARED, _START_CACHE
 
     _START_CACHE.clear()
+    _PREPARED.clear()  # else a remembered request would not reach the start's memo at all
     first = sbmljax.simulate(bd, T, seed=3)
     again = sbmljax.simulate(bd, T, seed=3)
     np.testing.assert_array_equal(first.counts, again.counts)
@@ -183,3 +184,78 @@ def test_a_repeated_request_reuses_its_checked_start_but_not_a_different_one(bd)
         with pytest.raises(sbmljax.errors.InitialStateError):
             sbmljax.simulate(bd, T, seed=3, initial={"X": -1})
     assert len(_START_CACHE) == 3
+
+
+def test_a_checked_request_is_remembered_and_whatever_differs_is_checked_afresh(bd, models_dir) -> None:
+    # `prepare` remembers a request that passed its checks, by the model object, method, options, overrides and
+    # times; anything else is a new request, checked again, and a refused request raises on every call.
+    import dataclasses
+
+    import jax
+
+    from sbmljax._ensemble import _PREPARED, prepare
+
+    _PREPARED.clear()
+    with pytest.raises(dataclasses.FrozenInstanceError):  # what keying by the model object relies on
+        bd.id = "changed"  # type: ignore[misc]
+    a = sbmljax.simulate(bd, T, seed=3)
+    assert len(_PREPARED) == 1
+    np.testing.assert_array_equal(sbmljax.simulate(bd, T, seed=3).counts, a.counts)
+    assert len(_PREPARED) == 1
+    with jax.enable_x64(True):  # as the public entry points run it
+        assert prepare(bd, T) is prepare(bd, list(T))  # the same times as a list: the same request
+    # Another model object, even one read from the same file, another method, option value or time grid: new.
+    again = sbmljax.load_sbml(bd.sbml)
+    np.testing.assert_array_equal(sbmljax.simulate(again, T, seed=3).counts, a.counts)
+    sbmljax.simulate(bd, T, seed=3, method="tau_leap", epsilon=0.03)
+    sbmljax.simulate(bd, T, seed=3, method="tau_leap", epsilon=0.05)
+    longer = sbmljax.simulate(bd, np.linspace(0.0, 30.0, 21), seed=3)
+    assert longer.times[-1] == 30.0
+    assert len(_PREPARED) == 5
+    # A model with another rate constant (models cannot change in place; `replace` makes a new one): new results.
+    fast = dataclasses.replace(
+        bd, parameters=tuple(dataclasses.replace(q, value=50.0) if q.id == "k1" else q for q in bd.parameters)
+    )
+    assert sbmljax.simulate(fast, T, seed=3).counts[0, -1, 0] > 2 * a.counts[0, -1, 0]
+    assert len(_PREPARED) == 6
+    # The caller's time array changed in place between calls: each call sees its times, and the remembered copy
+    # is the memo's own (as is each result's `times`, which the caller may change).
+    t = T.copy()
+    first = sbmljax.simulate(bd, t, seed=3)
+    first.times[:] = -1.0
+    t[-1] = 25.0
+    assert sbmljax.simulate(bd, t, seed=3).times[-1] == 25.0
+    t[-1] = T[-1]
+    np.testing.assert_array_equal(sbmljax.simulate(bd, t, seed=3).times, T)
+    # Refused requests raise every time and are not remembered.
+    n = len(_PREPARED)
+    for _ in range(2):
+        with pytest.raises(sbmljax.errors.InitialStateError):
+            sbmljax.simulate(bd, T, seed=3, initial={"X": -1})
+        with pytest.raises(sbmljax.errors.ParameterError):
+            sbmljax.simulate(bd, T, seed=3, params={"nope": 1.0})
+        with pytest.raises(sbmljax.errors.ConfigError):
+            sbmljax.simulate(bd, T[::-1], seed=3)
+        with pytest.raises(sbmljax.errors.ConfigError):
+            sbmljax.simulate(bd, T, seed=3, method="tau_leap", epsilon=0.03, nope=1)
+        with pytest.raises(sbmljax.errors.InfeasibleSimulationError):
+            sbmljax.simulate(bd, T, seed=3, n_trajectories=1000, max_events=1e4)
+    assert len(_PREPARED) == n
+    # Not remembered: a model given as a path (the file may change), a grid over 10,000 points.
+    sbmljax.simulate(models_dir / "birth_death.xml", T, seed=3)
+    sbmljax.simulate(bd, np.linspace(0.0, 1.0, 10_001), seed=3)
+    assert len(_PREPARED) == n
+
+
+@pytest.mark.parametrize("seed", [0, -5, 2**40 + 3])
+def test_a_lone_trajectory_is_trajectory_zero_of_the_batch_field_by_field(bd, seed) -> None:
+    # One trajectory derives its key in the compiled call and returns its fields packed in one buffer
+    # (`_ensemble.run_seeded`): every field, dtype and failure must be the batch's.
+    for kw in ({}, {"max_steps": 40, "throw": False}):
+        lone = sbmljax.simulate(bd, T, seed=seed, first_trajectory=2, **kw)
+        batch = sbmljax.simulate(bd, T, seed=seed, n_trajectories=3, **kw)
+        for field in ("counts", "n_events", "status"):
+            want = getattr(batch, field)[2:3]
+            np.testing.assert_array_equal(getattr(lone, field), want)
+            assert getattr(lone, field).dtype == want.dtype
+    assert lone.status[0] == "max_steps_reached" and np.isnan(lone.counts[0, -1, 0])
