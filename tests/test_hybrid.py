@@ -250,6 +250,34 @@ def test_a_fast_binding_of_a_few_enzyme_molecules_runs_in_the_ode_by_default() -
     np.testing.assert_allclose(tr.counts[:, :, 0] + tr.counts[:, :, 2], 20.0, rtol=1e-6)  # E + C conserved
 
 
+def test_the_partition_changes_where_its_threshold_is_crossed_whatever_the_solver_steps() -> None:
+    # X decays in the ODE from 1000: its channel's propensity k·X is fast (≥ fast_propensity = 1000 / span = 100)
+    # and holds X continuous until it falls below half of that, 50 (X is below discrete_below = 100 by then), when
+    # X turns discrete and decays by jumps. Z is born at kz·X, a jump channel whose hazard follows X, so that the
+    # solves stop at random times. The crossing is located as a root: X turns discrete at exactly 50 molecules
+    # (its decays as jumps plus what is left at t = 10) and the jump law does not depend on the solver's steps.
+    # On main cba28ed (the partition re-evaluated only where a solve starts) X turned discrete where the next solve
+    # started (a Z birth, or the `ode_max_steps`-th step): at 22.9, 9.9 and 32.7 molecules on average in the three
+    # settings below, with 32.5, 19.7 and 42.4 jumps per trajectory (Z = -8.6 and 8.3 against the first; n = 200).
+    m = sbmljax.load_sbml(
+        sbml_model({"X": 1000, "Z": 0}, {"k": 1.0, "kz": 0.01}, [("d", "X -> 0", "k*X"), ("b", "0 -> Z", "kz*X")])
+    )
+    t = np.array([0.0, 10.0])  # no output time near the crossing (t = ln 20): on main one started a solve there
+    n = 200
+    jumps = {}
+    for steps, rtol in ((4, 1e-3), (128, 1e-3), (4, 1e-6)):
+        opts = {"solver": "tsit5", "continuous_above": 500.0, "ode_max_steps": steps, "rtol": rtol}
+        tr = sbmljax.simulate(m, t, n_trajectories=n, seed=5, method="hybrid", **opts)
+        x_end, z_end = tr.counts[:, -1, 0], tr.counts[:, -1, 1]
+        np.testing.assert_array_equal(tr.n_events - z_end + x_end, 50.0)  # X's count where it turned discrete
+        jumps[steps, rtol] = tr.n_events.astype(float)
+    ref = jumps[4, 1e-3]
+    for key in ((128, 1e-3), (4, 1e-6)):
+        other = jumps[key]
+        z = (other.mean() - ref.mean()) / np.sqrt(other.var(ddof=1) / n + ref.var(ddof=1) / n)
+        assert abs(z) < Z_MAX, (key, z)
+
+
 # -- non-integer stoichiometry (issue 13, item 5) ------------------------------------------------------------
 HALF = [("r", "A -> 0.5 B", "k*A"), ("d", "B -> 0", "kd*B")]
 """A → ½ B: B is not a count, so the hybrid method keeps it continuous; its mean is the ODE's (linear laws)."""

@@ -12,6 +12,7 @@ threshold at the next step is exact too (the hazard's exponential threshold is m
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from typing import ClassVar
@@ -92,6 +93,30 @@ class _RatePlan:
         self.flux = np.asarray([r in flux for r in plan.channel_reaction], dtype=bool)
         self.flux_species = (self.changes & self.flux[:, None]).any(axis=0)
         self.always_continuous = rated | fractional | self.flux_species  # continuous at all times
+        # What each channel's propensity reads, for the partition's roots (`HybridSimulator._partition_roots`):
+        # the species (through assignment rules), and whether it moves in every solve (time, a rate-rule parameter).
+        self.reads = np.zeros(stoich.shape, dtype=bool)
+        for k, r in enumerate(plan.channel_reads):
+            self.reads[k, sorted(r)] = True
+        assigned = dict(plan.rules)
+        rated_names = {v for v, _ in rules} - set(plan.species_index)
+
+        def closure(e: Expr) -> set[str]:
+            seen, todo = set(), set(symbols(e))
+            while todo:
+                v = todo.pop()
+                if v not in seen:
+                    seen.add(v)
+                    todo |= set(symbols(assigned[v])) if v in assigned else set()
+            return seen
+
+        self.always_moves = np.asarray(
+            [
+                bool(plan.time_dependent[k]) or bool(closure(law) & rated_names)
+                for k, law in enumerate(plan.channel_laws)
+            ],
+            dtype=bool,
+        )
 
 
 def _fractional_species(net: CompiledNetwork) -> dict[str, str]:
@@ -372,8 +397,10 @@ def _trigger_plan(net: CompiledNetwork, all_species: bool) -> _TriggerPlan:
 class HybridSimulator(AbstractSimulator):
     """Piecewise-deterministic hybrid simulation (method `"hybrid"`).
 
-    **Partition.** Per trajectory and re-evaluated before every step, with hysteresis so that a species near
-    a threshold does not flip at every jump:
+    **Partition.** Per trajectory, with hysteresis so that a species near a threshold does not flip at every
+    jump, and changed at the instant a threshold is crossed: evaluated at every step's start (after a jump), and
+    a crossing during an ODE solve stops the solve there, located as a root (`_partition_roots`), so that the
+    law does not depend on the solver's steps (`rtol`, `atol`, `ode_max_steps`):
 
     - a species is *continuous* from the moment its count reaches `continuous_above` until it falls below
       `discrete_below` (then it is rounded to a whole count and is discrete again); a species set by a rate
@@ -552,6 +579,64 @@ class HybridSimulator(AbstractSimulator):
         hot = jnp.where(fast, a >= 0.5 * self.min_propensity, a >= self.min_propensity)
         return continuous, all_continuous & (hot | jnp.asarray(rp.flux))
 
+    @property
+    def _partition_moves(self) -> bool:
+        """Whether the partition can change during a solve in this setting (else it has no roots to locate)."""
+        return self._species_move or self.min_propensity > 0
+
+    def _partition_roots(self, net: CompiledNetwork, x0, p0, t0, continuous, fast, moving):
+        """`g(t, x, p)`: positive while the partition `_partition` would give at `(x, p, t)`, with this solve's
+        `(continuous, fast)` as its memory, is this solve's, and crossing zero just past where it changes.
+
+        The partition is a boolean function of threshold comparisons ("atoms"): a species' population against
+        `discrete_below` (continuous now) or `continuous_above`; a channel's propensity against `fast_propensity`
+        (or half of it) and `min_propensity` (or half); with `fast_min_count`, a count against its need. Each atom
+        is `h = (v − threshold) / threshold`, true where `h ≥ 0`; an OR of atoms is the max of their `h`, an AND
+        the min, so that `H_cont` (a species is continuous) and `H_fast` (a channel is continuous) change sign
+        exactly where the partition's output does, whichever atoms change on the way. An atom on what does not
+        move in this solve (a species no continuous channel changes, a propensity reading none of the moving
+        species, nor time, nor a rate-rule parameter) is constant: held at `±inf` by its value at the start,
+        so that no flat function enters the root finder's minimum (see `_TriggerPlan.roots`); so is a threshold
+        of 0 (amounts are clipped at zero) or `inf`. As for triggers, `g = s·H + TRIGGER_REL` with `s` the sign
+        at the start puts the stop just past the crossing, where the next step's partition sees the change.
+
+        `moving`: the species that move in this solve (a mask).
+        """
+        rp = _rate_plan(net)
+        changes = jnp.asarray(rp.changes)
+        always = jnp.asarray(rp.always_continuous)
+        prop_moves = jnp.asarray(rp.always_moves) | jnp.any(jnp.asarray(rp.reads) & moving[None, :], axis=1)
+        thr_pop = jnp.where(continuous, self.discrete_below, self.continuous_above)
+        thr_hot = jnp.where(fast, 0.5 * self._fast_rate, self._fast_rate)
+        thr_min = jnp.where(fast, 0.5 * self.min_propensity, self.min_propensity)
+        need = self.fast_min_count * jnp.abs(net.stoich)  # (channels, species)
+        counted = not math.isinf(self._fast_rate) and self.fast_min_count > 0
+        a0 = jnp.abs(net.propensities(x0, p0, t0))
+
+        def atom(v, thr, moves, v_start):
+            live = moves & (thr > 0) & jnp.isfinite(thr)
+            safe = jnp.where(live, thr, 1.0)
+            return jnp.where(live, (v - safe) / safe, jnp.where(v_start >= thr, jnp.inf, -jnp.inf))
+
+        def outputs(x, p, t):
+            a = jnp.abs(net.propensities(x, p, t))
+            hot = atom(a, thr_hot, prop_moves, a0)
+            if counted:  # and every species it changes has `fast_min_count · |ν|` molecules
+                enough = atom(x[None, :], need, jnp.broadcast_to(moving[None, :], need.shape), x0[None, :])
+                hot = jnp.minimum(hot, jnp.min(jnp.where(changes, enough, jnp.inf), axis=1))
+            forced = jnp.max(jnp.where(changes, hot[:, None], -jnp.inf), axis=0)
+            cont = jnp.where(always, jnp.inf, jnp.maximum(atom(x, thr_pop, moving, x0), forced))
+            all_cont = jnp.min(jnp.where(changes, cont[None, :], jnp.inf), axis=1)
+            fast_ = jnp.minimum(atom(a, thr_min, prop_moves, a0), all_cont)
+            return jnp.concatenate([cont, jnp.where(jnp.asarray(rp.flux), jnp.inf, fast_)])
+
+        s = jnp.where(outputs(x0, p0, t0) >= 0, 1.0, -1.0)
+
+        def g(t, x, p):
+            return jnp.min(s * outputs(x, p, t) + TRIGGER_REL)
+
+        return g
+
     # -- the simulator contract --------------------------------------------------------------------------
     def init(self, net: CompiledNetwork, t0, x0, p, rng: Stream) -> HybridState:
         rp = _rate_plan(net)
@@ -601,15 +686,25 @@ class HybridSimulator(AbstractSimulator):
         # Event triggers that can change during the solve (on continuous variables, or with time): the solve
         # stops at the first root of the jump's function or of theirs (the smallest of them all reaches zero
         # first), and the loop evaluates the events there.
+        # The partition's thresholds are located the same way (`_partition_roots`): the solve stops where the
+        # partition changes, so that the next step starts with the partition of that instant, whatever the
+        # solver's steps (before, a change took effect where the next solve started: after a jump, at an output
+        # time, or after `ode_max_steps` steps, so that the law depended on `rtol`, `atol` and `ode_max_steps`).
         triggers = _trigger_plan(net, self._species_move)
+        root_fns = []
+        # What moves in this solve: species set by rate rules and those a continuous channel changes.
+        rp_ = _rate_plan(net)
+        moving = jnp.asarray(rp_.rated) | jnp.any(jnp.asarray(rp_.changes) & fast[:, None], axis=0)
         if triggers.atoms:
-            # What moves in this solve: species set by rate rules and those a continuous channel changes.
-            rp_ = _rate_plan(net)
-            moving = jnp.asarray(rp_.rated) | jnp.any(jnp.asarray(rp_.changes) & fast[:, None], axis=0)
             roots = triggers.roots(net, x, p_eff, state.t, moving)
+            root_fns.append(lambda t_, x_, p_: jnp.min(roots(x_, p_, t_)))
+        if self._partition_moves:
+            root_fns.append(self._partition_roots(net, x, p_eff, state.t, continuous, fast, moving))
+        if root_fns:
 
-            def trigger_roots(t, y):
-                return jnp.min(roots(y[:S], self._with_q(net, p, y[S:-1]), t))
+            def other_roots(t, y):
+                x_, p_ = y[:S], self._with_q(net, p, y[S:-1])
+                return functools.reduce(jnp.minimum, [f(t, x_, p_) for f in root_fns])
 
             def to_jump(y):
                 # The hazard still to go, in time at the starting total propensity: a function of the propensities'
@@ -619,7 +714,7 @@ class HybridSimulator(AbstractSimulator):
 
             def first(t, y, args, **kwargs):
                 del args, kwargs
-                return jnp.minimum(to_jump(y), trigger_roots(t, y))
+                return jnp.minimum(to_jump(y), other_roots(t, y))
 
             cond = first
         else:
@@ -698,8 +793,8 @@ class HybridSimulator(AbstractSimulator):
         solved = (sol.result == diffrax.RESULTS.successful) | (sol.result == diffrax.RESULTS.event_occurred) | capped
         y = sol.ys[-1]
         jumped = sol.event_mask
-        if triggers.atoms:  # the root is the jump's if its function is the smaller there, else a trigger's
-            jumped = jumped & (to_jump(y) <= trigger_roots(t_ode_end, y))
+        if root_fns:  # the root is the jump's if its function is the smaller there, else a trigger's (or partition's)
+            jumped = jumped & (to_jump(y) <= other_roots(t_ode_end, y))
         hit = jnp.where(plain, t_plain <= t1, jumped)
         t_new = jnp.where(plain, jnp.where(hit, t_plain, t1), t_ode_end)
         x_new, q_new = y[:S], y[S:-1]
