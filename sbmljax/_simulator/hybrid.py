@@ -691,7 +691,7 @@ class HybridSimulator(AbstractSimulator):
         # solver's steps (before, a change took effect where the next solve started: after a jump, at an output
         # time, or after `ode_max_steps` steps, so that the law depended on `rtol`, `atol` and `ode_max_steps`).
         triggers = _trigger_plan(net, self._species_move)
-        root_fns = []
+        root_fns: list[Callable[[Array, Array, Array], Array]] = []
         # What moves in this solve: species set by rate rules and those a continuous channel changes.
         rp_ = _rate_plan(net)
         moving = jnp.asarray(rp_.rated) | jnp.any(jnp.asarray(rp_.changes) & fast[:, None], axis=0)
