@@ -660,13 +660,17 @@ class HybridSimulator(AbstractSimulator):
         key, rng = stream_key(rng)
         S = state.x.shape[0]
         p_eff = self._with_q(net, p, state.q)
-        a = net.propensities(state.x, p_eff, state.t)
+        a_start = net.propensities(state.x, p_eff, state.t)
         # A continuous channel's rate law may be a net flux of a reversible reaction, negative at times: the ODE
         # runs it backwards (the partition reads its magnitude). A jump channel's propensity must not be.
-        continuous, fast = self._partition(net, state.x, jnp.abs(a), state.continuous, state.fast)
-        ok = propensities_ok(jnp.where(fast, jnp.abs(a), a))
+        continuous, fast = self._partition(net, state.x, jnp.abs(a_start), state.continuous, state.fast)
         # A species that has just turned discrete continues from the nearest whole count.
         x = jnp.where(state.continuous & ~continuous, jnp.round(state.x), state.x)
+        # The step's propensities are those of the rounded counts: a species turned discrete below one molecule
+        # is 0 now, and a channel consuming it must not fire at the sub-molecule amount it had (it would take the
+        # count negative). Without a rounding the two are the same values.
+        a = jnp.where(jnp.any(x != state.x), net.propensities(x, p_eff, state.t), a_start)
+        ok = propensities_ok(jnp.where(fast, jnp.abs(a), a))
         threshold = -jnp.log1p(-u[0])  # Exp(1)
         stoich = net.stoich
 
