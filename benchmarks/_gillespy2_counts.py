@@ -54,11 +54,18 @@ def _num(v: float) -> str:
     return repr(float(v))
 
 
-def to_python(expr, names: dict[str, str]) -> str:
+def to_python(expr, names: dict[str, str], constants: dict[str, float] | None = None) -> str:
     """Python text of an sbmljax expression tree, with symbols replaced by `names` (a KeyError names a symbol
-    the translation does not know). `piecewise` becomes GillesPy2's `piecewise(v1, c1, …, otherwise)`."""
-    from sbmljax._expr import Bool, Call, Num, Piecewise, Sym, Time
+    the translation does not know). `piecewise` becomes GillesPy2's `piecewise(v1, c1, …, otherwise)`.
 
+    A sub-expression that reads only `constants` (parameters, sizes) and not time is evaluated here and written
+    as a number: GillesPy2's `ODESolver` evaluates propensities without the `math` functions (its
+    `TauHybridSolver` has them), so `log(2) / 2` must reach it as a number."""
+    from sbmljax._expr import Bool, Call, Num, Piecewise, Sym, Time, evaluate, symbols, uses_time
+
+    if constants is not None and isinstance(expr, Call | Piecewise):
+        if symbols(expr) <= constants.keys() and not uses_time(expr):
+            return _num(float(evaluate(expr, constants)))
     if isinstance(expr, Num):
         return _num(expr.value)
     if isinstance(expr, Bool):
@@ -68,12 +75,12 @@ def to_python(expr, names: dict[str, str]) -> str:
     if isinstance(expr, Time):
         return "t"
     if isinstance(expr, Piecewise):
-        parts = [x for v, c in expr.pieces for x in (to_python(v, names), to_python(c, names))]
+        parts = [x for v, c in expr.pieces for x in (to_python(v, names, constants), to_python(c, names, constants))]
         if expr.otherwise is not None:
-            parts.append(to_python(expr.otherwise, names))
+            parts.append(to_python(expr.otherwise, names, constants))
         return "piecewise(" + ", ".join(parts) + ")"
     if isinstance(expr, Call):
-        args = [to_python(a, names) for a in expr.args]
+        args = [to_python(a, names, constants) for a in expr.args]
         op = expr.op
         if op in _INFIX:
             unit = "0.0" if op == "plus" else "1.0"
@@ -122,8 +129,8 @@ def _count_model_spec(model) -> dict:
     x0, p = np.asarray(x0), np.asarray(p)
     species = {sid: f"S_{sid}" for sid in plan.species_ids}
     names: dict[str, str] = {sid: f"({species[sid]} * {_num(plan.species_scale[sid])})" for sid in species}
-    names.update({n: _num(p[j]) for n, j in plan.param_index.items()})
-    names.update({c: _num(v) for c, v in plan.compartment_sizes.items()})
+    constants = {n: float(p[j]) for n, j in plan.param_index.items()} | dict(plan.compartment_sizes)
+    names.update({n: _num(v) for n, v in constants.items()})
     # Assignment rules, inlined in dependency order (each rule's text reads only earlier ones).
     inlined: dict = {}
     for v, e in plan.rules:
@@ -139,7 +146,7 @@ def _count_model_spec(model) -> dict:
                 "name": f"R{k}_{cid}",
                 "reactants": {species[s]: int(-row[i]) for i, s in enumerate(plan.species_ids) if row[i] < 0},
                 "products": {species[s]: int(row[i]) for i, s in enumerate(plan.species_ids) if row[i] > 0},
-                "propensity": f"{_num(model.extent_factor)} * {to_python(law, names)}",
+                "propensity": f"{_num(model.extent_factor)} * {to_python(law, names, constants)}",
             }
         )
     return {
