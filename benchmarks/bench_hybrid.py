@@ -206,7 +206,10 @@ class SolveCounter:
     def __enter__(self):
         from sbmljax import _ensemble
 
-        _ensemble._RUNNERS.clear()  # the runners compiled without the callback, and (on exit) with it
+        # The runners compiled without the callback, and (on exit) with it; `n_trajectories=1` takes its runner
+        # from the one-trajectory caches (without clearing those, BIOMD0000000408 with --n 1 counted 0 solves).
+        for cache in (_ensemble._RUNNERS, _ensemble._LONE, _ensemble._LONE_BY_ID):
+            cache.clear()
         self._hybrid.diffrax = self._proxy
         return self
 
@@ -214,7 +217,8 @@ class SolveCounter:
         from sbmljax import _ensemble
 
         self._hybrid.diffrax = self._real
-        _ensemble._RUNNERS.clear()
+        for cache in (_ensemble._RUNNERS, _ensemble._LONE, _ensemble._LONE_BY_ID):
+            cache.clear()
 
     def summary(self, n: int) -> str:
         np = self._np
