@@ -2,12 +2,22 @@
 
 For each model: sbmljax's time for `n` trajectories to `t_end` after compilation (the first call compiles
 and is reported apart), the method `auto` chose, libRoadRunner's CVODE solve of the same SBML (the cost
-of a model whose noise is negligible) and GillesPy2's `TauHybridSolver` on the same file, imported with
-GillesPy2's own SBML importer (values taken verbatim: it converts no units), run in a separate Python
-environment so that GillesPy2 is never a dependency of sbmljax:
+of a model whose noise is negligible) and GillesPy2's `TauHybridSolver` on the same system, run in a separate
+Python environment so that GillesPy2 is never a dependency of sbmljax. By default (`--peer-system counts`)
+GillesPy2 gets sbmljax's unit-converted model: initial counts in molecules and each channel's propensity in
+molecules per time unit (`benchmarks/_gillespy2_counts.py`), so both simulate the same system;
+`--peer-system verbatim` gives it the SBML file through its own importer instead (values taken verbatim: it
+converts no units, so on a model in concentrations it simulates a different, far smaller system). `--check-ode`
+checks the translation: GillesPy2's `ODESolver` on it against libRoadRunner's CVODE (amounts converted to
+molecules), the largest relative difference at the output times. After each run the bench prints the largest
+difference between the two ensembles' means at `t_end` in the two ensembles' standard errors:
 
     python3 -m venv /work/venv-gillespy2 && /work/venv-gillespy2/bin/pip install gillespy2 python-libsbml
     python benchmarks/bench_hybrid.py --gillespy-python /work/venv-gillespy2/bin/python
+
+GillesPy2's integrator tolerances are its own (rtol 1e-9, atol 1e-12, at most 0.25 time units a step) unless
+`--peer-rtol/--peer-atol` set them (sbmljax's hybrid defaults are rtol 1e-4, atol 1e-3 molecules). The child
+process inherits this one's CPU affinity (`--cores`), so both run on the same core(s).
 
 Ratios > 1 mean sbmljax is faster (`ratio` of wall times, `cpu ratio` of the two processes' CPU times, which a
 loaded machine disturbs less). Pass `--gillespy-python ''` to skip the peer. `vs CVODE` is sbmljax's time
@@ -22,6 +32,7 @@ import argparse
 import json
 import os
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -47,9 +58,9 @@ print(json.dumps({"seconds": elapsed, "cpu": cpu, "initial_total": float(sum(ini
 
 
 def peer_seconds(python: str, path: Path, n: int, t_end: float, points: int, timeout: float) -> tuple[str, str, str]:
-    """GillesPy2's wall and CPU time for the ensemble, as text (or why it has none), and the system it simulated: the sum of
-    its species' initial values (its importer takes them verbatim as molecule counts) and how many it imported as
-    continuous."""
+    """GillesPy2's wall and CPU time for the ensemble on the file through its own importer (`--peer-system
+    verbatim`), as text (or why it has none), and the system it simulated: the sum of its species' initial values
+    (its importer takes them verbatim as molecule counts) and how many it imported as continuous."""
     try:
         out = subprocess.run(
             [python, "-c", _PEER, str(path), str(n), str(t_end), str(points)],
@@ -67,6 +78,89 @@ def peer_seconds(python: str, path: Path, n: int, t_end: float, points: int, tim
         f"{res['continuous']} of {res['species']} species imported as continuous"
     )
     return f"{res['seconds']:.3g}", f"{res['cpu']:.3g}", system
+
+
+def peer_counts(
+    python: str, spec: dict, n: int, t_end: float, points: int, timeout: float, solver: str, tol: tuple[float, float]
+) -> dict | str:
+    """GillesPy2 on sbmljax's count-level model (`_gillespy2_counts.py`): its result (seconds, cpu, per-species mean
+    counts at the output times) or why it has none."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(spec, f)
+    try:
+        out = subprocess.run(
+            [
+                python,
+                str(Path(__file__).parent / "_gillespy2_counts.py"),
+                f.name,
+                str(n),
+                str(t_end),
+                str(points),
+                solver,
+            ]
+            + [str(tol[0]), str(tol[1])],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return f">{timeout:g}"
+    finally:
+        os.unlink(f.name)
+    if out.returncode != 0:
+        return "failed: " + (out.stderr.strip().splitlines() or ["?"])[-1][:80]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def ode_check(model, path: Path, spec: dict, peer: dict, t_end: float, points: int) -> str:
+    """GillesPy2's `ODESolver` on the translation against libRoadRunner's CVODE (tight tolerances) of the SBML
+    file, amounts converted to molecules with sbmljax's `count_factor`: the largest relative difference
+    `|g - r| / max(|r|, 1)` over the species no assignment rule sets and the output times."""
+    import numpy as np
+    import roadrunner
+
+    rr = roadrunner.RoadRunner(str(path))
+    rr.integrator.relative_tolerance = 1e-10
+    rr.integrator.absolute_tolerance = 1e-22  # amounts: BIOMD0000000009's are ~1e-11 µmol
+    ids = [s["id"] for s in spec["species"]]
+    rr.timeCourseSelections = ["time"] + ids  # a bare id selects the amount
+    res = np.asarray(rr.simulate(0.0, t_end, points))
+    factor = {s.id: s.count_factor for s in model.species}
+    ruled = model.rule_targets()
+    g = np.asarray(peer["mean"])
+    worst, where = 0.0, ""
+    for j, sid in enumerate(ids):
+        if sid in ruled:
+            continue
+        r = res[:, 1 + j] * factor[sid]
+        rel = np.abs(g[:, j] - r) / np.maximum(np.abs(r), 1.0)
+        if rel.max() > worst:
+            worst, where = float(rel.max()), f"{sid} at t = {res[int(rel.argmax()), 0]:g}"
+    return f"GillesPy2 ODESolver on the translation vs CVODE: largest relative difference {worst:.2g} ({where})"
+
+
+def compare_means(traj, peer: dict, n: int, peer_n: int, skip: frozenset[str]) -> str:
+    """The largest difference between the two ensembles' means at `t_end`, over species not in `skip` (those
+    assignment rules set: the translation inlines the rules and leaves the species at 0), in standard errors of
+    the difference (sbmljax's SD for both, `n` and `peer_n` trajectories: GillesPy2's side returns means only),
+    with its species."""
+    import numpy as np
+
+    keep = [i for i, s in enumerate(traj.species) if s not in skip]
+    species = [traj.species[i] for i in keep]
+    x = np.asarray(traj.counts)[:, -1, keep]
+    g = np.asarray(peer["mean"])[-1, keep]
+    se = np.sqrt(x.var(axis=0, ddof=1) * (1.0 / n + 1.0 / peer_n))
+    diff = x.mean(axis=0) - g
+    z = np.where(
+        se > 0, diff / np.where(se > 0, se, 1.0), np.where(np.abs(diff) > 1e-6 * np.maximum(1, np.abs(g)), np.inf, 0.0)
+    )
+    k = int(np.argmax(np.abs(z)))
+    rel = np.abs(diff) / np.maximum(np.abs(g), 1.0)
+    return (
+        f"means at t_end, sbmljax vs GillesPy2: largest |Z| {abs(z[k]):.2g} ({species[k]}: "
+        f"{x.mean(axis=0)[k]:.6g} vs {g[k]:.6g}), largest relative difference {rel.max():.2g}"
+    )
 
 
 class SolveCounter:
@@ -112,7 +206,10 @@ class SolveCounter:
     def __enter__(self):
         from sbmljax import _ensemble
 
-        _ensemble._RUNNERS.clear()  # the runners compiled without the callback, and (on exit) with it
+        # The runners compiled without the callback, and (on exit) with it; `n_trajectories=1` takes its runner
+        # from the one-trajectory caches (without clearing those, BIOMD0000000408 with --n 1 counted 0 solves).
+        for cache in (_ensemble._RUNNERS, _ensemble._LONE, _ensemble._LONE_BY_ID):
+            cache.clear()
         self._hybrid.diffrax = self._proxy
         return self
 
@@ -120,7 +217,8 @@ class SolveCounter:
         from sbmljax import _ensemble
 
         self._hybrid.diffrax = self._real
-        _ensemble._RUNNERS.clear()
+        for cache in (_ensemble._RUNNERS, _ensemble._LONE, _ensemble._LONE_BY_ID):
+            cache.clear()
 
     def summary(self, n: int) -> str:
         np = self._np
@@ -140,24 +238,44 @@ def main() -> None:
     ap.add_argument("--t-end", type=float, default=100.0)
     ap.add_argument("--points", type=int, default=11)
     ap.add_argument("--cores", type=int, default=1)
+    ap.add_argument("--first-core", type=int, default=0, help="run on cores first-core … first-core + cores - 1")
     ap.add_argument("--method", default="auto", help="sbmljax's method (auto, or hybrid with its defaults)")
     ap.add_argument("--gillespy-python", default="/work/venv-gillespy2/bin/python")
     ap.add_argument("--peer-timeout", type=float, default=600.0)
     ap.add_argument(
+        "--peer-system",
+        choices=("counts", "verbatim"),
+        default="counts",
+        help="GillesPy2 on sbmljax's unit-converted model (counts) or on the file through its own importer (verbatim)",
+    )
+    ap.add_argument("--peer-rtol", type=float, default=0.0, help="GillesPy2's integrator rtol (0: its default, 1e-9)")
+    ap.add_argument("--peer-atol", type=float, default=0.0, help="GillesPy2's integrator atol (0: its default, 1e-12)")
+    ap.add_argument(
+        "--peer-n",
+        type=int,
+        default=0,
+        help="GillesPy2's trajectories on the counts system (0: --n); its times are scaled to --n (it runs them one by one)",
+    )
+    ap.add_argument("--check-ode", action="store_true", help="check the translation: GillesPy2's ODESolver vs CVODE")
+    ap.add_argument(
         "--count", action="store_true", help="count ODE steps per trajectory (an instrumented run, compiled again)"
     )
     args = ap.parse_args()
-    os.sched_setaffinity(0, set(range(args.cores)))
+    os.sched_setaffinity(0, set(range(args.first_core, args.first_core + args.cores)))
 
     import numpy as np
     import roadrunner
+    from _gillespy2_counts import count_model_spec
     from corpus_verdicts import SYSTEM_SIZE_RULE, system_size_for
 
     import sbmljax
     from sbmljax.errors import InitialStateError, SbmlJaxError
 
     t = np.linspace(0.0, args.t_end, args.points)
-    print(f"cores={args.cores} n={args.n} t_end={args.t_end:g} points={args.points} load={os.getloadavg()}")
+    print(
+        f"cores={args.cores} (affinity {sorted(os.sched_getaffinity(0))}, inherited by GillesPy2's process) n={args.n} "
+        f"t_end={args.t_end:g} points={args.points} peer system={args.peer_system} load={os.getloadavg()}"
+    )
     header = f"{'model':<22} {'method':<7} {'compile s':>9} {'run s':>8} {'cpu s':>6} {'CVODE s':>8} {'vs CVODE':>9} {'GillesPy2 s':>12} {'cpu s':>6} {'ratio':>7} {'cpu ratio':>9}"
     print(header)
     for path in args.models:
@@ -186,11 +304,41 @@ def main() -> None:
             rr.reset()
             rr.simulate(0.0, args.t_end, args.points)
         cvode = (time.perf_counter() - start) / 10
-        peer, peer_cpu, peer_system = (
-            peer_seconds(args.gillespy_python, path, args.n, args.t_end, args.points, args.peer_timeout)
-            if args.gillespy_python
-            else ("skipped", "-", "")
-        )
+        peer, peer_cpu, peer_system, peer_res, spec = "skipped", "-", "", None, None
+        if args.gillespy_python and args.peer_system == "verbatim":
+            peer, peer_cpu, peer_system = peer_seconds(
+                args.gillespy_python, path, args.n, args.t_end, args.points, args.peer_timeout
+            )
+        elif args.gillespy_python:
+            try:
+                spec = count_model_spec(model)
+            except ValueError as e:
+                peer = "no translation"
+                peer_system = f"GillesPy2: {e}"
+            if spec is not None:
+                peer_n = args.peer_n or args.n
+                res = peer_counts(
+                    args.gillespy_python,
+                    spec,
+                    peer_n,
+                    args.t_end,
+                    args.points,
+                    args.peer_timeout,
+                    "tau_hybrid",
+                    (args.peer_rtol, args.peer_atol),
+                )
+                if isinstance(res, dict):
+                    peer_res = res
+                    scale = args.n / peer_n  # trajectories run one after another: time linear in their number
+                    peer, peer_cpu = f"{res['seconds'] * scale:.3g}", f"{res['cpu'] * scale:.3g}"
+                    total = sum(s["initial"] for s in spec["species"])
+                    peer_system = (
+                        f"GillesPy2 simulates the same counts ({total:.3g} molecules at t = 0), all species dynamic"
+                    )
+                    if peer_n != args.n:
+                        peer_system += f"; its times are for {peer_n} trajectories ({res['seconds']:.3g} s) × {scale:g}"
+                else:
+                    peer = res
         try:
             ratio = f"{float(peer) / run:.2f}"
             cpu_ratio = f"{float(peer_cpu) / cpu:.2f}"
@@ -206,6 +354,13 @@ def main() -> None:
         print(f"  sbmljax simulates the model's units converted to molecules: {x0:.3g} molecules at t = 0")
         if peer_system:
             print(f"  {peer_system}")
+        if peer_res is not None:
+            print(f"  {compare_means(traj, peer_res, args.n, peer_res['n'], model.rule_targets())}")
+        if spec is not None and args.check_ode:
+            ode = peer_counts(
+                args.gillespy_python, spec, 1, args.t_end, args.points, args.peer_timeout, "ode", (0.0, 0.0)
+            )
+            print(f"  {ode_check(model, path, spec, ode, args.t_end, args.points) if isinstance(ode, dict) else ode}")
         jumps = np.asarray(traj.n_events).mean()
         if traj.method == "hybrid" and args.count:
             with SolveCounter() as counter:  # a new trace: the instrumented run compiles again

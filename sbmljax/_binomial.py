@@ -32,8 +32,11 @@ _MAX_SEARCH = 200  # inversion steps; for n·q < 10 a count above 200 has probab
 _CHUNK = 4  # inversion steps per loop iteration: 243 → 128 µs per 3,000 vmapped draws going from 1 to 4
 
 
-def _inversion(u: Float[Array, "..."], n: Float[Array, "..."], q: Float[Array, "..."]) -> Float[Array, "..."]:
-    """Smallest k with F(k) ≥ u for Binomial(n, q), q ≤ 1/2, by sequential search from k = 0.
+def _inversion(
+    u: Float[Array, "..."], n: Float[Array, "..."], q: Float[Array, "..."], log1mq: Float[Array, "..."] | None = None
+) -> Float[Array, "..."]:
+    """Smallest k with F(k) ≥ u for Binomial(n, q), q ≤ 1/2, by sequential search from k = 0; `log1mq` is
+    log(1 − q) (default `log1p(−q)`), for F(0) = (1 − q)ⁿ.
 
     Written as a count, `k = #{j : u > F(j), f(j) > 0, j < n}` (each condition, once false, stays false), with
     the search index `j` shared by every element: the pmf recurrence `f(j+1) = f(j)·r·(n − j)/(j + 1)` then
@@ -42,7 +45,7 @@ def _inversion(u: Float[Array, "..."], n: Float[Array, "..."], q: Float[Array, "
     expensive part under `vmap`. 2.1× faster than one masked step per iteration (272 → 128 µs per 3,000
     vmapped draws at bsflu-like means, same run); the masked form with 8 steps per iteration was 2.3× slower.
     """
-    p0 = jnp.exp(n * jnp.log1p(-q))
+    p0 = jnp.exp(n * (jnp.log1p(-q) if log1mq is None else log1mq))
     r = q / (1.0 - q)
 
     def searching(j, f, c):
@@ -67,20 +70,23 @@ def _inversion(u: Float[Array, "..."], n: Float[Array, "..."], q: Float[Array, "
 
 
 @jax.custom_batching.custom_vmap
-def _inversion_shared(u: Float[Array, "..."], n: Float[Array, "..."], q: Float[Array, "..."]) -> Float[Array, "..."]:
+def _inversion_shared(
+    u: Float[Array, "..."], n: Float[Array, "..."], q: Float[Array, "..."], log1mq: Float[Array, "..."]
+) -> Float[Array, "..."]:
     """`_inversion`, whose search index stays one scalar for the whole batch when vmapped.
 
     Plain `vmap` of `_inversion`'s `while_loop` gives every trajectory its own copy of the index `j` and
     selects every carried value per trajectory on each iteration (the loop runs until the batch's largest
     count). The batching rule instead runs `_inversion` once on the batched arrays: the same counts (an element
     stops counting once its search ends, whatever the loop does after), without the per-trajectory state."""
-    return _inversion(u, n, q)
+    return _inversion(u, n, q, log1mq)
 
 
 @_inversion_shared.def_vmap
-def _inversion_batched(axis_size, in_batched, u, n, q):
-    u, n, q = (x if b else jnp.broadcast_to(x, (axis_size, *jnp.shape(x))) for x, b in zip((u, n, q), in_batched))
-    return _inversion_shared(u, n, q), True
+def _inversion_batched(axis_size, in_batched, u, n, q, log1mq):
+    args = (u, n, q, log1mq)
+    u, n, q, log1mq = (x if b else jnp.broadcast_to(x, (axis_size, *jnp.shape(x))) for x, b in zip(args, in_batched))
+    return _inversion_shared(u, n, q, log1mq), True
 
 
 class _Btrs(NamedTuple):
@@ -136,14 +142,20 @@ def _btrs(rng: Stream, n, q, done) -> tuple[Float[Array, "..."], Stream]:
 
 
 def binomial(
-    rng: Stream, n: Float[Array, "..."], p: Float[Array, "..."], u: Float[Array, "..."] | None = None
+    rng: Stream,
+    n: Float[Array, "..."],
+    p: Float[Array, "..."],
+    u: Float[Array, "..."] | None = None,
+    *,
+    log1mp: Float[Array, "..."] | None = None,
 ) -> tuple[Float[Array, "..."], Stream]:
     """Draw `Binomial(n, p)` elementwise, exactly, for integer-valued `n ≥ 0` and `p ∈ [0, 1]`; returns the
     counts (float64) and the advanced stream.
 
     `u` (optional, uniform on [0, 1), shaped like `n`) is the inversion uniform, for a caller that draws its
     uniforms in one call; `rng` then only feeds the rejection branch, which draws nothing unless some
-    `n·min(p, 1 − p) ≥ 10`.
+    `n·min(p, 1 − p) ≥ 10`. `log1mp` (optional, shaped like `n`) is `log(1 − p)` where the caller has it
+    without rounding error, as a leap does for `p = 1 − e^{−r}` (it is `−r`): it saves a `log1p` per draw.
 
     **Reference:** inversion by sequential search (Devroye 1986) below a mean of 10, BTRS (Hörmann 1993) above.
     """
@@ -155,7 +167,9 @@ def binomial(
     flip = p > 0.5
     q = jnp.where(flip, 1.0 - p, p)
     small = n * q < _SMALL
-    k_small = _inversion_shared(u, jnp.where(small, n, 0.0), jnp.where(small, q, 0.0))
+    # log(1 − q): log p where flipped (p > 1/2, so `_log`'s domain), else the caller's log(1 − p) if given
+    log1mq = jnp.log1p(-q) if log1mp is None else jnp.where(flip, _log(p), jnp.asarray(log1mp, jnp.float64))
+    k_small = _inversion_shared(u, jnp.where(small, n, 0.0), jnp.where(small, q, 0.0), jnp.where(small, log1mq, 0.0))
     # Any valid (n, q) for the unused elements; their result is discarded.
     k_big, rng = _btrs(rng, jnp.where(small, 1000.0, n), jnp.where(small, 0.5, q), small)
     k = jnp.where(small, k_small, k_big)

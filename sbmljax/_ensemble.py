@@ -453,6 +453,39 @@ _RUNNERS: dict[tuple, tuple[Callable, PyTree]] = {}
 _RUNNERS_SIZE = 64
 
 
+def _plan_key(net, sim, events, block: int, max_steps: int) -> tuple | None:
+    """The key under which a model's compiled runners are remembered (its network's and events' plans, the
+    simulator by value, the loop settings), or `None` when it cannot be hashed (then nothing is remembered)."""
+    key = (net.plan, None if events is None else events.plan, sim, block, max_steps)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _compiled(cache: dict, net, sim, events, block: int, max_steps: int, build: Callable):
+    """The runner remembered in `cache` for a model, simulator and loop settings, made by
+    `build(arrays, static)` (the network's and events' arrays, which the runner takes as arguments, and the rest)
+    the first time; `None` when the request cannot be hashed or the simulator itself holds arrays (they would be
+    baked into the compiled function as constants)."""
+    key = _plan_key(net, sim, events, block, max_steps)
+    if key is None:
+        return None
+    if key not in cache:
+        if jax.tree.leaves(eqx.filter(sim, eqx.is_array)):
+            return None
+        _remember(cache, key, build(*eqx.partition((net, events), eqx.is_array)))
+    return cache[key]
+
+
+def _remember(cache: dict, key, value) -> None:
+    """Store `value` under `key`, dropping the oldest entry once `cache` holds `_RUNNERS_SIZE`."""
+    if len(cache) >= _RUNNERS_SIZE:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
+
+
 def _runner(net, sim, events, block: int, max_steps: int, accumulator) -> tuple[Callable, PyTree] | None:
     """`_chunk` as a plain `jax.jit` of the request's arrays, remembered per model, simulator and loop settings:
     `(fn, arrays)`, called as `fn(arrays, t_eval, x0, p, keys, t0)`. `None` when the simulator holds arrays or
@@ -463,25 +496,16 @@ def _runner(net, sim, events, block: int, max_steps: int, accumulator) -> tuple[
     binding the signature): 60-80 µs of a one-trajectory call."""
     if accumulator is not None:
         return None
-    try:
-        key = (net.plan, None if events is None else events.plan, sim, block, max_steps)
-        hash(key)
-    except TypeError:
-        return None
-    if key not in _RUNNERS:
-        if jax.tree.leaves(eqx.filter(sim, eqx.is_array)):
-            return None
-        arrays, static = eqx.partition((net, events), eqx.is_array)
 
+    def build(arrays, static) -> tuple[Callable, PyTree]:
         @jax.jit
         def run(arrays, t_eval, x0, p, keys, t0) -> Solution:
             net_, events_ = eqx.combine(arrays, static)
             return _chunk_impl(net_, sim, events_, t_eval, x0, p, keys, t0, block, max_steps, None)
 
-        if len(_RUNNERS) >= _RUNNERS_SIZE:
-            _RUNNERS.pop(next(iter(_RUNNERS)))
-        _RUNNERS[key] = (run, arrays)
-    return _RUNNERS[key]
+        return run, arrays
+
+    return _compiled(_RUNNERS, net, sim, events, block, max_steps, build)
 
 
 class _Lone:
@@ -535,7 +559,7 @@ class _Lone:
 
 
 _LONE: dict[tuple, _Lone] = {}
-_LONE_BY_ID: dict[tuple, tuple[AbstractSimulator, _Lone]] = {}
+_LONE_BY_ID: dict[tuple, tuple[AbstractSimulator, tuple, _Lone]] = {}
 
 
 def _lone_runner(net, sim, events, block: int, max_steps: int) -> _Lone | None:
@@ -543,26 +567,17 @@ def _lone_runner(net, sim, events, block: int, max_steps: int) -> _Lone | None:
     none (a simulator holding arrays or not hashable)."""
     # By identity first: a remembered request (`prepare`) brings the same simulator object each call, and hashing
     # and comparing an equinox module by value (as the dictionary below does) was ~20 µs of a short call.
-    fast = (id(sim), id(net.plan), None if events is None else id(events.plan), block, max_steps)
+    plans = (net.plan, None if events is None else events.plan)
+    fast = (id(sim), id(plans[0]), id(plans[1]), block, max_steps)
     hit = _LONE_BY_ID.get(fast)
-    if hit is not None and hit[0] is sim:
-        return hit[1]
-    try:
-        key = (net.plan, None if events is None else events.plan, sim, block, max_steps)
-        hash(key)
-    except TypeError:
-        return None
-    if key not in _LONE:
-        if jax.tree.leaves(eqx.filter(sim, eqx.is_array)):
-            return None
-        arrays, static = eqx.partition((net, events), eqx.is_array)
-        if len(_LONE) >= _RUNNERS_SIZE:
-            _LONE.pop(next(iter(_LONE)))
-        _LONE[key] = _Lone(arrays, static, sim, block, max_steps)
-    if len(_LONE_BY_ID) >= _RUNNERS_SIZE:
-        _LONE_BY_ID.pop(next(iter(_LONE_BY_ID)))
-    _LONE_BY_ID[fast] = (sim, _LONE[key])  # holds `sim`, so its id is not reused while remembered
-    return _LONE[key]
+    # The entry holds the objects whose ids make its key, so none of them can be freed and its id reused by
+    # another model's plan while it is remembered; checking them again guards against that all the same.
+    if hit is not None and hit[0] is sim and hit[1][0] is plans[0] and hit[1][1] is plans[1]:
+        return hit[2]
+    lone = _compiled(_LONE, net, sim, events, block, max_steps, lambda a, s: _Lone(a, s, sim, block, max_steps))
+    if lone is not None:
+        _remember(_LONE_BY_ID, fast, (sim, plans, lone))
+    return lone
 
 
 def run_seeded(

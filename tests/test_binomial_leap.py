@@ -131,6 +131,28 @@ def test_pooled_rejection_under_vmap_equals_each_trajectory_alone() -> None:
     assert np.mean(np.asarray(n) * q >= 10.0) > 0.3  # the rejection branch is exercised
 
 
+def test_log1mp_gives_the_same_draws() -> None:
+    # The leap passes log(1 − p) = −r for p = 1 − e^{−r} instead of the sampler's log1p(−p): P(K = 0) moves in
+    # its last bits only, so the draws (both branches, p on both sides of 1/2) and the streams stay the same.
+    rs = np.random.default_rng(3)
+    with jax.enable_x64(True):
+        n = jnp.asarray(rs.integers(0, 800, (2000, 3)), float)
+        r = jnp.asarray(np.exp(rs.uniform(-9.0, 1.5, (2000, 3))))
+        p = -jnp.expm1(-r)
+        keys = jax.random.split(jax.random.key(5), 2000)
+
+        def one(key, n, p, r, given):
+            k, s = binomial(seed_stream(key), n, p, log1mp=-r if given else None)
+            return k, jnp.stack([s.s0, s.s1, s.s2, s.s3])
+
+        plain = jax.jit(jax.vmap(lambda *a: one(*a, False)))(keys, n, p, r)
+        given = jax.jit(jax.vmap(lambda *a: one(*a, True)))(keys, n, p, r)
+    for a, b in zip(plain, given, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    nq = np.asarray(n) * np.minimum(np.asarray(p), 1.0 - np.asarray(p))
+    assert np.mean(nq >= 10.0) > 0.1 and np.mean((nq < 10.0) & (np.asarray(p) > 0.5) & (np.asarray(n) > 0)) > 0.01
+
+
 def test_lockstep_particles_equal_the_general_loop() -> None:
     # The filter steps a fixed-step method's particles on one shared clock: the states equal `solve`'s, bitwise.
     model = sbmljax.load_sbml(

@@ -450,7 +450,7 @@ def test_if2_over_two_datasets_reaches_their_joint_exact_maximum() -> None:
     estimate ended 0.006–0.52 units below the joint maximum."""
     from scipy.optimize import minimize
 
-    from sbmljax._likelihood.if2 import _unit_masks
+    from sbmljax._likelihood.if2_setup import unit_masks
     from sbmljax.data import EstimatedParameter, Problem
 
     m, (a, b), exact = _two_series()
@@ -484,7 +484,7 @@ def test_if2_over_two_datasets_reaches_their_joint_exact_maximum() -> None:
         EstimatedParameter("k2", 1.0, 0.1, 10.0, "log10"),
         EstimatedParameter("off", 0.0, -5.0, 5.0),
     )
-    masks = _unit_masks(Problem(m, (a, shifted), est))
+    masks = unit_masks(Problem(m, (a, shifted), est))
     assert [mk.tolist() for mk in masks] == [[True, True, False], [True, True, True]]
 
 

@@ -33,7 +33,7 @@ import sbmljax
 from sbmljax._likelihood import ParticleLikelihood
 from sbmljax._likelihood.api import as_likelihood_problem
 from sbmljax.data import Dataset, Observable
-from sbmljax.errors import EstimatorError, UnsupportedSBMLFeatureError
+from sbmljax.errors import EstimatorError, SimulationError, UnsupportedSBMLFeatureError
 
 TIMES = np.arange(1.0, 9.0)
 X_MAX = 80
@@ -261,6 +261,22 @@ def test_events_refusals_name_the_event() -> None:
     # the hybrid method's continuous state is not carried across observation times
     with pytest.raises(UnsupportedSBMLFeatureError, match="event 'switch'.*hybrid"):
         _filter(switch_model(), ds, method="hybrid")
+
+
+def test_a_failing_particle_reports_its_event_assigned_parameters() -> None:
+    """At t = 4.5 an event sets f = −1, so the birth propensity k1·f turns negative: the error names that
+    propensity (−10, computed with the particle's own parameters) and the value the event gave f, not the
+    evaluated f = 1 (with which the propensity would be +10 and nothing would look wrong)."""
+    m = _model(_event("flip", f"time >= {SWITCH_T}", [("f", "-1")]), variable=("f",))
+    ds, _ = _data(switch_model(), 11)
+    problem, values, names = as_likelihood_problem(m, ds, {"k1": 10.0, "k2": 1.0}, None)
+    pl = ParticleLikelihood(problem, names, values, n_particles=20, replicates=1)
+    with pytest.raises(SimulationError) as info:
+        pl.evaluate(seed=0)
+    text = str(info.value)
+    assert "interval t=4..5" in text and "reaction 'birth' has a negative propensity (-10) at t=4.5" in text, text
+    assert "event-assigned parameters: f = -1" in text, text
+    assert info.value.reaction == "birth" and info.value.time == SWITCH_T
 
 
 def test_if2_with_a_time_event_reaches_the_exact_maximum() -> None:

@@ -4,7 +4,8 @@
 - `observation.py`: measurement densities (PEtab's normal/laplace on lin/log/log10 scales, count models);
 - `dataset_filter.py`: one dataset's compiled filter (initial state, jitted filter, its errors);
 - `api.py`: `log_likelihood` and `ParticleLikelihood` (compiled once, evaluated many times);
-- `if2.py`: iterated filtering (IF2), `sbmljax.if2` and `fit(start="if2")`;
+- `if2.py`: iterated filtering (IF2), `sbmljax.if2` and `fit(start="if2")`; its iteration (`if2_kernel.py`),
+  settings (`if2_setup.py`) and loop with `IF2Result` (`if2_run.py`);
 - `profile.py`: `sbmljax.profile`, profile likelihood with Monte Carlo–adjusted (MCAP) intervals;
 - `objective.py`: `LikelihoodObjective`, `fit(loss="likelihood")`'s objective; `cli.py`: `sbmljax loglik`.
 """

@@ -62,6 +62,8 @@ class FilterOutput(eqx.Module):
     fail_status: Int[Array, ""]
     fail_t: Float[Array, ""]
     fail_x: Float[Array, " species"]
+    # with SBML events, the failing particle's own parameter vector (events may have assigned some); else None
+    fail_p: Float[Array, " params"] | None
     bad_grad_at: Int[Array, ""]  # a weighted particle's score was not finite
     resampled: Int[Array, ""]  # how many times the particles were resampled
     min_ess: Float[Array, ""]
@@ -156,7 +158,9 @@ def bootstrap_filter(
         failed0 = jnp.where(bad0, 0, -1).astype(jnp.int32)
         status0 = jnp.where(bad0, status_code(st0), 0).astype(jnp.int32)
         x_fail0 = jnp.where(bad0, x0, 0.0)
-        ev_carry = dict(p=jnp.broadcast_to(p0, (n, p0.shape[0])), ev=jnp.broadcast_to(ev0, (n, ev0.shape[0])))
+        ev_carry = dict(
+            p=jnp.broadcast_to(p0, (n, p0.shape[0])), ev=jnp.broadcast_to(ev0, (n, ev0.shape[0])), fail_p=p0
+        )
     carry0 = dict(
         t=jnp.asarray(t0, dtype=jnp.float64),
         x=jnp.broadcast_to(x0, (n, x0.shape[0])),
@@ -236,7 +240,7 @@ def bootstrap_filter(
             min_ess=jnp.minimum(c["min_ess"], ess),
         )
         if pp is not None and evs is not None:  # with events: the particle's parameters and triggers go with it
-            out.update(p=pp[anc], ev=evs[anc])
+            out.update(p=pp[anc], ev=evs[anc], fail_p=jnp.where(new_fail, pp[first_fail], c["fail_p"]))
         return out, ((x, logw) if record else None)
 
     c, ys = jax.lax.scan(interval, carry0, jnp.arange(obs.times.shape[0], dtype=jnp.int32))
@@ -252,6 +256,7 @@ def bootstrap_filter(
         fail_status=c["fail_status"],
         fail_t=c["fail_t"],
         fail_x=c["fail_x"],
+        fail_p=c.get("fail_p"),
         bad_grad_at=jnp.where(finite, -1, obs.times.shape[0] - 1).astype(jnp.int32),
         resampled=c["resampled"],
         min_ess=c["min_ess"],

@@ -4,9 +4,7 @@ filter (compiled once per problem structure), and the errors its outcome turns i
 
 from __future__ import annotations
 
-import types
 from collections.abc import Mapping
-from typing import cast
 
 import equinox as eqx
 import jax
@@ -19,7 +17,7 @@ from .._expr import symbols
 from .._solve import Solution
 from ..data import Dataset, Problem
 from ..errors import DataError, EstimatorError, LikelihoodError, SimulationError, UnsupportedSBMLFeatureError
-from .bootstrap import FilterOutput, bootstrap_filter
+from .bootstrap import FilterOutput, bootstrap_filter, event_assigned
 from .observation import observation_model
 
 FILTER_BLOCK = 32
@@ -137,6 +135,20 @@ def run_filters(
     return jax.vmap(one)(keys)
 
 
+def _one_failure(status, t, x, p) -> Solution:
+    """The failing particle as a batch of one trajectory, what `raise_failures` reads (status, t, x, p). Built
+    under `vmap` so that each field has `Solution`'s per-trajectory shape where it is constructed (a stand-in
+    object failed the type check of `raise_failures` under jaxtyping)."""
+    zero = jnp.asarray(0)
+
+    def one(s, ti, xi, pi):
+        return Solution(
+            counts=xi[None], t=ti, x=xi, p=pi, status=s, steps=zero, firings=zero, extra=None, recorded=zero
+        )
+
+    return jax.vmap(one)(*(jnp.asarray(v)[None] for v in (status, t, x, p)))
+
+
 class DatasetFilter:
     """The compiled filter of one dataset and what its errors need."""
 
@@ -204,6 +216,18 @@ class DatasetFilter:
         self._raise(out, theta)
         return out
 
+    def _assigned_text(self, p) -> str:
+        """The values a failing particle had of the parameters SBML events assign: its own, which may differ from
+        the parameters being evaluated (`bootstrap_filter` carries them per particle)."""
+        if self.events is None:
+            return ""
+        net = self.initial.net
+        mask = np.asarray(event_assigned(net, self.events))
+        shown = ", ".join(
+            f"{nm} = {float(v):g}" for nm, v, hit in zip(net.plan.param_names, np.asarray(p), mask) if hit
+        )
+        return f"; the particle's event-assigned parameters: {shown}" if shown else ""
+
     def _raise(self, out: FilterOutput, theta: jax.Array) -> None:
         d = self.dataset
         where = d.source or d.name
@@ -211,22 +235,16 @@ class DatasetFilter:
         if failed.size:
             i = int(failed[0])
             k = int(out.failed_at[i])
-            # the failing particle as a one-trajectory Solution: raise_failures reads status, t, x and p
-            sol = cast(
-                Solution,
-                types.SimpleNamespace(
-                    status=out.fail_status[i : i + 1],
-                    t=out.fail_t[i : i + 1],
-                    x=out.fail_x[i : i + 1],
-                    p=np.asarray(self.initial(theta)[1])[None],
-                ),
-            )
+            # With events p is the particle's own (an event may have assigned a parameter the propensities read),
+            # else theta's.
+            p = np.asarray(self.initial(theta)[1] if out.fail_p is None else out.fail_p[i])
+            sol = _one_failure(out.fail_status[i], out.fail_t[i], out.fail_x[i], p)
             try:
                 raise_failures(self.prep, sol, UNLIMITED_STEPS)
             except SimulationError as e:
                 t_prev = 0.0 if k == 0 else float(d.times[k - 1])
                 raise SimulationError(
-                    f"particle filter, interval t={t_prev:g}..{d.times[k]:g} of {where}: {e}",
+                    f"particle filter, interval t={t_prev:g}..{d.times[k]:g} of {where}: {e}{self._assigned_text(p)}",
                     reaction=e.reaction,
                     element=e.element,
                     time=e.time,

@@ -91,8 +91,10 @@ class BinomialLeaping(AbstractSimulator):
             k_in = jnp.zeros_like(a)
         if not _shared(net):
             n = jnp.where(inflow, 0.0, bound(x))
-            prob = -jnp.expm1(-a * h / jnp.maximum(n, 1.0))
-            k_out, rng = binomial(rng, n, jnp.where(n > 0, prob, 0.0), u)
+            r = a * h / jnp.maximum(n, 1.0)
+            # p = 1 − e^{−r}, so log(1 − p) = −r exactly (no log1p in the sampler)
+            prob = jnp.where(n > 0, -jnp.expm1(-r), 0.0)
+            k_out, rng = binomial(rng, n, prob, u, log1mp=jnp.where(n > 0, -r, 0.0))
             return jnp.where(inflow, k_in, k_out), rng
 
         # Sequential bounds (Chatterjee et al. 2005): channel j may only use what channels < j left.
@@ -102,7 +104,8 @@ class BinomialLeaping(AbstractSimulator):
         def one(carry, j):
             xr, s = carry
             n = jnp.where(inflow[j], 0.0, bound(xr)[j])
-            k, s = binomial(s, n, jnp.where(n > 0, -jnp.expm1(-rate[j]), 0.0), u[j])
+            pos = n > 0
+            k, s = binomial(s, n, jnp.where(pos, -jnp.expm1(-rate[j]), 0.0), u[j], log1mp=jnp.where(pos, -rate[j], 0.0))
             k = jnp.where(inflow[j], k_in[j], k)
             return (xr - k * jnp.where(consumes[j], need[j], 0.0), s), k
 
