@@ -101,14 +101,19 @@ def _z(res, reference: float) -> float:
     return (res.value + res.stderr**2 / 2 - reference) / res.stderr
 
 
+def _leap_filter(case: str, method):
+    """The case's filter value at (k1, k2) = (10, 1) with `method`, its data and its exact log-likelihood."""
+    make, exact, seed = CASES[case]
+    m = make()
+    ds, y = _data(m, seed)
+    return _filter(m, ds, method=method).evaluate({"k1": 10.0, "k2": 1.0}, seed=1), y, exact
+
+
 @pytest.mark.parametrize(
     "case", ["bump", pytest.param("reset", marks=pytest.mark.slow), pytest.param("switch", marks=pytest.mark.slow)]
 )
 def test_binomial_leap_filter_with_events_matches_the_leap_chain(case: str) -> None:
-    make, exact, seed = CASES[case]
-    m = make()
-    ds, y = _data(m, seed)
-    res = _filter(m, ds, method=sbmljax.BinomialLeaping(tau=H)).evaluate({"k1": 10.0, "k2": 1.0}, seed=1)
+    res, y, exact = _leap_filter(case, sbmljax.BinomialLeaping(tau=H))
     chain = leap_chain_loglik(case, 10.0, 1.0, y)
     assert abs(_z(res, chain)) < 3, (res.value, res.stderr, chain, exact(10.0, 1.0, y))
     if case == "bump":  # the leap chain is not the CME: the test above is of the leap, not of the exact process
@@ -119,10 +124,6 @@ def test_binomial_leap_filter_with_events_matches_the_leap_chain(case: str) -> N
     "case", ["bump", pytest.param("reset", marks=pytest.mark.slow), pytest.param("switch", marks=pytest.mark.slow)]
 )
 def test_tau_leap_filter_with_events_is_within_its_leap_bias(case: str) -> None:
-    make, exact, seed = CASES[case]
-    m = make()
-    ds, y = _data(m, seed)
-    method = sbmljax.TauLeaping(tau=0.1, ssa_factor=0.0)
-    res = _filter(m, ds, method=method).evaluate({"k1": 10.0, "k2": 1.0}, seed=1)
+    res, y, exact = _leap_filter(case, sbmljax.TauLeaping(tau=0.1, ssa_factor=0.0))
     ref = exact(10.0, 1.0, y)
     assert abs(res.value + res.stderr**2 / 2 - ref) < 3 * res.stderr + LEAP_BIAS, (res.value, res.stderr, ref)
