@@ -239,6 +239,19 @@ def symbols(expr: Expr) -> frozenset[str]:
     return frozenset(n.name for n in walk(expr) if isinstance(n, Sym))
 
 
+def symbols_through(expr: Expr, rules: Mapping[str, Expr]) -> frozenset[str]:
+    """The symbols `expr` reads, directly or through the assignment `rules` (variable -> expression) of the
+    symbols it reads, transitively: what a value computed from `expr` changes with."""
+    seen: set[str] = set()
+    todo = set(symbols(expr))
+    while todo:
+        v = todo.pop()
+        if v not in seen:
+            seen.add(v)
+            todo |= set(symbols(rules[v])) if v in rules else set()
+    return frozenset(seen)
+
+
 def uses_time(expr: Expr) -> bool:
     """Whether `expr` refers to `time` directly."""
     return any(isinstance(n, Time) for n in walk(expr))

@@ -30,7 +30,7 @@ firing, which vanishes when a reactant is absent).
 
 from __future__ import annotations
 
-from ._expr import Expr, symbols, to_string
+from ._expr import symbols_through, to_string
 from ._model import Model
 from .sbml._reversible import read_reversible
 
@@ -47,16 +47,6 @@ def flux_reactions(model: Model) -> dict[str, str]:
     rules = dict(model.assignment_rules)
     fixed = {s.id for s in model.species if s.boundary_condition or s.constant}
 
-    def reads(e: Expr) -> set[str]:
-        seen: set[str] = set()
-        todo = set(symbols(e))
-        while todo:
-            v = todo.pop()
-            if v not in seen:
-                seen.add(v)
-                todo |= set(symbols(rules[v])) if v in rules else set()
-        return seen
-
     out: dict[str, str] = {}
     for r in model.reactions:
         if r.backward is not None:
@@ -69,7 +59,7 @@ def flux_reactions(model: Model) -> dict[str, str]:
             )
             continue
         consumed = sorted(s for s, c in r.net_change().items() if c < 0 and s not in fixed)
-        unread = [s for s in consumed if s not in reads(r.forward)]
+        unread = [s for s in consumed if s not in symbols_through(r.forward, rules)]
         if unread:
             out[r.id] = f"its law does not read its reactant '{unread[0]}', so it does not vanish when that runs out"
     return out

@@ -26,7 +26,7 @@ import optimistix as optx
 from jaxtyping import Array, Bool, Float, Int
 
 from .._compile._network import CompiledNetwork
-from .._expr import Call, Expr, Sym, Time, children, evaluate, symbols, uses_time
+from .._expr import Call, Expr, Sym, Time, children, evaluate, symbols, symbols_through, uses_time
 from .._flux import flux_reactions
 from .._model import Unsupported
 from .._prng import Stream, stream_key
@@ -101,18 +101,9 @@ class _RatePlan:
         assigned = dict(plan.rules)
         rated_names = {v for v, _ in rules} - set(plan.species_index)
 
-        def closure(e: Expr) -> set[str]:
-            seen, todo = set(), set(symbols(e))
-            while todo:
-                v = todo.pop()
-                if v not in seen:
-                    seen.add(v)
-                    todo |= set(symbols(assigned[v])) if v in assigned else set()
-            return seen
-
         self.always_moves = np.asarray(
             [
-                bool(plan.time_dependent[k]) or bool(closure(law) & rated_names)
+                bool(plan.time_dependent[k]) or bool(symbols_through(law, assigned) & rated_names)
                 for k, law in enumerate(plan.channel_laws)
             ],
             dtype=bool,
@@ -164,13 +155,8 @@ class _TriggerPlan:
 
         def reads(e: Expr) -> tuple[frozenset[str], bool]:
             """Symbols `e` reads, through assignment rules, and whether it depends on time."""
-            seen, todo = set(), set(symbols(e))
-            while todo:
-                v = todo.pop()
-                if v not in seen:
-                    seen.add(v)
-                    todo |= set(symbols(rules[v])) if v in rules else set()
-            return frozenset(seen), uses_time(e) or bool(seen & time_rules)
+            seen = symbols_through(e, rules)
+            return seen, uses_time(e) or bool(seen & time_rules)
 
         self.atoms: list[tuple[str, Expr, Expr]] = []
         species_read = []  # per atom: a mask of the species it reads (whether they move is decided per solve)
