@@ -570,7 +570,7 @@ class HybridSimulator(AbstractSimulator):
         """Whether the partition can change during a solve in this setting (else it has no roots to locate)."""
         return self._species_move or self.min_propensity > 0
 
-    def _partition_roots(self, net: CompiledNetwork, x0, p0, t0, continuous, fast, moving):
+    def _partition_roots(self, net: CompiledNetwork, x0, p0, t0, a0, continuous, fast, moving):
         """`g(t, x, p)`: positive while the partition `_partition` would give at `(x, p, t)`, with this solve's
         `(continuous, fast)` as its memory, is this solve's, and crossing zero just past where it changes.
 
@@ -586,6 +586,7 @@ class HybridSimulator(AbstractSimulator):
         of 0 (amounts are clipped at zero) or `inf`. As for triggers, `g = s·H + TRIGGER_REL` with `s` the sign
         at the start puts the stop just past the crossing, where the next step's partition sees the change.
 
+        `a0`: the propensities' magnitudes at the start `(x0, p0, t0)`, which the step has computed already.
         `moving`: the species that move in this solve (a mask).
         """
         rp = _rate_plan(net)
@@ -597,7 +598,6 @@ class HybridSimulator(AbstractSimulator):
         thr_min = jnp.where(fast, 0.5 * self.min_propensity, self.min_propensity)
         need = self.fast_min_count * jnp.abs(net.stoich)  # (channels, species)
         counted = not math.isinf(self._fast_rate) and self.fast_min_count > 0
-        a0 = jnp.abs(net.propensities(x0, p0, t0))
 
         def atom(v, thr, moves, v_start):
             live = moves & (thr > 0) & jnp.isfinite(thr)
@@ -654,8 +654,8 @@ class HybridSimulator(AbstractSimulator):
         x = jnp.where(state.continuous & ~continuous, jnp.round(state.x), state.x)
         # The step's propensities are those of the rounded counts: a species turned discrete below one molecule
         # is 0 now, and a channel consuming it must not fire at the sub-molecule amount it had (it would take the
-        # count negative). Without a rounding the two are the same values.
-        a = jnp.where(jnp.any(x != state.x), net.propensities(x, p_eff, state.t), a_start)
+        # count negative). Without a rounding they are `a_start`'s values.
+        a = net.propensities(x, p_eff, state.t)
         ok = propensities_ok(jnp.where(fast, jnp.abs(a), a))
         threshold = -jnp.log1p(-u[0])  # Exp(1)
         stoich = net.stoich
@@ -689,7 +689,7 @@ class HybridSimulator(AbstractSimulator):
             roots = triggers.roots(net, x, p_eff, state.t, moving)
             root_fns.append(lambda t_, x_, p_: jnp.min(roots(x_, p_, t_)))
         if self._partition_moves:
-            root_fns.append(self._partition_roots(net, x, p_eff, state.t, continuous, fast, moving))
+            root_fns.append(self._partition_roots(net, x, p_eff, state.t, jnp.abs(a), continuous, fast, moving))
         if root_fns:
 
             def other_roots(t, y):
