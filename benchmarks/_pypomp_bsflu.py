@@ -142,9 +142,27 @@ def main(params: dict, J: int, reps: int) -> dict:
     return {"loglik": values, "seconds": times, "jax": jax.__version__}
 
 
+def serve(params: dict, sizes: list[int]) -> None:
+    """One filter per request, for a caller that alternates it with its own filters: after one compiling
+    filter per particle count in `sizes` (announced by a `ready` line), each stdin line `{"J": n, "seed": s}`
+    is answered by one line with that filter's log-likelihood and its wall and process CPU seconds."""
+    model = build(params)
+    for J in sizes:
+        model.pfilter(J=J, key=jax.random.key(0), reps=1)  # compile
+    print(json.dumps({"ready": True, "jax": jax.__version__}), flush=True)
+    for line in sys.stdin:
+        req = json.loads(line)
+        wall, cpu = time.perf_counter(), time.process_time()
+        ll = loglik(model, req["J"], 1, req["seed"])[0]
+        out = {"loglik": ll, "wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}
+        print(json.dumps(out), flush=True)
+
+
 if __name__ == "__main__":
     args = json.loads(sys.argv[1])
-    if args.get("mode") == "mif":
+    if args.get("mode") == "serve":
+        serve(args["params"], args["sizes"])
+    elif args.get("mode") == "mif":
         print(
             json.dumps(
                 mif(

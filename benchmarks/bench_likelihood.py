@@ -34,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -180,6 +181,172 @@ def leap_accuracy(args) -> None:
         print(f"{label:<44} {v:7.2f} ± {se:4.2f} {np.mean(ll):8.2f} {np.std(ll, ddof=1):6.2f} {ms}")
 
 
+class _PypompWorker:
+    """pypomp's filter in its own interpreter, one filter per request, so that its filters can alternate with
+    sbmljax's in one run (the two may pin different jax versions)."""
+
+    def __init__(self, python: str, params: dict, sizes: list[int]):
+        script = Path(__file__).with_name("_pypomp_bsflu.py")
+        payload = json.dumps({"mode": "serve", "params": params, "sizes": sizes})
+        self.proc = subprocess.Popen(
+            [python, str(script), payload], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        self._read()  # the `ready` line, after compiling one filter per size
+
+    def _read(self) -> dict:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the pypomp worker exited (code {self.proc.wait()}); run it alone to see why")
+        return json.loads(line)
+
+    def filter(self, n: int, seed: int) -> tuple[float, float, float]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"J": n, "seed": seed}) + "\n")
+        self.proc.stdin.flush()
+        out = self._read()
+        return out["loglik"], out["wall"], out["cpu"]
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def _bootstrap(groups: dict, stat, n_boot: int, seed: int = 0) -> np.ndarray:
+    """`stat` of independent resamples of every group (each resampled with replacement within itself)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n_boot):
+        out.append(stat({k: v[rng.integers(0, len(v), len(v))] for k, v in groups.items()}))
+    return np.asarray(out)
+
+
+def _crossing(ns: list[float], vals: list[float], target: float) -> float:
+    """The first N at which `vals` (a statistic that improves, i.e. falls, with the particle count N, measured
+    at the sorted counts `ns`) falls to `target`, interpolated linearly in log N between measured counts. The
+    smallest count if it is already there (an upper bound), inf if no measured count gets there."""
+    ln = np.log(ns)
+    if vals[0] <= target:
+        return float(ns[0])
+    for a in range(len(ns) - 1):
+        if vals[a + 1] <= target:
+            return float(np.exp(ln[a] + (target - vals[a]) * (ln[a + 1] - ln[a]) / (vals[a + 1] - vals[a])))
+    return float("inf")
+
+
+def _matched_n(groups: dict, ref: str, ours: list[str], sizes: dict, by: str = "sd") -> float:
+    """The particle count at which sbmljax's single-filter log-likelihoods are as accurate as the reference's:
+    by `sd`, where their SD falls to the reference's (log SD against log N: the CLT's SD ∝ N^(-1/2), Bérard,
+    Del Moral & Doucet 2014, is a straight line there, but no law is assumed, as bsflu's SD falls more slowly
+    than that over these counts); by `mean`, where their mean rises to the reference's (the estimator's
+    negative bias in the log, −var/2 to first order, shrinks as N grows)."""
+    ks = sorted(ours, key=lambda k: sizes[k])
+    if by == "sd":
+        vals = [np.log(np.std(groups[k], ddof=1)) for k in ks]
+        target = np.log(np.std(groups[ref], ddof=1))
+    else:
+        vals, target = [-np.mean(groups[k]) for k in ks], -np.mean(groups[ref])
+    return _crossing([sizes[k] for k in ks], vals, target)
+
+
+def matched_accuracy(args) -> None:
+    """pypomp's filter and sbmljax's `binomial_leap` (tau = 1/12, the same Euler-binomial chain) at pomp's
+    MLE, R filters of each configuration alternating in one run: the SD of the single-filter log-likelihood
+    with a bootstrap 95% interval, its mean (whose bias is about −var/2), and the wall and process CPU time
+    per filter; then the sbmljax particle count whose SD matches pypomp's at `--pypomp-sizes[0]` particles,
+    and its time (interpolated linearly in N between the measured counts) against pypomp's."""
+    from sbmljax._likelihood import ParticleLikelihood
+    from sbmljax._likelihood.api import as_likelihood_problem
+    from sbmljax._simulator import make_simulator
+
+    point, r = POINTS["pomp MLE"], args.matched_accuracy
+    pp_sizes, sj_sizes = args.pypomp_sizes, sorted(args.sbmljax_sizes)
+    problem, values, names = as_likelihood_problem(None, REPO / "data" / "bsflu" / "problem.yaml", point, None)
+    leap = make_simulator("binomial_leap", tau=1.0 / 12.0)
+    ours = {n: ParticleLikelihood(problem, names, values, n_particles=n, replicates=1, method=leap) for n in sj_sizes}
+    for pl in ours.values():
+        pl.evaluate(seed=0)  # compile
+    worker = _PypompWorker(args.pypomp_python, point, pp_sizes)
+    runs: list[tuple[str, int, Callable[[int], tuple[float, float, float]]]] = []
+    for n in pp_sizes:
+        runs.append((f"pypomp {n}", n, lambda i, n=n: worker.filter(n, args.seed_offset + 3000 + i)))
+    for k, n in enumerate(sj_sizes):
+        runs.append((f"sbmljax {n}", n, lambda i, pl=ours[n], k=k: _timed(pl, args.seed_offset + 10_000 * (k + 1) + i)))
+    rec: dict[str, list[tuple[float, float, float]]] = {label: [] for label, _, _ in runs}
+    for i in range(r):
+        for j in range(len(runs)):  # rotate the order each round: no configuration always follows another
+            label, _, run = runs[(i + j) % len(runs)]
+            rec[label].append(run(i))
+    worker.close()
+    if args.save:
+        Path(args.save).write_text(json.dumps({"point": point, "sizes": {lb: n for lb, n, _ in runs}, "filters": rec}))
+    _report_matched(rec, {label: n for label, n, _ in runs}, point, r, args.boot)
+
+
+def _timed(pl, seed: int) -> tuple[float, float, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    v = pl.evaluate(seed=seed).value
+    return v, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _report_matched(rec: dict, sizes: dict, point: dict, r: int, n_boot: int) -> None:
+    ll = {k: np.asarray([x[0] for x in v]) for k, v in rec.items()}
+    wall = {k: np.asarray([x[1] for x in v]) for k, v in rec.items()}
+    cpu = {k: np.asarray([x[2] for x in v]) for k, v in rec.items()}
+    sds = _bootstrap(ll, lambda g: {k: np.std(v, ddof=1) for k, v in g.items()}, n_boot)
+    print(f"bsflu at pomp's MLE {point}: {r} filters per row, alternating in one run; SD with a bootstrap 95% interval")
+    print(
+        f"{'filter':<16} {'N':>5} {'SD':>5} {'95% interval':>13} {'N·var':>6} {'mean ± SE':>15} {'-var/2':>7} "
+        f"{'wall ms':>8} {'cpu ms':>7}"
+    )
+    for k in rec:
+        sd = np.std(ll[k], ddof=1)
+        lo, hi = np.percentile([b[k] for b in sds], [2.5, 97.5])
+        mean = f"{np.mean(ll[k]):.2f} ± {sd / np.sqrt(r):.2f}"
+        print(
+            f"{k:<16} {sizes[k]:5d} {sd:5.2f} {lo:6.2f}–{hi:5.2f} {sizes[k] * sd**2:6.0f} {mean:>15} {-(sd**2) / 2:7.2f} "
+            f"{1000 * np.median(wall[k]):8.1f} {1000 * np.median(cpu[k]):7.1f}"
+        )
+    ref = next(k for k in rec if k.startswith("pypomp"))
+    ours = [k for k in rec if k.startswith("sbmljax")]
+    ns = np.asarray([sizes[k] for k in ours], dtype=float)
+    order = np.argsort(ns)
+
+    def t_at(n: float, times: dict) -> float:
+        ts = np.asarray([np.median(times[k]) for k in ours])[order]
+        return float(np.interp(n, ns[order], ts, right=np.nan))
+
+    for by, what_eq in (("sd", "SD"), ("mean", "mean")):
+        n_star = _matched_n(ll, ref, ours, sizes, by)
+        boots = _bootstrap(ll, lambda g, by=by: _matched_n(g, ref, ours, sizes, by), n_boot, seed=1)
+        lo, hi = np.quantile(boots, [0.025, 0.975], method="inverted_cdf")  # no interpolation: ends may be inf
+        print(
+            f"matched accuracy by {what_eq}: sbmljax's {what_eq} equals {ref}'s at N* = {n_star:.0f} particles "
+            f"(95% interval {lo:.0f}–{hi:.0f})"
+        )
+        for what, times in (("wall", wall), ("cpu", cpu)):
+            base = float(np.median(times[ref]))
+            at = [t_at(n, times) for n in (n_star, lo, hi)]
+            print(
+                f"  {what}: sbmljax at N* {1000 * at[0]:.1f} ms (interval's ends {1000 * at[1]:.1f}–{1000 * at[2]:.1f}),"
+                f" {ref} {1000 * base:.1f} ms: ratio {at[0] / base:.2f}x ({at[1] / base:.2f}–{at[2] / base:.2f}x)"
+                + ("; nan: beyond the largest sbmljax count" if np.isnan(at).any() else "")
+            )
+    # each count against the reference directly: no interpolation, and the bias as well as the SD
+    ratio = _bootstrap(ll, lambda g: {k: np.std(g[k], ddof=1) / np.std(g[ref], ddof=1) for k in ours}, n_boot, seed=2)
+    print(f"per count against {ref}: SD ratio (95% interval), mean difference ± SE, time ratios (medians)")
+    for k in sorted(ours, key=lambda k: sizes[k]):
+        lo_r, hi_r = np.percentile([b[k] for b in ratio], [2.5, 97.5])
+        d = np.mean(ll[k]) - np.mean(ll[ref])
+        se = np.sqrt(np.var(ll[k], ddof=1) / len(ll[k]) + np.var(ll[ref], ddof=1) / len(ll[ref]))
+        print(
+            f"  {k:<14} SD {np.std(ll[k], ddof=1) / np.std(ll[ref], ddof=1):.2f}x ({lo_r:.2f}–{hi_r:.2f}), "
+            f"mean {d:+.2f} ± {se:.2f}, wall {np.median(wall[k]) / np.median(wall[ref]):.2f}x, "
+            f"cpu {np.median(cpu[k]) / np.median(cpu[ref]):.2f}x"
+        )
+
+
 def model_comparison(args) -> None:
     """Both filters at each point of POINTS (fresh seeds), and pypomp's filter at pomp's MLE as its step
     shrinks: does the Euler-binomial model converge to the exact one, and by how much do they differ?"""
@@ -234,8 +401,23 @@ def main() -> None:
     ap.add_argument("--exact-replicates", type=int, default=16, help="exact filters per point (--models)")
     ap.add_argument("--pypomp-replicates", type=int, default=40, help="pypomp filters per point (--models)")
     ap.add_argument("--leap-accuracy", type=int, metavar="R", help="R filters each at pomp's MLE: exact vs leaping")
+    ap.add_argument(
+        "--matched-accuracy", type=int, metavar="R", help="R alternating filters each: pypomp vs binomial_leap by N"
+    )
+    ap.add_argument("--pypomp-sizes", type=int, nargs="+", default=[1000], help="pypomp particles (--matched-accuracy)")
+    ap.add_argument(
+        "--sbmljax-sizes", type=int, nargs="+", default=[1000, 500, 300], help="sbmljax particles (--matched-accuracy)"
+    )
+    ap.add_argument("--save", help="write every filter's (loglik, wall, cpu) as JSON here (--matched-accuracy)")
+    ap.add_argument("--seed-offset", type=int, default=0, help="added to every filter's seed (--matched-accuracy)")
+    ap.add_argument("--boot", type=int, default=2000, help="bootstrap resamples (--matched-accuracy)")
     ap.add_argument("--methods", nargs="*", help="only these sbmljax methods (e.g. binomial_leap); default all")
     args = ap.parse_args()
+    if args.matched_accuracy:
+        if not args.pypomp_python:
+            ap.error("--matched-accuracy needs --pypomp-python")
+        matched_accuracy(args)
+        return
     if args.leap_accuracy:
         leap_accuracy(args)
         return
