@@ -28,6 +28,11 @@ from ._simulator.base import AbstractSimulator
 UNLIMITED_STEPS = 2**62
 """The per-trajectory step limit that means "none" (it fits the loops' int64 step counter)."""
 
+_RECORD = "step"
+"""Experiment (issue 16, benchmarks/bench_record.py): how the vmapped loop writes its output rows. "step": in
+the step that records; "carry": at the next step, from the carried state; with `solve(pending=P)`, into a
+per-lane buffer of P rows flushed once per block (whatever this says)."""
+
 
 class AbstractAccumulator(eqx.Module):
     """Something computed along a path, step by step, without storing the path."""
@@ -101,6 +106,7 @@ def solve(
     unroll: int = 1,
     per_output: bool = False,
     ev0: Bool[Array, " events"] | None = None,
+    pending: int = 0,
 ) -> Solution:
     """Simulate one trajectory from `(t0, x0)` and record the counts at each time of `t_eval`.
 
@@ -151,10 +157,11 @@ def solve(
     def active(c: _Carry):
         return (c.idx < n_out) & (c.state.status == RESULTS.successful) & (c.steps < max_steps)
 
-    def advance(c: _Carry, t_out) -> tuple[_Carry, jax.Array, jax.Array]:
+    def advance(c: _Carry, t_out, go=True) -> tuple[_Carry, jax.Array, jax.Array]:
         """One step towards output time `t_out` (everything but the output write): the new carry (its
-        buffer unchanged), whether the step reached `t_out` (the row to record) and the counts to record."""
-        act = active(c)
+        buffer unchanged), whether the step reached `t_out` (the row to record) and the counts to record.
+        `go` false holds the trajectory (the step is computed and discarded)."""
+        act = active(c) & go
         t_stop = t_out if events is None else jnp.minimum(t_out, events.next_time(net, c.state.x, c.p, c.state.t))
         new = sim.step(net, c.state, c.p, t_stop)
         acc = accumulator.update(c.acc, c.state, new, c.p) if accumulator is not None else c.acc
@@ -190,6 +197,47 @@ def solve(
         c, _ = jax.lax.scan(one_step, c, None, length=block, unroll=unroll)
         return c
 
+    def pending_step(cp: tuple[_Carry, jax.Array, jax.Array, jax.Array, jax.Array], _):
+        # The row a step recorded is written into the pending rows at the next step, from the carry (the
+        # recording step left the lane active, so its frozen counts are the row): a select whose inputs are
+        # the carry's arrays, so that XLA does not fuse the step's whole computation into it.
+        # A lane whose pending rows are full waits for the flush: its whole state is kept (its stream too, so
+        # that it resumes with the same draws), and `active` is false for it, so it counts no step.
+        c, rows, at, n_pend, rec = cp
+        rows, at, n_pend = commit(c, rows, at, n_pend, rec)
+        go = n_pend < pending
+        out, rec, _ = advance(c, t_eval[jnp.minimum(c.idx, n_out - 1)], go)
+        out = dataclasses.replace(out, state=_where(go, out.state, c.state))
+        return (out, rows, at, n_pend, rec), None
+
+    def commit(c, rows, at, n_pend, rec):
+        slot = (jnp.arange(pending) == n_pend) & rec
+        rows = jnp.where(slot[:, None], c.state.x[None, :], rows)
+        at = jnp.where(slot, c.idx - 1, at)
+        return rows, at, n_pend + rec.astype(n_pend.dtype)
+
+    def pending_body(c: _Carry) -> _Carry:
+        rows = jnp.zeros((pending, x0.shape[0]), dtype=x0.dtype)
+        at = jnp.full((pending,), n_out, dtype=c.idx.dtype)
+        zero = jnp.asarray(0, c.idx.dtype)
+        (c, rows, at, n_pend, rec), _ = jax.lax.scan(
+            pending_step, (c, rows, at, zero, jnp.asarray(False)), None, length=block, unroll=unroll
+        )
+        rows, at, _ = commit(c, rows, at, n_pend, rec)
+        # One scatter of `pending` rows per block; unused slots write the spare row.
+        return dataclasses.replace(c, buf=c.buf.at[at].set(rows, unique_indices=False))
+
+    def pipe_step(cr: tuple[_Carry, jax.Array], _):
+        c, rec = cr
+        buf = jax.lax.dynamic_update_slice(c.buf, c.state.x[None, :], (jnp.where(rec, c.idx - 1, n_out), 0))
+        out, rec, _ = advance(dataclasses.replace(c, buf=buf), t_eval[jnp.minimum(c.idx, n_out - 1)])
+        return (out, rec), None
+
+    def pipe_body(c: _Carry) -> _Carry:
+        (c, rec), _ = jax.lax.scan(pipe_step, (c, jnp.asarray(False)), None, length=block, unroll=unroll)
+        buf = jax.lax.dynamic_update_slice(c.buf, c.state.x[None, :], (jnp.where(rec, c.idx - 1, n_out), 0))
+        return dataclasses.replace(c, buf=buf)
+
     def to_next_output(c: _Carry) -> _Carry:
         # The steps up to the next recording, carrying neither the buffer nor the output times (`per_output`).
         # A step that records ends the inner loop, so each iteration here records at most one row.
@@ -206,7 +254,10 @@ def solve(
         buf = jax.lax.dynamic_update_slice(c.buf, inner.state.x[None, :], (jnp.where(rec, inner.idx - 1, n_out), 0))
         return dataclasses.replace(inner, buf=buf)
 
-    carry = jax.lax.while_loop(active, to_next_output if per_output else block_body, carry)
+    body = (
+        to_next_output if per_output else pending_body if pending else pipe_body if _RECORD == "carry" else block_body
+    )
+    carry = jax.lax.while_loop(active, body, carry)
     status = carry.state.status
     status = RESULTS.where((status == RESULTS.successful) & (carry.idx < n_out), RESULTS.max_steps_reached, status)
     return Solution(
