@@ -3,10 +3,10 @@
 Per trajectory, a `while_loop` runs blocks of `block` steps (`lax.scan`) until every output time is recorded,
 the trajectory failed, or `max_steps` were taken. The random numbers come from the trajectory's stream
 (`sbmljax._prng`), seeded from its key and carried in the simulator state, so the block size is a speed
-setting only. The
-output buffer has one spare row: every step writes the state to row `idx` if it reached output time `idx`,
-else to the spare row, so the write is a fixed-shape `dynamic_update_slice` and no step pays for masking the
-whole buffer (which dominates the cost of a naive JAX SSA). Ensembles are `jax.vmap` over keys.
+setting only. The output buffer has one spare row: every step writes the row the previous step recorded (the
+carried state, at row `idx - 1`), or the spare row if it recorded none, so the write is a fixed-shape
+`dynamic_update_slice` and no step pays for masking the whole buffer (which dominates the cost of a naive JAX
+SSA). Ensembles are `jax.vmap` over keys.
 """
 
 from __future__ import annotations
@@ -27,11 +27,6 @@ from ._simulator.base import AbstractSimulator
 
 UNLIMITED_STEPS = 2**62
 """The per-trajectory step limit that means "none" (it fits the loops' int64 step counter)."""
-
-_RECORD = "step"
-"""Experiment (issue 16, benchmarks/bench_record.py): how the vmapped loop writes its output rows. "step": in
-the step that records; "carry": at the next step, from the carried state; with `solve(pending=P)`, into a
-per-lane buffer of P rows flushed once per block (whatever this says)."""
 
 
 class AbstractAccumulator(eqx.Module):
@@ -106,7 +101,6 @@ def solve(
     unroll: int = 1,
     per_output: bool = False,
     ev0: Bool[Array, " events"] | None = None,
-    pending: int = 0,
 ) -> Solution:
     """Simulate one trajectory from `(t0, x0)` and record the counts at each time of `t_eval`.
 
@@ -157,11 +151,10 @@ def solve(
     def active(c: _Carry):
         return (c.idx < n_out) & (c.state.status == RESULTS.successful) & (c.steps < max_steps)
 
-    def advance(c: _Carry, t_out, go=True) -> tuple[_Carry, jax.Array, jax.Array]:
+    def advance(c: _Carry, t_out) -> tuple[_Carry, jax.Array, jax.Array]:
         """One step towards output time `t_out` (everything but the output write): the new carry (its
-        buffer unchanged), whether the step reached `t_out` (the row to record) and the counts to record.
-        `go` false holds the trajectory (the step is computed and discarded)."""
-        act = active(c) & go
+        buffer unchanged), whether the step reached `t_out` (the row to record) and the counts to record."""
+        act = active(c)
         t_stop = t_out if events is None else jnp.minimum(t_out, events.next_time(net, c.state.x, c.p, c.state.t))
         new = sim.step(net, c.state, c.p, t_stop)
         acc = accumulator.update(c.acc, c.state, new, c.p) if accumulator is not None else c.acc
@@ -188,53 +181,20 @@ def solve(
         )
         return out, rec, new.x
 
-    def one_step(c: _Carry, _) -> tuple[_Carry, None]:
-        out, rec, x = advance(c, t_eval[jnp.minimum(c.idx, n_out - 1)])
-        buf = jax.lax.dynamic_update_slice(c.buf, x[None, :], (jnp.where(rec, c.idx, n_out), 0))
-        return dataclasses.replace(out, buf=buf), None
-
-    def block_body(c: _Carry) -> _Carry:
-        c, _ = jax.lax.scan(one_step, c, None, length=block, unroll=unroll)
-        return c
-
-    def pending_step(cp: tuple[_Carry, jax.Array, jax.Array, jax.Array, jax.Array], _):
-        # The row a step recorded is written into the pending rows at the next step, from the carry (the
-        # recording step left the lane active, so its frozen counts are the row): a select whose inputs are
-        # the carry's arrays, so that XLA does not fuse the step's whole computation into it.
-        # A lane whose pending rows are full waits for the flush: its whole state is kept (its stream too, so
-        # that it resumes with the same draws), and `active` is false for it, so it counts no step.
-        c, rows, at, n_pend, rec = cp
-        rows, at, n_pend = commit(c, rows, at, n_pend, rec)
-        go = n_pend < pending
-        out, rec, _ = advance(c, t_eval[jnp.minimum(c.idx, n_out - 1)], go)
-        out = dataclasses.replace(out, state=_where(go, out.state, c.state))
-        return (out, rows, at, n_pend, rec), None
-
-    def commit(c, rows, at, n_pend, rec):
-        slot = (jnp.arange(pending) == n_pend) & rec
-        rows = jnp.where(slot[:, None], c.state.x[None, :], rows)
-        at = jnp.where(slot, c.idx - 1, at)
-        return rows, at, n_pend + rec.astype(n_pend.dtype)
-
-    def pending_body(c: _Carry) -> _Carry:
-        rows = jnp.zeros((pending, x0.shape[0]), dtype=x0.dtype)
-        at = jnp.full((pending,), n_out, dtype=c.idx.dtype)
-        zero = jnp.asarray(0, c.idx.dtype)
-        (c, rows, at, n_pend, rec), _ = jax.lax.scan(
-            pending_step, (c, rows, at, zero, jnp.asarray(False)), None, length=block, unroll=unroll
-        )
-        rows, at, _ = commit(c, rows, at, n_pend, rec)
-        # One scatter of `pending` rows per block; unused slots write the spare row.
-        return dataclasses.replace(c, buf=c.buf.at[at].set(rows, unique_indices=False))
-
-    def pipe_step(cr: tuple[_Carry, jax.Array], _):
+    def one_step(cr: tuple[_Carry, jax.Array], _) -> tuple[tuple[_Carry, jax.Array], None]:
+        # The row the previous step recorded (`rec`) is written here, from the carried state (a recording step
+        # leaves the lane active, so its frozen counts are the row), not in the step that recorded it: there the
+        # write's row and index were fusions that each recomputed the step's decision (fire, negative count,
+        # reached the output time) from its inputs (XLA duplicates such producers into every consumer); here
+        # they read two carried arrays. SIR's vmapped loop cost 0.90x per event, birth–death 0.97x
+        # (docs/simulators "Where an event's time goes"). A lane that records nothing writes the spare row.
         c, rec = cr
         buf = jax.lax.dynamic_update_slice(c.buf, c.state.x[None, :], (jnp.where(rec, c.idx - 1, n_out), 0))
         out, rec, _ = advance(dataclasses.replace(c, buf=buf), t_eval[jnp.minimum(c.idx, n_out - 1)])
         return (out, rec), None
 
-    def pipe_body(c: _Carry) -> _Carry:
-        (c, rec), _ = jax.lax.scan(pipe_step, (c, jnp.asarray(False)), None, length=block, unroll=unroll)
+    def block_body(c: _Carry) -> _Carry:
+        (c, rec), _ = jax.lax.scan(one_step, (c, jnp.asarray(False)), None, length=block, unroll=unroll)
         buf = jax.lax.dynamic_update_slice(c.buf, c.state.x[None, :], (jnp.where(rec, c.idx - 1, n_out), 0))
         return dataclasses.replace(c, buf=buf)
 
@@ -254,10 +214,7 @@ def solve(
         buf = jax.lax.dynamic_update_slice(c.buf, inner.state.x[None, :], (jnp.where(rec, inner.idx - 1, n_out), 0))
         return dataclasses.replace(inner, buf=buf)
 
-    body = (
-        to_next_output if per_output else pending_body if pending else pipe_body if _RECORD == "carry" else block_body
-    )
-    carry = jax.lax.while_loop(active, body, carry)
+    carry = jax.lax.while_loop(active, to_next_output if per_output else block_body, carry)
     status = carry.state.status
     status = RESULTS.where((status == RESULTS.successful) & (carry.idx < n_out), RESULTS.max_steps_reached, status)
     return Solution(
