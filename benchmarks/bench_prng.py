@@ -7,9 +7,10 @@ event), vmapped over n trajectories, drawing its uniforms from
 - `xoshiro++/step`, `xoshiro**/step`: a per-trajectory xoshiro128 state carried in the loop, drawn per step;
 - `xoshiro++/block`: the same stream, but 128 steps' uniforms drawn ahead by a scan (does blocking still pay?);
 - `+record`: `xoshiro++/step` that also records the state at the 251 output times as `sbmljax._solve` does
-  (a row write per step into a buffer with a spare row);
+  (a row write per step into a buffer with a spare row); `+record/carry` writes each recorded row at the
+  next step, from the carried state, as `sbmljax._solve` does since the recording change of issue 16;
 - `+search`: that, with the channel chosen by `select_channel` (cumulative sum and count) as the direct
-  method does, instead of one comparison;
+  method does, instead of one comparison (`+search/carry`: with the row written from the carry);
 - `simulate`: `sbmljax.simulate` itself (the same SIR from models/sir.xml, n trajectories, one call; its
   events/s include the per-call cost).
 
@@ -140,12 +141,15 @@ def run(source: str, n: int):
             return ev
 
         if source.startswith("+"):
-            event = _event_search if source == "+search" else _event
+            event = _event_search if source.startswith("+search") else _event
+            from_carry = source.endswith("/carry")
             t_out = jnp.linspace(0.0, 250.0, 251)
 
             def blk_rec(c):
                 def st(c2, _):
-                    x, t, s, ev, idx, buf = c2
+                    x, t, s, ev, idx, buf, rec = c2
+                    if from_carry:  # as sbmljax._solve now: the previous step's row, from the carried state
+                        buf = jax.lax.dynamic_update_slice(buf, x[None, :], (jnp.where(rec, idx - 1, 251), 0))
                     u1, s = _uniform(s, nxt)
                     u2, s = _uniform(s, nxt)
                     # As in sbmljax._solve: stop at the next output time, record there, else the spare row.
@@ -156,13 +160,17 @@ def run(source: str, n: int):
                     t_new = jnp.where(passed, target, t_new)
                     live = live & ~passed
                     rec = (t_new >= target) & (idx < 251)
-                    buf = jax.lax.dynamic_update_slice(buf, x_new[None, :], (jnp.where(rec, idx, 251), 0))
-                    return (x_new, t_new, s, ev + live, idx + rec, buf), None
+                    if not from_carry:  # as sbmljax._solve did before: the row written in the step that records
+                        buf = jax.lax.dynamic_update_slice(buf, x_new[None, :], (jnp.where(rec, idx, 251), 0))
+                    return (x_new, t_new, s, ev + live, idx + rec, buf, rec), None
 
                 c, _ = jax.lax.scan(st, c, None, length=BLOCK)
-                return c
+                x, t, s, ev, idx, buf, rec = c
+                if from_carry:
+                    buf = jax.lax.dynamic_update_slice(buf, x[None, :], (jnp.where(rec, idx - 1, 251), 0))
+                return x, t, s, ev, idx, buf, jnp.asarray(False)
 
-            init = (x0, 0.0, s, 0, jnp.asarray(0), jnp.zeros((252, 3)))
+            init = (x0, 0.0, s, 0, jnp.asarray(0), jnp.zeros((252, 3)), jnp.asarray(False))
             out = jax.lax.while_loop(lambda c: c[4] < 251, blk_rec, init)
             return out[3]
 
@@ -204,7 +212,9 @@ def main() -> None:
         "xoshiro**/step",
         "xoshiro++/block",
         "+record",
+        "+record/carry",
         "+search",
+        "+search/carry",
         "simulate",
     )
     for source in sources:

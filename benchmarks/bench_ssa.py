@@ -60,6 +60,7 @@ def rebop_rate(name: str, n: int, t_end: float, points: int) -> float | None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cores", type=int, default=1, help="CPU cores to use (pins this process; default 1)")
+    ap.add_argument("--first-core", type=int, default=0, help="the first of the cores pinned (default 0)")
     ap.add_argument("--n", type=int, nargs="*", default=[1, 100, 1000, 10000])
     ap.add_argument("--models", nargs="*", default=list(MODELS))
     ap.add_argument("--method", default="direct")
@@ -75,7 +76,8 @@ def main() -> None:
         "touch fewer bytes run as one compiled loop (see docs/simulators.md; not set by default)",
     )
     args = ap.parse_args()
-    os.sched_setaffinity(0, set(range(args.cores)))  # before JAX/XLA start their thread pools
+    # before JAX/XLA start their thread pools
+    os.sched_setaffinity(0, set(range(args.first_core, args.first_core + args.cores)))
     if args.small_loop_bytes is not None:  # read once, when JAX creates its CPU client
         flag = f"--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold={args.small_loop_bytes}"
         os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
