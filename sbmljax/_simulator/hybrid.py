@@ -790,12 +790,13 @@ class HybridSimulator(AbstractSimulator):
         # failure while the step can still shrink: the next step retries from the same state with a step
         # `STALL_SHRINK` times as long (the controller's own shrinking is lost with the solve). Nothing happened in
         # it, and the next step draws a fresh threshold (memoryless), so the law is unchanged.
+        retry = STALL_SHRINK * jnp.asarray(dt0 if dt0 is not None else 0.0, jnp.float64)
         stalled = (
             (sol.result == diffrax.RESULTS.max_steps_reached)
             & (t_ode_end <= state.t)
-            & (STALL_SHRINK * dt0 > ROOT_RTOL * (jnp.abs(state.t) + t1 - state.t))
+            & (retry > ROOT_RTOL * (jnp.abs(state.t) + t1 - state.t))
         )
-        dt_next = jnp.where(stalled, STALL_SHRINK * dt0, dt_next)
+        dt_next = jnp.where(stalled, retry, dt_next)
         solved = (
             (sol.result == diffrax.RESULTS.successful)
             | (sol.result == diffrax.RESULTS.event_occurred)
