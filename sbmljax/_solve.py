@@ -151,9 +151,9 @@ def solve(
     def active(c: _Carry):
         return (c.idx < n_out) & (c.state.status == RESULTS.successful) & (c.steps < max_steps)
 
-    def advance(c: _Carry, t_out) -> tuple[_Carry, jax.Array, jax.Array]:
+    def advance(c: _Carry, t_out) -> tuple[_Carry, jax.Array]:
         """One step towards output time `t_out` (everything but the output write): the new carry (its
-        buffer unchanged), whether the step reached `t_out` (the row to record) and the counts to record."""
+        buffer unchanged) and whether the step reached `t_out` (its counts are then the row to record)."""
         act = active(c)
         t_stop = t_out if events is None else jnp.minimum(t_out, events.next_time(net, c.state.x, c.p, c.state.t))
         new = sim.step(net, c.state, c.p, t_stop)
@@ -179,7 +179,12 @@ def solve(
             ev=_where(act, ev, c.ev),
             acc=_where(act, acc, c.acc),
         )
-        return out, rec, new.x
+        return out, rec
+
+    def write_recorded(buf, c: _Carry, rec):
+        # The row a step recorded, from the carry it left (a recording step leaves the lane active, so its frozen
+        # counts are the row), at `idx - 1`; the spare row where it recorded none.
+        return jax.lax.dynamic_update_slice(buf, c.state.x[None, :], (jnp.where(rec, c.idx - 1, n_out), 0))
 
     def one_step(cr: tuple[_Carry, jax.Array], _) -> tuple[tuple[_Carry, jax.Array], None]:
         # The row the previous step recorded (`rec`) is written here, from the carried state (a recording step
@@ -189,14 +194,13 @@ def solve(
         # they read two carried arrays. SIR's vmapped loop cost 0.90x per event, birth–death 0.97x
         # (docs/simulators "Where an event's time goes"). A lane that records nothing writes the spare row.
         c, rec = cr
-        buf = jax.lax.dynamic_update_slice(c.buf, c.state.x[None, :], (jnp.where(rec, c.idx - 1, n_out), 0))
-        out, rec, _ = advance(dataclasses.replace(c, buf=buf), t_eval[jnp.minimum(c.idx, n_out - 1)])
+        c = dataclasses.replace(c, buf=write_recorded(c.buf, c, rec))
+        out, rec = advance(c, t_eval[jnp.minimum(c.idx, n_out - 1)])
         return (out, rec), None
 
     def block_body(c: _Carry) -> _Carry:
         (c, rec), _ = jax.lax.scan(one_step, (c, jnp.asarray(False)), None, length=block, unroll=unroll)
-        buf = jax.lax.dynamic_update_slice(c.buf, c.state.x[None, :], (jnp.where(rec, c.idx - 1, n_out), 0))
-        return dataclasses.replace(c, buf=buf)
+        return dataclasses.replace(c, buf=write_recorded(c.buf, c, rec))
 
     def to_next_output(c: _Carry) -> _Carry:
         # The steps up to the next recording, carrying neither the buffer nor the output times (`per_output`).
@@ -204,15 +208,12 @@ def solve(
         t_out = t_eval[jnp.minimum(c.idx, n_out - 1)]
 
         def body(inner: tuple[_Carry, jax.Array]) -> tuple[_Carry, jax.Array]:
-            out, rec, _ = advance(inner[0], t_out)
-            return out, rec
+            return advance(inner[0], t_out)
 
         inner, rec = jax.lax.while_loop(
             lambda inner: active(inner[0]) & ~inner[1], body, (dataclasses.replace(c, buf=None), jnp.asarray(False))
         )
-        # The recording step left the trajectory active, so its frozen counts are the step's counts.
-        buf = jax.lax.dynamic_update_slice(c.buf, inner.state.x[None, :], (jnp.where(rec, inner.idx - 1, n_out), 0))
-        return dataclasses.replace(inner, buf=buf)
+        return dataclasses.replace(inner, buf=write_recorded(c.buf, inner, rec))
 
     carry = jax.lax.while_loop(active, to_next_output if per_output else block_body, carry)
     status = carry.state.status
