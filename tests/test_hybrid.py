@@ -432,7 +432,14 @@ def test_the_start_step_after_a_jump_is_diffrax_own_starting_step() -> None:
         for t0, order in ((0.0, 3), (1.5, 5)):
             ours = _start_step(stiff, jnp.asarray(t0), y0, 1e-4, atol, order)
             theirs = _select_initial_step(
-                diffrax.ODETerm(stiff), t0, y0, None, lambda term, t, y, a: term.vf(t, y, a), order, 1e-4, atol,
+                diffrax.ODETerm(stiff),
+                t0,
+                y0,
+                None,
+                lambda term, t, y, a: term.vf(t, y, a),
+                order,
+                1e-4,
+                atol,
                 optx.rms_norm,
             )
             np.testing.assert_allclose(float(ours), float(theirs), rtol=1e-12)
