@@ -88,6 +88,13 @@ def main() -> None:
         f"before/after: wall {med['before'][0] / med['after'][0]:.2f}×, cpu {med['before'][1] / med['after'][1]:.2f}× "
         f"({args.rounds} rounds, {args.n} trajectories to t = {args.t_end:g}, core {args.core}); load after {os.getloadavg()}"
     )
+    # Per round, both sides ran the same seed back to back: the ratio of each pair is steadier than the ratio of
+    # the medians when the load drifts during the run.
+    paired = np.asarray([b["cpu"] / a["cpu"] for b, a in zip(res["before"], res["after"])])
+    print(
+        f"paired CPU ratio per round (before/after): median {np.median(paired):.3f}, "
+        f"mean {paired.mean():.3f} ± {paired.std(ddof=1) / np.sqrt(len(paired)):.3f}, {(paired > 1).sum()} of {len(paired)} > 1"
+    )
     for p in procs.values():
         assert p.stdin is not None
         p.stdin.close()

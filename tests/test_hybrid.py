@@ -410,3 +410,37 @@ def test_the_jump_root_finder_stops_on_time_where_no_float64_time_meets_a_tolera
                 r,
                 sol.value,
             )
+
+
+def test_the_start_step_after_a_jump_is_diffrax_own_starting_step() -> None:
+    # `_start_step` is Hairer, Nørsett & Wanner's starting step, computed per lane so that a vmapped solve can take it
+    # after a jump only; it must be the step diffrax's PIDController takes when it is given none (dt0=None).
+    import diffrax
+    import jax
+    import jax.numpy as jnp
+    import optimistix as optx
+    from diffrax._step_size_controller.pid import _select_initial_step
+
+    from sbmljax._simulator.hybrid import _start_step
+
+    def stiff(t, y, args):  # a fast transient (rate 10^4) on a slow decay, and a component at rest
+        return jnp.stack([-1e4 * (y[0] - y[1]), -0.1 * y[1] + jnp.sin(t), 0.0 * y[2]])
+
+    with jax.enable_x64(True):
+        y0 = jnp.asarray([3.0e3, 2.0e3, 5.0])
+        atol = jnp.asarray([1e-3, 1e-3, 1e-3])
+        for t0, order in ((0.0, 3), (1.5, 5)):
+            ours = _start_step(stiff, jnp.asarray(t0), y0, 1e-4, atol, order)
+            theirs = _select_initial_step(
+                diffrax.ODETerm(stiff),
+                t0,
+                y0,
+                None,
+                lambda term, t, y, a: term.vf(t, y, a),
+                order,
+                1e-4,
+                atol,
+                optx.rms_norm,
+            )
+            np.testing.assert_allclose(float(ours), float(theirs), rtol=1e-12)
+            assert 0 < float(ours) < 1e-3  # resolves the 10^-4 transient
