@@ -9,6 +9,7 @@ annotations are checked on every call the tests make."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +18,14 @@ import pytest
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_numpy_dtype_promotion", "strict")
+
+# One OpenBLAS thread per process. `pytest -n 2` on 2 cores already runs one worker per core (each with XLA's
+# threads); a threaded OpenBLAS on top spins its threads against them, and a small BLAS call then waits for a
+# core: at load 9, `scipy.linalg.expm` of an 81×81 generator (the exact likelihood tests) took 0.40 s with
+# the default threads and 0.001 s with one (median of 40, same process setup). numpy is imported (by the
+# jaxtyping plugin) before this file, so the setting reaches the processes started after it: the xdist
+# workers (this file is loaded in the controller first) and the snakemake and CLI subprocesses.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))  # tests import their helpers (helpers.py, sbml_suite.py) by name
