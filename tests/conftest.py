@@ -55,3 +55,21 @@ def models_dir() -> Path:
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return DATA
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Make `--dist loadgroup` group again under pytest 9.2: pytest-xdist 3.8 marks a test of an `xdist_group`
+    by appending `@group` to `item._nodeid`, which pytest 9.2 no longer reads (the node id lives in `item._id`),
+    so every group was silently split across the workers and each worker ran the group's module-scoped fixture
+    (tests/test_workflow.py's tiny run, 5.5 min, twice). This applies the same suffix where xdist's did not
+    take; it does nothing outside an xdist worker with `--dist loadgroup`, or once xdist's own works."""
+    if not config.getvalue("loadgroup"):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        marks = item.iter_markers("xdist_group")
+        groups = {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in marks}
+        if groups and "@" not in item.nodeid:
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(sorted(groups))}")  # type: ignore[attr-defined]
