@@ -64,7 +64,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     so every group was silently split across the workers and each worker ran the group's module-scoped fixture
     (tests/test_workflow.py's tiny run, 5.5 min, twice). This applies the same suffix where xdist's did not
     take; it does nothing outside an xdist worker with `--dist loadgroup`, or once xdist's own works."""
-    if not config.getvalue("loadgroup"):
+    if not getattr(config.option, "loadgroup", False):  # set by xdist in its workers only
         return
     from _pytest.nodeid import NodeId
 
