@@ -9,6 +9,7 @@ annotations are checked on every call the tests make."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +18,14 @@ import pytest
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_numpy_dtype_promotion", "strict")
+
+# One OpenBLAS thread per process. `pytest -n 2` on 2 cores already runs one worker per core (each with XLA's
+# threads); a threaded OpenBLAS on top spins its threads against them, and a small BLAS call then waits for a
+# core: at load 9, `scipy.linalg.expm` of an 81×81 generator (the exact likelihood tests) took 0.40 s with
+# the default threads and 0.001 s with one (median of 40, same process setup). numpy is imported (by the
+# jaxtyping plugin) before this file, so the setting reaches the processes started after it: the xdist
+# workers (this file is loaded in the controller first) and the snakemake and CLI subprocesses.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))  # tests import their helpers (helpers.py, sbml_suite.py) by name
@@ -46,3 +55,21 @@ def models_dir() -> Path:
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return DATA
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Make `--dist loadgroup` group again under pytest 9.2: pytest-xdist 3.8 marks a test of an `xdist_group`
+    by appending `@group` to `item._nodeid`, which pytest 9.2 no longer reads (the node id lives in `item._id`),
+    so every group was silently split across the workers and each worker ran the group's module-scoped fixture
+    (tests/test_workflow.py's tiny run, 5.5 min, twice). This applies the same suffix where xdist's did not
+    take; it does nothing outside an xdist worker with `--dist loadgroup`, or once xdist's own works."""
+    if not getattr(config.option, "loadgroup", False):  # set by xdist in its workers only
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        marks = item.iter_markers("xdist_group")
+        groups = {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in marks}
+        if groups and "@" not in item.nodeid:
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(sorted(groups))}")  # type: ignore[attr-defined]

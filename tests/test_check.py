@@ -36,6 +36,11 @@ def bad_folder(root):
     return folder
 
 
+# The tests that read `table` share one xdist group: the fixture is module-scoped, but `--dist loadgroup` sends
+# ungrouped tests to any worker, and each worker would check the models again (68 s each under load).
+SHARES_TABLE = pytest.mark.xdist_group("check_table")
+
+
 @pytest.fixture(scope="module")
 def table(tmp_path_factory) -> pd.DataFrame:
     bad = bad_folder(tmp_path_factory.mktemp("check"))
@@ -44,6 +49,7 @@ def table(tmp_path_factory) -> pd.DataFrame:
     return frame.set_index(frame["file"].map(lambda f: os.path.basename(f)))
 
 
+@SHARES_TABLE
 def test_one_row_per_file_with_every_column(table) -> None:
     assert list(table.columns) == list(COLUMNS)
     assert list(table.index) == [
@@ -61,6 +67,7 @@ def test_one_row_per_file_with_every_column(table) -> None:
     assert (table["seconds"] >= 0).all() and (table["reason"].str.len() > 0).all()
 
 
+@SHARES_TABLE
 @pytest.mark.parametrize(
     "name", ["BIOMD0000000035.xml", "BIOMD0000000012.xml", "00001-sbml-l3v1.xml", "00028-sbml-l3v1.xml"]
 )
@@ -72,6 +79,7 @@ def test_exact_models(table, name) -> None:
     assert row.auto_method == "direct" and row.auto_run.startswith("ran: "), row.auto_run  # the same run
 
 
+@SHARES_TABLE
 def test_biomodels_metadata(table) -> None:
     row = table.loc["BIOMD0000000035.xml"]
     assert (row.model_id, row.sbml, row.species, row.reactions, row.time_units) == (
@@ -84,6 +92,7 @@ def test_biomodels_metadata(table) -> None:
     assert table.loc["BIOMD0000000012.xml", "max_initial_count"] == 20
 
 
+@SHARES_TABLE
 def test_micromolar_mapk_cascade_is_tau_leap_only(table) -> None:
     row = table.loc["BIOMD0000000009.xml"]
     assert row.verdict == "tau_leap_only" and row.loads
@@ -93,6 +102,7 @@ def test_micromolar_mapk_cascade_is_tau_leap_only(table) -> None:
     assert row.auto_method == "hybrid" and row.auto_run, row.auto_run  # ran, or timed out keeping the verdict
 
 
+@SHARES_TABLE
 def test_dimensionless_concentrations_are_refused(table) -> None:
     # Initial values 0.75 and 0.25 are not molecule counts: no stochastic simulation can start from them
     # (tau-leaping would jump by whole molecules on quantities of order one), so the verdict is `refused`.
@@ -102,6 +112,7 @@ def test_dimensionless_concentrations_are_refused(table) -> None:
     assert "not molecule counts" in row.reason
 
 
+@SHARES_TABLE
 def test_distrib_and_rate_rule_are_refused(table) -> None:
     row = table.loc["00040-sbml-l3v1.xml"]
     assert row.verdict == "refused" and row.loads
@@ -109,6 +120,7 @@ def test_distrib_and_rate_rule_are_refused(table) -> None:
     assert "package 'distrib'" in constructs and "rateRule 't'" in constructs
 
 
+@SHARES_TABLE
 def test_bad_files_are_errors_and_the_scan_goes_on(table) -> None:
     rows = table.loc[["empty.xml", "malformed.xml", "page.sbml"]]
     assert (rows["verdict"] == "error").all() and not rows["loads"].any()

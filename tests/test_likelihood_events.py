@@ -25,8 +25,7 @@ import math
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from helpers import load, sbml_model
-from scipy.sparse.linalg import expm_multiply
+from helpers import load, master_equation_step, sbml_model
 from scipy.stats import norm
 
 import sbmljax
@@ -109,12 +108,12 @@ def forward(p0: np.ndarray, y: np.ndarray, Q0: sp.csr_matrix, switch=None) -> fl
     the generator is `Q1` and at which the distribution is mapped by `move` (a function; applied before the
     observation when `t_s` is an observation time, as the simulator records the state after the event)."""
     n = np.arange(p0.size)
-    p, t, ll, Q = p0.copy(), 0.0, 0.0, Q0
+    p, t, ll, step = p0.copy(), 0.0, 0.0, master_equation_step(Q0)
     for k, tk in enumerate(TIMES):
         if switch is not None and t < switch[0] <= tk:
-            p = np.clip(expm_multiply(Q.T.tocsr() * (switch[0] - t), p), 0.0, None)
-            p, t, Q = switch[2](p), switch[0], switch[1]
-        p = np.clip(expm_multiply(Q.T.tocsr() * (tk - t), p), 0.0, None)
+            p = step(p, switch[0] - t)
+            p, t, step = switch[2](p), switch[0], master_equation_step(switch[1])
+        p = step(p, tk - t)
         p = p * norm.pdf(y[k], n, SD)
         z = p.sum()
         ll += math.log(z)
@@ -226,10 +225,10 @@ def test_an_event_at_an_observation_time_fires_once() -> None:
     ds, y = _data(m, 7)
     pl = _filter(m, ds)
     series = pl.filtered(seed=0)[0]
-    p, t, Q = _p0(X_MAX + 1), 0.0, generator(10.0, 1.0)
+    p, t, step = _p0(X_MAX + 1), 0.0, master_equation_step(generator(10.0, 1.0))
     n = np.arange(X_MAX + 1)
     for k, tk in enumerate(TIMES):
-        p = np.clip(expm_multiply(Q.T.tocsr() * (tk - t), p), 0.0, None)
+        p = step(p, tk - t)
         if tk == BUMP_T:
             p = _shift(p)
         p = p * norm.pdf(y[k], n, SD)
@@ -281,7 +280,9 @@ def test_a_failing_particle_reports_its_event_assigned_parameters() -> None:
 
 def test_if2_with_a_time_event_reaches_the_exact_maximum() -> None:
     """IF2 on the switch model (events carried per particle, parameters perturbed) from 2.5× off both rates
-    ends within 1 log-likelihood unit of the exact maximum."""
+    ends within 1 log-likelihood unit of the exact maximum. (This data set's likelihood rises slowly along the
+    ridge k1/k2 ≈ 9 towards large rates: Nelder–Mead stops near k1 = 544, k2 = 61 at −19.69; IF2 ends near
+    k1 = 29, k2 = 3.3 at −19.98. The exact reference costs the same at any rate, see `forward`.)"""
     from scipy.optimize import minimize
 
     m = switch_model()

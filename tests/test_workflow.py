@@ -162,6 +162,9 @@ def expected_outputs(datasets=("boarding_school", "bd_synthetic")) -> list[str]:
     return out
 
 
+# The tests that read `tiny_run` share one xdist group: the fixture is module-scoped, but `--dist loadgroup` sends
+# ungrouped tests to any worker, and each worker would run the whole workflow again (5.5 min each under load).
+@pytest.mark.xdist_group("tiny_run")
 def test_tiny_run_produces_every_output_and_a_report(tiny_run):
     work, first, report, _ = tiny_run
     assert first.returncode == 0, first.stdout
@@ -201,6 +204,7 @@ def test_tiny_run_produces_every_output_and_a_report(tiny_run):
     assert "the measurements (orange points)" in html  # a caption was rendered
 
 
+@pytest.mark.xdist_group("tiny_run")
 def test_second_run_does_nothing(tiny_run):
     _, _, _, second = tiny_run
     assert second.returncode == 0, second.stdout
