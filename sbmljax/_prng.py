@@ -254,14 +254,43 @@ def rejection_pooled(
         shape = done.shape
         m = math.prod(shape[1:])
         args = (rng, done.reshape(axis_size, m), jax.tree.map(lambda a: a.reshape(axis_size * m), params))
+        k, rng = across(*args)
+        return (k.reshape(shape), rng), (True, jax.tree.map(lambda _: True, rng))
+
+    @jax.custom_batching.custom_vmap
+    def across(rng, done, params):
         # Most leaps of a filter have no draw of this kind in the whole batch: skip the setup as well as the loop.
-        k, rng = jax.lax.cond(
+        return jax.lax.cond(
             jnp.all(done),
             lambda r, d, p: (jnp.zeros(d.shape, float), r),
             lambda r, d, p: _rejection_across(r, d, p, attempt, prep),
-            *args,
+            rng,
+            done,
+            params,
         )
-        return (k.reshape(shape), rng), (True, jax.tree.map(lambda _: True, rng))
+
+    @across.def_vmap
+    def _merged(axis_size, in_batched, rng, done, params):
+        # A second vmap (replicate filters, IF2's chains) would batch the skip test, and `lax.cond` with a batched
+        # predicate becomes a select that runs the pooled loop's setup on every call (bsflu, one replicate: 22 ms
+        # of an 88 ms filter with no pending draw at all). Its axis joins the trajectories' instead: one pool,
+        # one scalar test, and each trajectory's draws unchanged (they never depend on the pooling).
+        b_rng, b_done, b_params = in_batched
+
+        def bcast(x, batched):
+            return x if batched else jnp.broadcast_to(x, (axis_size, *jnp.shape(x)))
+
+        rng = jax.tree.map(bcast, rng, b_rng)
+        done = bcast(done, b_done)
+        params = jax.tree.map(bcast, params, b_params)
+        b, m = done.shape[1:]
+        k, rng = across(
+            jax.tree.map(lambda a: a.reshape(axis_size * b), rng),
+            done.reshape(axis_size * b, m),
+            jax.tree.map(lambda a: a.reshape(axis_size * b * m), params),
+        )
+        rng = jax.tree.map(lambda a: a.reshape(axis_size, b), rng)
+        return (k.reshape(axis_size, b, m), rng), (True, jax.tree.map(lambda _: True, rng))
 
     return draw(rng, done, params)
 

@@ -11,7 +11,7 @@ import scipy.stats as st
 from helpers import birth_death_moments, sbml_model
 
 import sbmljax
-from sbmljax._binomial import _inversion, binomial
+from sbmljax._binomial import _SMALL, _inversion, binomial
 from sbmljax._ensemble import parameter_vector, prepare
 from sbmljax._likelihood.lockstep import advance_lockstep
 from sbmljax._prng import seed_stream
@@ -24,8 +24,10 @@ N = 2000
 
 @pytest.mark.parametrize(
     ("n", "p"),
-    # both branches and the cut between them (n·q = 9.8 inversion, 10 BTRS), p > 1/2 (symmetry), n = 1
-    [(5, 0.3), (30, 0.2), (200, 0.4), (1000, 0.97), (763, 0.01), (49, 0.2), (100, 0.1), (20, 0.5), (1, 0.7)],
+    # both branches and the cut between them (n·q = 63.6 inversion, 64 BTRS), means 10-64 (inversion since the
+    # cut moved from 10), p > 1/2 (symmetry), n = 1
+    [(5, 0.3), (30, 0.2), (200, 0.4), (1000, 0.97), (763, 0.01), (49, 0.2), (100, 0.1), (20, 0.5), (1, 0.7)]
+    + [(159, 0.4), (160, 0.4), (763, 0.06), (120, 0.25), (400, 0.89), (2000, 0.2)],
 )
 def test_binomial_sampler_chi_square(n, p) -> None:
     m = 20000
@@ -96,9 +98,11 @@ def test_needs_a_fixed_step() -> None:
         )
 
 
-@pytest.mark.parametrize(("n", "q"), [(5, 0.3), (30, 0.2), (763, 0.01), (49, 0.2), (12, 0.5), (2000, 0.004)])
+@pytest.mark.parametrize(
+    ("n", "q"), [(5, 0.3), (30, 0.2), (763, 0.01), (49, 0.2), (12, 0.5), (2000, 0.004), (159, 0.4), (763, 0.08)]
+)
 def test_inversion_is_the_exact_quantile(n, q) -> None:
-    # The inversion branch (n·q < 10) returns the binomial quantile of its uniform: compare with scipy's at
+    # The inversion branch (n·q < 64) returns the binomial quantile of its uniform: compare with scipy's at
     # uniforms away from the CDF's jumps (where rounding may legitimately pick either side).
     u = np.random.default_rng(0).random(5000)
     cdf = st.binom.cdf(np.arange(n + 1), n, q)
@@ -128,7 +132,7 @@ def test_pooled_rejection_under_vmap_equals_each_trajectory_alone() -> None:
     for j in range(2):
         np.testing.assert_array_equal(np.asarray(pooled[j]).reshape(2 * b, -1), np.stack([a[j] for a in alone]))
     q = np.minimum(np.asarray(p[0]), 1.0 - np.asarray(p[0]))
-    assert np.mean(np.asarray(n) * q >= 10.0) > 0.3  # the rejection branch is exercised
+    assert np.mean(np.asarray(n) * q >= _SMALL) > 0.2  # the rejection branch is exercised
 
 
 def test_log1mp_gives_the_same_draws() -> None:
@@ -150,7 +154,7 @@ def test_log1mp_gives_the_same_draws() -> None:
     for a, b in zip(plain, given, strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     nq = np.asarray(n) * np.minimum(np.asarray(p), 1.0 - np.asarray(p))
-    assert np.mean(nq >= 10.0) > 0.1 and np.mean((nq < 10.0) & (np.asarray(p) > 0.5) & (np.asarray(n) > 0)) > 0.01
+    assert np.mean(nq >= _SMALL) > 0.1 and np.mean((nq < _SMALL) & (np.asarray(p) > 0.5) & (np.asarray(n) > 0)) > 0.01
 
 
 def test_lockstep_particles_equal_the_general_loop() -> None:

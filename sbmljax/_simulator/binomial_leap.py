@@ -46,7 +46,7 @@ class BinomialLeaping(AbstractSimulator):
     with constant rate (a pure death) — the binomial with `1 − exp(−k h)` is that process's transition law.
 
     Cost per step: `O(R·S)` for the dense `νᵀK` update and `R` binomial draws (`sbmljax._binomial`: inversion
-    below a mean of 10, BTRS above). No step-size control, no critical channels, no rejected leaps: every
+    below a mean of 64, BTRS above). No step-size control, no critical channels, no rejected leaps: every
     particle takes the same `⌈(t_stop − t)/tau⌉` steps, which is what makes it cheap inside a vmapped filter.
 
     **References:** T. Tian, K. Burrage, "Binomial leap methods for simulating stochastic chemical kinetics",
