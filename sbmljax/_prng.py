@@ -243,14 +243,7 @@ def rejection_pooled(
 
     @draw.def_vmap
     def _pooled(axis_size, in_batched, rng, done, params):
-        b_rng, b_done, b_params = in_batched
-
-        def bcast(x, batched):
-            return x if batched else jnp.broadcast_to(x, (axis_size, *jnp.shape(x)))
-
-        rng = jax.tree.map(bcast, rng, b_rng)
-        done = bcast(done, b_done)
-        params = jax.tree.map(bcast, params, b_params)
+        rng, done, params = _broadcast_unbatched(axis_size, in_batched, rng, done, params)
         shape = done.shape
         m = math.prod(shape[1:])
         args = (rng, done.reshape(axis_size, m), jax.tree.map(lambda a: a.reshape(axis_size * m), params))
@@ -275,14 +268,7 @@ def rejection_pooled(
         # predicate becomes a select that runs the pooled loop's setup on every call (bsflu, one replicate: 22 ms
         # of an 88 ms filter with no pending draw at all). Its axis joins the trajectories' instead: one pool,
         # one scalar test, and each trajectory's draws unchanged (they never depend on the pooling).
-        b_rng, b_done, b_params = in_batched
-
-        def bcast(x, batched):
-            return x if batched else jnp.broadcast_to(x, (axis_size, *jnp.shape(x)))
-
-        rng = jax.tree.map(bcast, rng, b_rng)
-        done = bcast(done, b_done)
-        params = jax.tree.map(bcast, params, b_params)
+        rng, done, params = _broadcast_unbatched(axis_size, in_batched, rng, done, params)
         b, m = done.shape[1:]
         k, rng = across(
             jax.tree.map(lambda a: a.reshape(axis_size * b), rng),
@@ -293,6 +279,17 @@ def rejection_pooled(
         return (k.reshape(axis_size, b, m), rng), (True, jax.tree.map(lambda _: True, rng))
 
     return draw(rng, done, params)
+
+
+def _broadcast_unbatched(axis_size: int, in_batched: tuple, rng: Stream, done: Array, params: PyTree) -> tuple:
+    """`(rng, done, params)` with every argument a custom_vmap rule received unbatched broadcast along the new
+    leading axis of `axis_size`, so the rule can treat all three as batched (`in_batched` as the rule got it)."""
+    b_rng, b_done, b_params = in_batched
+
+    def bcast(x, batched):
+        return x if batched else jnp.broadcast_to(x, (axis_size, *jnp.shape(x)))
+
+    return jax.tree.map(bcast, rng, b_rng), bcast(done, b_done), jax.tree.map(bcast, params, b_params)
 
 
 def _rejection_across(
