@@ -25,7 +25,7 @@ Softw. 47(4):36 (2021). S. Vigna, https://prng.di.unimi.it/xoshiro128plusplus.c 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import equinox as eqx
 import jax
@@ -281,7 +281,7 @@ def rejection_pooled(
     return draw(rng, done, params)
 
 
-def _broadcast_unbatched(axis_size: int, in_batched: tuple, rng: Stream, done: Array, params: PyTree) -> tuple:
+def _broadcast_unbatched(axis_size: int, in_batched: Sequence, rng: Stream, done: Array, params: PyTree) -> tuple:
     """`(rng, done, params)` with every argument a custom_vmap rule received unbatched broadcast along the new
     leading axis of `axis_size`, so the rule can treat all three as batched (`in_batched` as the rule got it)."""
     b_rng, b_done, b_params = in_batched
