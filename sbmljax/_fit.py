@@ -284,9 +284,12 @@ def make_objective(
         from ._likelihood.objective import LikelihoodObjective
 
         options: dict[str, Any] = dict(estimator_options or {})
-        unknown = set(options) - {"method", "replicates"}
+        unknown = set(options) - {"method", "replicates", "resample_threshold"}
         if unknown:
-            raise ConfigError(f"loss='likelihood' takes estimator_options method and replicates, not {sorted(unknown)}")
+            raise ConfigError(
+                "loss='likelihood' takes estimator_options method, replicates and resample_threshold, not "
+                f"{sorted(unknown)}"
+            )
         return LikelihoodObjective(problem, start, n_particles=n_trajectories, **options)
     est = make_estimator(estimator, **(estimator_options or {}))
     return MomentObjective(problem, start, loss=make_loss(loss), estimator=est, n_trajectories=n_trajectories)
@@ -453,8 +456,8 @@ def fit(
       when the data give noise SDs). See `sbmljax._loss`. Or `"likelihood"`: maximum likelihood of the
       observed time series by particle filtering (`sbmljax.log_likelihood`: any PEtab or count noise model,
       `n_trajectories` particles per filter); its gradient is the path score over the particles (Fisher
-      identity), so `estimator` is not used; `estimator_options` may set `method` (an exact one) and
-      `replicates`.
+      identity), so `estimator` is not used; `estimator_options` may set `method` (an exact one),
+      `replicates` and `resample_threshold` (see `sbmljax.log_likelihood`).
     - `n_trajectories`: trajectories per dataset and iteration (and per pilot ensemble).
     - `seed`: integer seed; iteration `k` uses seeds derived from `(seed, k)`.
     - `iterations`: optimiser steps.

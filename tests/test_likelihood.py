@@ -31,7 +31,7 @@ import sbmljax
 from sbmljax._likelihood import ParticleLikelihood
 from sbmljax._likelihood.api import as_likelihood_problem
 from sbmljax.data import Dataset, Observable
-from sbmljax.errors import DataError, LikelihoodError
+from sbmljax.errors import ConfigError, DataError, LikelihoodError
 
 TIMES = np.arange(1.0, 9.0)
 
@@ -293,6 +293,10 @@ def test_cli_loglik_errors_are_one_line_and_leave_no_file(tmp_path, id_data, cap
     assert err.count("\n") == 1 and "noise of observable 'X' is unknown" in err
     code = main(["loglik", str(model), str(data), "--seed", "1", "--noise-sd", "2", "--param", "nope=1"])
     assert code == 1 and "unknown parameter 'nope'" in capsys.readouterr().err
+    argv = ["loglik", str(model), str(data), "--seed", "1", "--noise-sd", "2", "--param", "k1=10", "k2=1"]
+    code = main([*argv, "--resample-threshold", "2", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1 and not out.exists() and err.count("\n") == 1 and "resample_threshold = 2.0" in err
 
 
 @pytest.mark.slow
@@ -656,3 +660,24 @@ def test_binomial_leap_filter_on_pure_death_matches_the_forward_algorithm() -> N
         res = sbmljax.log_likelihood(m, ds, {"k": k}, seed=4, method=sbmljax.BinomialLeaping(tau=1.0))
         z = (res.value + res.stderr**2 / 2 - death_exact(k, y)) / res.stderr
         assert abs(z) < 3, (k, res.value, res.stderr, death_exact(k, y))
+
+
+def test_resample_threshold_moves_the_variance_not_the_value(id_data) -> None:
+    """`resample_threshold` 1 (resample at every observation, pomp's rule) and 0 (never: sequential importance
+    sampling) both estimate the forward algorithm's likelihood within 3 standard errors (plus the log's
+    `stderr²/2` bias); 1 resamples at least at each of the 7 observed times (at the missing one the weights stay
+    equal, where rounding decides `ESS < N`) and 0 never; the default is 0.5, bitwise; a threshold outside [0, 1] is one clear error."""
+    m, ds, y = id_data
+    exact = id_exact(10.0, 1.0, y)
+    kw = dict(n_particles=1000, replicates=8, seed=3)
+    for threshold, fewest, most in [(1.0, 7 * 8, 8 * 8), (0.0, 0, 0)]:
+        res = sbmljax.log_likelihood(m, ds, {"k1": 10.0, "k2": 1.0}, resample_threshold=threshold, **kw)
+        z = (res.value + res.stderr**2 / 2 - exact) / res.stderr
+        assert abs(z) < 3, (threshold, res.value, res.stderr, exact)
+        assert fewest <= res.resampled <= most, (threshold, res.resampled)
+    half = sbmljax.log_likelihood(m, ds, {"k1": 10.0, "k2": 1.0}, resample_threshold=0.5, **kw)
+    default = sbmljax.log_likelihood(m, ds, {"k1": 10.0, "k2": 1.0}, **kw)
+    assert (half.value, half.stderr, half.resampled) == (default.value, default.stderr, default.resampled)
+    for bad in (1.5, -0.1, float("nan")):
+        with pytest.raises(ConfigError, match="resample_threshold"):
+            sbmljax.log_likelihood(m, ds, {"k1": 10.0, "k2": 1.0}, resample_threshold=bad, **kw)

@@ -26,7 +26,12 @@ from ..errors import (
     EstimatorError,
     ParameterError,
 )
-from .dataset_filter import DatasetFilter, event_gradient_refusal
+from .dataset_filter import (
+    DEFAULT_RESAMPLE_THRESHOLD,
+    DatasetFilter,
+    check_resample_threshold,
+    event_gradient_refusal,
+)
 
 DEFAULT_REPLICATES = 4
 
@@ -130,7 +135,7 @@ class ParticleLikelihood:
     - `names`: the parameters evaluations may change (and that `grad=True` differentiates): estimated
       parameters of the problem, model parameters, or parameters of observable and noise formulas.
     - `values`: values of every parameter the problem and the caller set (`names` included, as start values).
-    - `n_particles`, `replicates`, `method`, `block`: see `log_likelihood`.
+    - `n_particles`, `replicates`, `method`, `block`, `resample_threshold`: see `log_likelihood`.
     """
 
     @x64
@@ -144,9 +149,11 @@ class ParticleLikelihood:
         replicates: int = DEFAULT_REPLICATES,
         method="direct",
         block: int | None = None,
+        resample_threshold: float = DEFAULT_RESAMPLE_THRESHOLD,
     ):
         if replicates < 1 or n_particles < 1:
             raise ConfigError(f"need n_particles ≥ 1 and replicates ≥ 1, got {n_particles}, {replicates}")
+        check_resample_threshold(resample_threshold)
         self.problem, self.names = problem, tuple(names)
         self.n = int(n_particles)
         self.replicates = replicates
@@ -165,7 +172,7 @@ class ParticleLikelihood:
             raise ParameterError(f"no value for parameter(s) {missing}")
         self.values = {k: float(v) for k, v in values.items()}
         self.filters = [
-            DatasetFilter(problem, d, self.values, self.names, method, self.n, replicates, block)
+            DatasetFilter(problem, d, self.values, self.names, method, self.n, replicates, block, resample_threshold)
             for d in problem.datasets
         ]
         self.method = self.filters[0].prep.sim.name
@@ -326,13 +333,14 @@ def log_likelihood(
     replicates: int = DEFAULT_REPLICATES,
     grad: bool = False,
     block: int | None = None,
+    resample_threshold: float = DEFAULT_RESAMPLE_THRESHOLD,
 ) -> LogLikelihood:
     """The log-likelihood of a stochastic model given time-series data, by bootstrap particle filters.
 
     The particles are simulated exactly between observation times (`method`), weighted by the measurement
     density of each observation (normal, laplace, lin/log/log10, or a count model: see
     `sbmljax.data.Observable`), and resampled systematically when the effective sample size falls below
-    half the particles. `replicates` independent filters of `n_particles` each run at once (vmapped):
+    `resample_threshold` times the particles (half by default). `replicates` independent filters of `n_particles` each run at once (vmapped):
     `value` is the log of the mean of their (unbiased) likelihood estimates, with a jackknife standard error
     (the estimator of pomp's `logmeanexp(se=TRUE)`); the cost is `replicates × n_particles` simulations.
 
@@ -360,6 +368,11 @@ def log_likelihood(
       its time whatever the observation grid (an event at an observation time acts before that observation).
     - `block`: steps per iteration of the simulation loop's inner `scan` (default: the method's, at most 32; speed only, results
       do not depend on it).
+    - `resample_threshold`: resample after an observation when the effective sample size `1/Σ W²` is below this
+      fraction of `n_particles`, in [0, 1] (Liu & Chen 1995's adaptive rule; 0.5 by default). `1` resamples at
+      every observation, as pomp and pypomp do; `0` never resamples (sequential
+      importance sampling, whose weights degenerate over many observations). The estimate is unbiased for every
+      value; the value moves its variance only.
 
     **Returns:** a `LogLikelihood` (`.value`, `.stderr`, `.grad`, `.grad_stderr`).
 
@@ -378,6 +391,13 @@ def log_likelihood(
         raise ConfigError(f"seed must be an integer, got {seed!r}")
     problem, values, names = as_likelihood_problem(model, data, params, noise_sd)
     pl = ParticleLikelihood(
-        problem, names, values, n_particles=n_particles, replicates=replicates, method=method, block=block
+        problem,
+        names,
+        values,
+        n_particles=n_particles,
+        replicates=replicates,
+        method=method,
+        block=block,
+        resample_threshold=resample_threshold,
     )
     return pl.evaluate(seed=int(seed), grad=grad)

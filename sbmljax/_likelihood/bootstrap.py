@@ -106,7 +106,7 @@ def bootstrap_filter(
     n_particles: int,
     t0: float,
     block: int,
-    threshold: float,
+    threshold: float | Float[Array, ""],
     score: bool,
     record: bool = False,
     events: CompiledEvents | None = None,

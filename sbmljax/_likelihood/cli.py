@@ -20,6 +20,13 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, required=True, help="random seed (required: results are reproducible)")
     p.add_argument("--method", default="direct", help="direct, nrm or tau_leap (default: direct)")
     p.add_argument("--noise-sd", type=float, help="known Gaussian measurement SD of quick-form data")
+    p.add_argument(
+        "--resample-threshold",
+        type=float,
+        default=0.5,
+        help="resample when the effective sample size falls below this fraction of the particles (default 0.5; "
+        "1 = at every observation, as pomp)",
+    )
     p.add_argument("--grad", action="store_true", help="also estimate the gradient for every --param (and estimated)")
     p.add_argument("--out", help="also write the result as JSON here")
 
@@ -50,6 +57,7 @@ def _loglik(args: argparse.Namespace) -> int:
         method=args.method,
         noise_sd=args.noise_sd,
         grad=args.grad,
+        resample_threshold=args.resample_threshold,
     )
     text = json.dumps(dataclasses.asdict(res), indent=2, allow_nan=True)
     if args.out:

@@ -16,7 +16,14 @@ from .._ensemble import UNLIMITED_STEPS, parameter_vector, prepare, raise_failur
 from .._expr import symbols
 from .._solve import Solution
 from ..data import Dataset, Problem
-from ..errors import DataError, EstimatorError, LikelihoodError, SimulationError, UnsupportedSBMLFeatureError
+from ..errors import (
+    ConfigError,
+    DataError,
+    EstimatorError,
+    LikelihoodError,
+    SimulationError,
+    UnsupportedSBMLFeatureError,
+)
 from .bootstrap import FilterOutput, bootstrap_filter, event_assigned
 from .observation import observation_model
 
@@ -26,6 +33,22 @@ is its own vmapped loop, which runs until its slowest particle is done, in whole
 few hundred events wastes up to a block per interval. On bsflu (1,000 particles, direct) a filter took
 210 ms with the direct method's 128, 144 ms with 32 or 64, 196 ms with 16; the gradient 454 → 261 ms.
 Speed only: the results are bitwise the same for every block."""
+
+DEFAULT_RESAMPLE_THRESHOLD = 0.5
+"""Resample when the effective sample size falls below this fraction of the particles (Liu & Chen 1995's
+rule, with the customary half; Doucet & Johansen 2009, section 3.5)."""
+
+
+def check_resample_threshold(value: float) -> None:
+    """A `ConfigError` unless `value` is a fraction of the particles in [0, 1] (the effective sample size lies
+    in [1, N], so a larger value would be the same as 1, and a NaN would never resample without saying so)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ConfigError(f"resample_threshold must be a number in [0, 1], got {value!r}")
+    if not 0.0 <= float(value) <= 1.0:
+        raise ConfigError(
+            f"resample_threshold = {value!r}: it is the fraction of the particles below which the effective sample "
+            "size triggers resampling, so it must lie in [0, 1] (1 resamples at every observation, 0 never)"
+        )
 
 
 def event_method_refusal(model, sim) -> None:
@@ -112,7 +135,18 @@ class Initial(eqx.Module):
 
 @eqx.filter_jit
 def run_filters(
-    net, sim, obs, initial, theta, keys, n: int, block: int, score: bool, record: bool = False, events=None
+    net,
+    sim,
+    obs,
+    initial,
+    theta,
+    keys,
+    n: int,
+    block: int,
+    score: bool,
+    record: bool = False,
+    events=None,
+    threshold: float | jax.Array = DEFAULT_RESAMPLE_THRESHOLD,
 ) -> FilterOutput:
     # Module-level and keyed on structure: a second problem of the same shape reuses the compiled filter.
     def one(key):
@@ -126,7 +160,7 @@ def run_filters(
             n_particles=n,
             t0=initial.t0,
             block=block,
-            threshold=0.5,
+            threshold=threshold,
             score=score,
             record=record,
             events=events,
@@ -152,7 +186,18 @@ def _one_failure(status, t, x, p) -> Solution:
 class DatasetFilter:
     """The compiled filter of one dataset and what its errors need."""
 
-    def __init__(self, problem: Problem, d: Dataset, values: Mapping[str, float], names, method, n, r, block):
+    def __init__(
+        self,
+        problem: Problem,
+        d: Dataset,
+        values: Mapping[str, float],
+        names,
+        method,
+        n,
+        r,
+        block,
+        threshold: float = DEFAULT_RESAMPLE_THRESHOLD,
+    ):
         model = problem.model
         model_params = set(model.parameter_values())
         merged = {**values, **d.params}
@@ -181,6 +226,7 @@ class DatasetFilter:
         self.obs = observation_model(d, model, net, self.names, constants)
         self.sim, self.n, self.block = prep.sim, n, block or min(prep.sim.default_block, FILTER_BLOCK)
         self.events = prep.events
+        self.threshold = float(threshold)
 
     def check_noise(self, theta: jax.Array) -> None:
         """Noise values at the initial state (constant noise formulas): one error naming the observable and
@@ -211,6 +257,8 @@ class DatasetFilter:
             score,
             record,
             self.events,
+            # traced, so that filters differing only in their threshold share one compilation
+            jnp.asarray(self.threshold, dtype=jnp.float64),
         )
         out = jax.tree.map(np.asarray, out)
         self._raise(out, theta)

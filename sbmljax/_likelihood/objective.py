@@ -9,6 +9,7 @@ import numpy as np
 from .._objective import AbstractObjective, Evaluation
 from ..data import Problem
 from .api import DEFAULT_REPLICATES, ParticleLikelihood
+from .dataset_filter import DEFAULT_RESAMPLE_THRESHOLD
 
 
 class LikelihoodObjective(AbstractObjective):
@@ -41,12 +42,19 @@ class LikelihoodObjective(AbstractObjective):
         method="direct",
         seed: int | None = None,
         replicates: int = DEFAULT_REPLICATES,
+        resample_threshold: float = DEFAULT_RESAMPLE_THRESHOLD,
     ):
         self.problem = problem
         values = {**problem.fixed, **problem.nominal(), **{k: float(v) for k, v in start.items()}}
         self.ids = problem.estimated_ids
         self.likelihood = ParticleLikelihood(
-            problem, self.ids, values, n_particles=n_particles, replicates=replicates, method=method
+            problem,
+            self.ids,
+            values,
+            n_particles=n_particles,
+            replicates=replicates,
+            method=method,
+            resample_threshold=resample_threshold,
         )
         if not self.likelihood.exact:
             from ..errors import ConfigError
