@@ -5,7 +5,8 @@ Data flows import → model → propensities → simulator → estimator → fit
 - `load_sbml` reads SBML (a file, text or a tellurium model) into a `Model`, `load_antimony` Antimony text;
 - `simulate` runs ensembles with an exact or approximate simulator;
 - `log_likelihood` computes the particle-filter log-likelihood of time-series data (and its gradient);
-  `if2` maximises it by iterated filtering, `profile` gives profile-likelihood intervals;
+  `if2` maximises it by iterated filtering, `profile` gives profile-likelihood intervals, `smoothed_paths`
+  draws latent paths given the data;
 - `check_models` scans SBML files and folders for what can be simulated, and how (`sbmljax check`);
 - `sbmljax.plot` draws ensembles, fits and gradient diagnostics (matplotlib, no display needed);
 - `sbmljax.errors` holds the exception types.
@@ -80,6 +81,12 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from ._likelihood.profile import (
         profile as profile,
     )
+    from ._likelihood.smoothing import (
+        SmoothedPaths as SmoothedPaths,
+    )
+    from ._likelihood.smoothing import (
+        smoothed_paths as smoothed_paths,
+    )
     from ._model import Model as Model
     from ._simulate import simulate as simulate
     from ._simulator import (
@@ -136,6 +143,8 @@ _EXPORTS: dict[str, str] = {
     "if2": "._likelihood.if2",
     "log_likelihood": "._likelihood",
     "profile": "._likelihood.profile",
+    "SmoothedPaths": "._likelihood.smoothing",
+    "smoothed_paths": "._likelihood.smoothing",
     "Model": "._model",
     "simulate": "._simulate",
     "AbstractSimState": "._simulator",

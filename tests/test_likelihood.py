@@ -681,3 +681,45 @@ def test_resample_threshold_moves_the_variance_not_the_value(id_data) -> None:
     for bad in (1.5, -0.1, float("nan")):
         with pytest.raises(ConfigError, match="resample_threshold"):
             sbmljax.log_likelihood(m, ds, {"k1": 10.0, "k2": 1.0}, resample_threshold=bad, **kw)
+
+
+def test_smoothed_paths_match_the_forward_backward_algorithm(id_data) -> None:
+    """`sbmljax.smoothed_paths`: the mean of paths drawn by tracing the filters' genealogies, at each observation
+    time, against the exact smoothing mean E[X_k | y_1..K] (forward–backward over the full state space), within
+    4 jackknife standard errors over the filters plus 0.05 (where the filtering mean misses by more); the observables are the paths' X; the draws are the
+    same for the same seed; at the last time each draw is its own particle far more often than at the first
+    (path degeneracy, reported by `distinct`)."""
+    m, ds, y = id_data
+    kw = dict(n_particles=500, replicates=24, seed=6)
+    (sp_,) = sbmljax.smoothed_paths(m, ds, {"k1": 10.0, "k2": 1.0}, n_paths=2000, **kw)
+    assert sp_.states.shape == (2000, TIMES.size, 1) and sp_.species == ("X",) and sp_.observables == ("X",)
+    np.testing.assert_array_equal(sp_.values, sp_.states)
+    assert sp_.distinct[-1] > sp_.distinct[0]
+    n = np.arange(ID_MAX + 1)
+    g = [np.ones(n.size) if np.isnan(v) else norm.pdf(v, n, ID_SD) for v in y]
+    fwd, bwd = master_equation_step(id_generator(10.0, 1.0)), master_equation_step(id_generator(10.0, 1.0).T)
+    alpha, p, t = [], np.zeros(n.size), 0.0
+    p[ID_X0] = 1.0
+    for k, tk in enumerate(TIMES):
+        p = fwd(p, tk - t) * g[k]
+        p /= p.sum()
+        alpha.append(p)
+        t = tk
+    beta = np.ones(n.size)
+    exact = np.empty(TIMES.size)
+    for k in range(TIMES.size - 1, -1, -1):
+        if k < TIMES.size - 1:
+            beta = bwd(g[k + 1] * beta, TIMES[k + 1] - TIMES[k])
+            beta /= beta.max()
+        s = alpha[k] * beta
+        exact[k] = (s / s.sum()) @ n
+    x = sp_.states[:, :, 0]
+    mean = x.mean(axis=0)
+    loo = np.array([x[sp_.replicate != r].mean(axis=0) for r in range(24)])
+    se = np.sqrt(23 * np.mean((loo - loo.mean(axis=0)) ** 2, axis=0))
+    assert np.all(np.abs(mean - exact) < 4 * se + 0.05), (mean, exact, se)
+    # the test tells smoothing from filtering: the filtering means E[X_k | y_1..k] miss by more somewhere
+    filtering = np.array([a @ n for a in alpha])
+    assert np.any(np.abs(filtering - exact) > 4 * se + 0.05), (filtering, exact, se)
+    (again,) = sbmljax.smoothed_paths(m, ds, {"k1": 10.0, "k2": 1.0}, n_paths=2000, **kw)
+    np.testing.assert_array_equal(again.states, sp_.states)

@@ -148,6 +148,7 @@ def expected_outputs(datasets=("boarding_school", "bd_synthetic")) -> list[str]:
             f"results/simulate_fitted/{d}/index.tsv",
             f"results/simulate_fitted/{d}/fit_0.npz",
             f"results/simulate_fitted/{d}/filtered_0.csv",  # fit.loss auto: both have a noise model
+            f"results/simulate_fitted/{d}/smoothed_0.csv",
             *(f"results/report/{d}/{f}.png" for f in ("fit", "means", "loss", "parameters", "gradients")),
             f"results/report/{d}/estimates.tsv",
             f"logs/fit/{d}.log",

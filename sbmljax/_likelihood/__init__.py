@@ -7,6 +7,7 @@
 - `if2.py`: iterated filtering (IF2), `sbmljax.if2` and `fit(start="if2")`; its iteration (`if2_kernel.py`),
   settings (`if2_setup.py`) and loop with `IF2Result` (`if2_run.py`);
 - `profile.py`: `sbmljax.profile`, profile likelihood with Monte Carlo–adjusted (MCAP) intervals;
+- `smoothing.py`: `sbmljax.smoothed_paths`, latent paths given the data by tracing the filter's genealogy;
 - `objective.py`: `LikelihoodObjective`, `fit(loss="likelihood")`'s objective; `cli.py`: `sbmljax loglik`.
 """
 

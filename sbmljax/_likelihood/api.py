@@ -32,6 +32,7 @@ from .dataset_filter import (
     check_resample_threshold,
     event_gradient_refusal,
 )
+from .smoothing import SmoothedPaths, trace_paths
 
 DEFAULT_REPLICATES = 4
 
@@ -259,6 +260,37 @@ class ParticleLikelihood:
             lo, hi = weighted_quantiles(y, w, quantiles[0]), weighted_quantiles(y, w, quantiles[1])
             q = (float(quantiles[0]), float(quantiles[1]))
             out.append(FilteredSeries(d.name, np.asarray(d.times), d.observable_ids, mean, lo, hi, q))
+        return out
+
+    @x64
+    def smoothed(
+        self, values: Mapping[str, float] | None = None, *, seed: int, n_paths: int = 100
+    ) -> list[SmoothedPaths]:
+        """`n_paths` latent paths per dataset drawn from the smoothing distribution `p(x_{1:K} | y_{1:K})` by
+        tracing the genealogy of this object's `replicates` filters (`sbmljax._likelihood.smoothing`): a list of
+        `SmoothedPaths`, one per dataset."""
+        from ..data import observables
+
+        if isinstance(n_paths, bool) or not isinstance(n_paths, (int, np.integer)) or n_paths < 1:
+            raise ConfigError(f"n_paths must be an integer ≥ 1, got {n_paths!r}")
+        theta = self._theta(values or {})
+        merged = {**self.values, **(values or {})}
+        model = self.problem.model
+        out = []
+        for i, f in enumerate(self.filters):
+            keys = jax.vmap(lambda r, i=i: jax.random.fold_in(_seed_key(seed, i), r))(jnp.arange(self.replicates))
+            res = f.run(theta, keys, False, record=True)
+            draw_seed = int(np.random.SeedSequence([int(seed), i, 23]).generate_state(1)[0])
+            states, logw, anc, ll = (np.asarray(a) for a in (res.states, res.logw, res.ancestors, res.loglik))
+            paths, reps, distinct = trace_paths(states, logw, anc, ll, int(n_paths), draw_seed)
+            d = f.dataset
+            h = observables(d, model)
+            vals = np.asarray(h(jnp.asarray(paths), {**merged, **d.params}))
+            out.append(
+                SmoothedPaths(
+                    d.name, np.asarray(d.times), tuple(model.species_ids), d.observable_ids, paths, vals, reps, distinct
+                )
+            )
         return out
 
     def _check_initial_counts(self) -> None:

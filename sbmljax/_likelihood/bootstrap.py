@@ -68,9 +68,11 @@ class FilterOutput(eqx.Module):
     resampled: Int[Array, ""]  # how many times the particles were resampled
     min_ess: Float[Array, ""]
     # with record=True: the particles at each observation time and their normalised log-weights after
-    # weighting by that observation (the filtering distribution p(x_k | y_1..k)); else None
+    # weighting by that observation (the filtering distribution p(x_k | y_1..k)), and the ancestor indices
+    # chosen after it (particle i at time k+1 descends from particle ancestors[k, i] at time k); else None
     states: Float[Array, "times n species"] | None = None
     logw: Float[Array, "times n"] | None = None
+    ancestors: Int[Array, "times n"] | None = None
 
 
 def systematic_resample(key: PRNGKeyArray, w: Float[Array, " n"]) -> Int[Array, " n"]:
@@ -125,7 +127,8 @@ def bootstrap_filter(
     - `n_particles`, `t0`, `block`: particles, the start time, steps per iteration of the loop's inner `scan`.
     - `threshold`: resample when the effective sample size is below `threshold · n_particles`.
     - `score`: also estimate `∇θ log p(y)` (Fisher identity over the particles' ancestral paths).
-    - `record`: also return the weighted particles at each observation (`states`, `logw`).
+    - `record`: also return the weighted particles at each observation and the ancestors chosen after it
+      (`states`, `logw`, `ancestors`: the genealogy `sbmljax._likelihood.smoothing` traces).
     - `events`: the model's compiled SBML events (`None` if it has none): each particle then carries its
       parameters and trigger values (the module docstring). The parameters no event assigns are `theta`'s;
       the gradient needs events whose expressions do not depend on `theta` (`event_gradient_refusal`).
@@ -241,7 +244,7 @@ def bootstrap_filter(
         )
         if pp is not None and evs is not None:  # with events: the particle's parameters and triggers go with it
             out.update(p=pp[anc], ev=evs[anc], fail_p=jnp.where(new_fail, pp[first_fail], c["fail_p"]))
-        return out, ((x, logw) if record else None)
+        return out, ((x, logw, anc) if record else None)
 
     c, ys = jax.lax.scan(interval, carry0, jnp.arange(obs.times.shape[0], dtype=jnp.int32))
     w = jnp.exp(c["logw"])
@@ -262,4 +265,5 @@ def bootstrap_filter(
         min_ess=c["min_ess"],
         states=ys[0] if record else None,
         logw=ys[1] if record else None,
+        ancestors=ys[2] if record else None,
     )

@@ -11,7 +11,9 @@ measurement times), observables only:
 
 With a likelihood fit, `filtered_<j>.csv` holds the filtering distribution of the observables at the
 measurement times (particle filter at the fitted parameters: `<id>_mean`, `<id>_lower`, `<id>_upper`, the
-weighted mean and 5–95% quantiles; index figure `filtered`, file in the `ode` column).
+weighted mean and 5–95% quantiles; index figure `filtered`, file in the `ode` column), and `smoothed_<j>.csv`
+`SMOOTHED_PATHS` latent paths drawn from the smoothing distribution by tracing that filter's genealogy
+(`sbmljax.smoothed_paths`; columns `path`, `time` and the observables; index figure `smoothed`).
 
 `index.tsv` lists them: `figure` (`fit` or `mean`), `j`, `dataset` (the dataset's name), `set`, `ensemble`
 and `ode` (file names). Ensembles are `Trajectories.to_npz` files whose "species" are the observables.
@@ -28,6 +30,10 @@ import numpy as np
 from .._trajectory import Trajectories, atomic_write_text
 
 INDEX = "index.tsv"
+
+SMOOTHED_PATHS = 10
+"""How many smoothed paths the report draws per dataset: a few, as pomp's `filter_traj` plots, enough to see
+the spread of the latent path given all the data without hiding the data points."""
 
 
 def on_grid(d, points: int):
@@ -142,6 +148,8 @@ def _filtered(problem, fitted, folder: Path, n_particles: int, seed: int) -> lis
     values = {**problem.fixed, **problem.nominal(), **fitted}
     pl = ParticleLikelihood(problem, problem.estimated_ids, values, n_particles=max(n_particles, 2), replicates=1)
     rows = []
+    # the same seed and one replicate: the smoothed paths trace the genealogy of the very filter summarised
+    smoothed = pl.smoothed(seed=seed + 200, n_paths=SMOOTHED_PATHS)
     for j, series in enumerate(pl.filtered(seed=seed + 200)):
         frame = pd.DataFrame({"time": series.times})
         for o, oid in enumerate(series.observables):
@@ -151,5 +159,15 @@ def _filtered(problem, fitted, folder: Path, n_particles: int, seed: int) -> lis
         atomic_write_text(folder / f"filtered_{j}.csv", frame.to_csv(index=False))
         rows.append({"figure": "filtered", "j": j, "dataset": series.dataset, "set": "stochastic"})
         rows[-1] |= {"ensemble": "", "ode": f"filtered_{j}.csv"}
-    logging.info("filtering distributions at the fitted parameters (%d particles)", n_particles)
+        paths = smoothed[j]
+        k = paths.times.size
+        frame = pd.DataFrame(
+            {"path": np.repeat(np.arange(SMOOTHED_PATHS), k), "time": np.tile(paths.times, SMOOTHED_PATHS)}
+        )
+        for o, oid in enumerate(paths.observables):
+            frame[oid] = paths.values[:, :, o].reshape(-1)
+        atomic_write_text(folder / f"smoothed_{j}.csv", frame.to_csv(index=False))
+        rows.append({"figure": "smoothed", "j": j, "dataset": series.dataset, "set": "stochastic"})
+        rows[-1] |= {"ensemble": "", "ode": f"smoothed_{j}.csv"}
+    logging.info("filtering distributions and smoothed paths at the fitted parameters (%d particles)", n_particles)
     return rows

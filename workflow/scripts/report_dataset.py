@@ -40,13 +40,19 @@ try:
         return traj, (ode["time"].to_numpy(), ode[list(traj.species)].to_numpy(), traj.species)
 
     filtered = {int(r.j): pd.read_csv(folder / r.ode) for r in index[index["figure"] == "filtered"].itertuples()}
+    smoothed = {int(r.j): pd.read_csv(folder / r.ode) for r in index[index["figure"] == "smoothed"].itertuples()}
 
     def draw_filtered(axes, d, j) -> None:
-        """With a likelihood fit: the filtering distribution at the measurement times (mean, 5-95% bars)."""
+        """With a likelihood fit: the filtering distribution at the measurement times (mean, 5-95% bars) and a
+        few paths drawn from the smoothing distribution (the latent path given all the data)."""
         if j not in filtered:
             return
         f = filtered[j]
         for a, oid in zip(axes, d.observable_ids, strict=False):
+            if j in smoothed:
+                for i, (_, path) in enumerate(smoothed[j].groupby("path")):
+                    label = "smoothed paths" if i == 0 else None
+                    a.plot(path["time"], path[oid], "-", lw=0.8, alpha=0.6, color="C4", label=label)
             mean = f[f"{oid}_mean"].to_numpy()
             err = np.stack([mean - f[f"{oid}_lower"].to_numpy(), f[f"{oid}_upper"].to_numpy() - mean])
             a.errorbar(f["time"], mean, yerr=err, fmt="s", ms=4, color="C2", capsize=2, label="filtered (5-95%)")
