@@ -419,13 +419,12 @@ def log_likelihood(
     G. Poyiadjis, A. Doucet, S. S. Singh, Biometrika 98:65–80 (2011); M. K. Pitt, R. dos Santos Silva,
     P. Giordani, R. Kohn, J. Econometrics 171:134–151 (2012) (the bias of `log Ẑ`).
     """
-    if not isinstance(seed, (int, np.integer)):
-        raise ConfigError(f"seed must be an integer, got {seed!r}")
-    problem, values, names = as_likelihood_problem(model, data, params, noise_sd)
-    pl = ParticleLikelihood(
-        problem,
-        names,
-        values,
+    pl = particle_likelihood(
+        model,
+        data,
+        params,
+        seed=seed,
+        noise_sd=noise_sd,
         n_particles=n_particles,
         replicates=replicates,
         method=method,
@@ -433,3 +432,20 @@ def log_likelihood(
         resample_threshold=resample_threshold,
     )
     return pl.evaluate(seed=int(seed), grad=grad)
+
+
+def particle_likelihood(
+    model: Model | str | os.PathLike | None,
+    data,
+    params: Mapping[str, float] | None,
+    *,
+    seed: int,
+    noise_sd: float | None,
+    **settings,
+) -> ParticleLikelihood:
+    """The `ParticleLikelihood` of `log_likelihood`'s inputs (`settings`: its keyword arguments), after
+    checking the seed: what `log_likelihood` and `smoothed_paths` both evaluate."""
+    if not isinstance(seed, (int, np.integer)):
+        raise ConfigError(f"seed must be an integer, got {seed!r}")
+    problem, values, names = as_likelihood_problem(model, data, params, noise_sd)
+    return ParticleLikelihood(problem, names, values, **settings)

@@ -109,16 +109,14 @@ def smoothed_paths(
     J. R. Stat. Soc. B 72:269–342 (2010); A. A. King, D. Nguyen, E. L. Ionides, J. Stat. Softw. 69(12) (2016)
     (pomp's `filter_traj`).
     """
-    from ..errors import ConfigError
-    from .api import ParticleLikelihood, as_likelihood_problem
+    from .api import particle_likelihood
 
-    if not isinstance(seed, (int, np.integer)):
-        raise ConfigError(f"seed must be an integer, got {seed!r}")
-    problem, values, names = as_likelihood_problem(model, data, params, noise_sd)
-    pl = ParticleLikelihood(
-        problem,
-        names,
-        values,
+    pl = particle_likelihood(
+        model,
+        data,
+        params,
+        seed=seed,
+        noise_sd=noise_sd,
         n_particles=n_particles,
         replicates=replicates,
         method=method,
