@@ -77,8 +77,8 @@ class BinomialLeaping(AbstractSimulator):
     which vanishes as `tau → 0`. It is exact in one case: a species consumed by one first-order channel alone
     with constant rate (a pure death) — the binomial with `1 − exp(−k h)` is that process's transition law.
 
-    Cost per step: `O(R·S)` for the dense `νᵀK` update and `R` binomial draws (`sbmljax._binomial`: inversion
-    below a mean of 64, BTRS above). No step-size control, no critical channels, no rejected leaps: every
+    Cost per step: the update `νᵀK` over the stoichiometry's nonzero entries and `R` binomial draws
+    (`sbmljax._binomial`: inversion below a mean of 64, BTRS above). No step-size control, no critical channels, no rejected leaps: every
     particle takes the same `⌈(t_stop − t)/tau⌉` steps, which is what makes it cheap inside a vmapped filter.
 
     **References:** T. Tian, K. Burrage, "Binomial leap methods for simulating stochastic chemical kinetics",
