@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -185,11 +186,27 @@ class _PypompWorker:
     """pypomp's filter in its own interpreter, one filter per request, so that its filters can alternate with
     sbmljax's in one run (the two may pin different jax versions)."""
 
-    def __init__(self, python: str, params: dict, sizes: list[int]):
-        script = Path(__file__).with_name("_pypomp_bsflu.py")
-        payload = json.dumps({"mode": "serve", "params": params, "sizes": sizes})
+    def __init__(
+        self,
+        python: str,
+        params: dict,
+        sizes: list[int],
+        script: str = "_pypomp_bsflu.py",
+        root: Path | None = None,
+    ):
+        # `root`: serve sbmljax's filter from that checkout instead (`_sbmljax_bsflu_worker.py`, PYTHONPATH=root)
+        payload = {"mode": "serve", "params": params, "sizes": sizes}
+        env = None
+        if root is not None:
+            payload["problem"] = str(root / "data" / "bsflu" / "problem.yaml")
+            env = {**os.environ, "PYTHONPATH": str(root)}
         self.proc = subprocess.Popen(
-            [python, str(script), payload], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            [python, str(Path(__file__).with_name(script)), json.dumps(payload)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=root,
         )
         self._read()  # the `ready` line, after compiling one filter per size
 
@@ -271,6 +288,15 @@ def matched_accuracy(args) -> None:
     runs: list[tuple[str, int, Callable[[int], tuple[float, float, float]]]] = []
     for n in pp_sizes:
         runs.append((f"pypomp {n}", n, lambda i, n=n: worker.filter(n, args.seed_offset + 3000 + i)))
+    base = None
+    if args.baseline:
+        # another checkout's filter (a base commit), same seeds as this checkout's largest count
+        n_b = max(sj_sizes)
+        base = _PypompWorker(sys.executable, point, [n_b], "_sbmljax_bsflu_worker.py", Path(args.baseline).resolve())
+        k_b = len(sj_sizes) - 1
+        runs.append(
+            (f"baseline {n_b}", n_b, lambda i, n=n_b: base.filter(n, args.seed_offset + 10_000 * (k_b + 1) + i))
+        )
     for k, n in enumerate(sj_sizes):
         runs.append((f"sbmljax {n}", n, lambda i, pl=ours[n], k=k: _timed(pl, args.seed_offset + 10_000 * (k + 1) + i)))
     rec: dict[str, list[tuple[float, float, float]]] = {label: [] for label, _, _ in runs}
@@ -279,6 +305,8 @@ def matched_accuracy(args) -> None:
             label, _, run = runs[(i + j) % len(runs)]
             rec[label].append(run(i))
     worker.close()
+    if base is not None:
+        base.close()
     if args.save:
         Path(args.save).write_text(json.dumps({"point": point, "sizes": {lb: n for lb, n, _ in runs}, "filters": rec}))
     _report_matched(rec, {label: n for label, n, _ in runs}, point, r, args.boot)
@@ -335,6 +363,7 @@ def _report_matched(rec: dict, sizes: dict, point: dict, r: int, n_boot: int) ->
             )
     # each count against the reference directly: no interpolation, and the bias as well as the SD
     ratio = _bootstrap(ll, lambda g: {k: np.std(g[k], ddof=1) / np.std(g[ref], ddof=1) for k in ours}, n_boot, seed=2)
+    cpu_ratio = _bootstrap(cpu, lambda g: {k: np.median(g[k]) / np.median(g[ref]) for k in rec}, n_boot, seed=3)
     print(f"per count against {ref}: SD ratio (95% interval), mean difference ± SE, time ratios (medians)")
     for k in sorted(ours, key=lambda k: sizes[k]):
         lo_r, hi_r = np.percentile([b[k] for b in ratio], [2.5, 97.5])
@@ -343,7 +372,17 @@ def _report_matched(rec: dict, sizes: dict, point: dict, r: int, n_boot: int) ->
         print(
             f"  {k:<14} SD {np.std(ll[k], ddof=1) / np.std(ll[ref], ddof=1):.2f}x ({lo_r:.2f}–{hi_r:.2f}), "
             f"mean {d:+.2f} ± {se:.2f}, wall {np.median(wall[k]) / np.median(wall[ref]):.2f}x, "
-            f"cpu {np.median(cpu[k]) / np.median(cpu[ref]):.2f}x"
+            f"cpu {np.median(cpu[k]) / np.median(cpu[ref]):.2f}x "
+            f"({np.percentile([b[k] for b in cpu_ratio], 2.5):.2f}–{np.percentile([b[k] for b in cpu_ratio], 97.5):.2f})"
+        )
+    for kb in (k for k in rec if k.startswith("baseline")):
+        k = f"sbmljax {sizes[kb]}"
+        rb = _bootstrap(cpu, lambda g, k=k, kb=kb: np.median(g[k]) / np.median(g[kb]), n_boot, seed=4)
+        same = bool(np.array_equal(ll[k], ll[kb]))
+        print(
+            f"this checkout against {kb} (the --baseline checkout, same seeds): cpu {np.median(cpu[k]) / np.median(cpu[kb]):.2f}x "
+            f"(95% {np.percentile(rb, 2.5):.2f}–{np.percentile(rb, 97.5):.2f}), wall "
+            f"{np.median(wall[k]) / np.median(wall[kb]):.2f}x; log-likelihoods {'identical' if same else 'differ'}"
         )
 
 
@@ -410,6 +449,11 @@ def main() -> None:
     )
     ap.add_argument("--save", help="write every filter's (loglik, wall, cpu) as JSON here (--matched-accuracy)")
     ap.add_argument("--seed-offset", type=int, default=0, help="added to every filter's seed (--matched-accuracy)")
+    ap.add_argument(
+        "--baseline",
+        help="another checkout's root: its binomial_leap filter at the largest --sbmljax-sizes count joins the "
+        "rotation (same seeds as this checkout's), for a before/after ratio in the same run (--matched-accuracy)",
+    )
     ap.add_argument("--boot", type=int, default=2000, help="bootstrap resamples (--matched-accuracy)")
     ap.add_argument("--methods", nargs="*", help="only these sbmljax methods (e.g. binomial_leap); default all")
     args = ap.parse_args()

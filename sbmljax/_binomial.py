@@ -174,7 +174,9 @@ def binomial(
     small = n * q < _SMALL
     # log(1 − q): log p where flipped (p > 1/2, so `_log`'s domain), else the caller's log(1 − p) if given
     log1mq = jnp.log1p(-q) if log1mp is None else jnp.where(flip, _log(p), jnp.asarray(log1mp, jnp.float64))
-    k_small = _inversion_shared(u, jnp.where(small, n, 0.0), jnp.where(small, q, 0.0), jnp.where(small, log1mq, 0.0))
+    # An element of the other kind searches nothing: with `u = 0` its first test `u > F(0)` fails (its count, 0,
+    # is discarded). Masking the one uniform instead of `n`, `q` and `log(1 − q)` saves two arrays per draw.
+    k_small = _inversion_shared(jnp.where(small, u, 0.0), n, q, log1mq)
     # Any valid (n, q) for the unused elements; their result is discarded.
     k_big, rng = _btrs(rng, jnp.where(small, 1000.0, n), jnp.where(small, 0.5, q), small)
     k = jnp.where(small, k_small, k_big)

@@ -25,6 +25,38 @@ def _shared(net: CompiledNetwork) -> bool:
     return bool(((np.asarray(net.plan.stoich) < 0).sum(axis=0) > 1).any())
 
 
+def _bound(nu: np.ndarray, x: Float[Array, " species"]) -> Float[Array, " channels"]:
+    """`min_i ⌊x_i / |ν_ij|⌋` over the species channel `j` consumes (`inf` if none), from the stoichiometry's
+    static pattern: each channel's few reactants are read directly, not masked out of every species (the
+    masked `(channels, species)` minimum was a reduction of its own per leap; the values are the same)."""
+    rows = [np.nonzero(row < 0)[0] for row in nu]
+    width = max((len(r) for r in rows), default=0)
+    out = jnp.full((nu.shape[0],), jnp.inf)
+    for c in range(width):
+        has = np.array([len(r) > c for r in rows])
+        idx = np.array([r[c] if len(r) > c else 0 for r in rows])
+        need = np.where(has, -nu[np.arange(nu.shape[0]), idx], 1.0)
+        col = jnp.floor(x[idx] / jnp.asarray(need))
+        out = jnp.minimum(out, col if has.all() else jnp.where(jnp.asarray(has), col, jnp.inf))
+    return out
+
+
+def _change(nu: np.ndarray, k: Float[Array, " channels"]) -> Float[Array, " species"]:
+    """`νᵀk`, the count change of firing channel `j` `k_j` times, as a sum over each species' nonzero entries of
+    the static stoichiometry: exact (integer products and sums far below 2⁵³), so the same as the matrix
+    product, without a matrix multiplication per leap (which XLA runs as a library call of its own)."""
+    if np.count_nonzero(nu) > 256:  # a large network: one matrix product traces smaller than the unrolled sums
+        return k @ jnp.asarray(nu)
+    cols = []
+    for i in range(nu.shape[1]):
+        (js,) = np.nonzero(nu[:, i])
+        d = jnp.zeros((), jnp.float64)
+        for j in js:
+            d = d + k[j] * float(nu[j, i])
+        cols.append(jnp.broadcast_to(d, ()))
+    return jnp.stack(cols) if cols else jnp.zeros((0,), jnp.float64)
+
+
 class BinomialLeaping(AbstractSimulator):
     """Approximate stochastic simulation by fixed-step binomial tau-leaping; counts never go negative.
 
@@ -45,8 +77,8 @@ class BinomialLeaping(AbstractSimulator):
     which vanishes as `tau → 0`. It is exact in one case: a species consumed by one first-order channel alone
     with constant rate (a pure death) — the binomial with `1 − exp(−k h)` is that process's transition law.
 
-    Cost per step: `O(R·S)` for the dense `νᵀK` update and `R` binomial draws (`sbmljax._binomial`: inversion
-    below a mean of 64, BTRS above). No step-size control, no critical channels, no rejected leaps: every
+    Cost per step: the update `νᵀK` over the stoichiometry's nonzero entries and `R` binomial draws
+    (`sbmljax._binomial`: inversion below a mean of 64, BTRS above). No step-size control, no critical channels, no rejected leaps: every
     particle takes the same `⌈(t_stop − t)/tau⌉` steps, which is what makes it cheap inside a vmapped filter.
 
     **References:** T. Tian, K. Burrage, "Binomial leap methods for simulating stochastic chemical kinetics",
@@ -73,33 +105,37 @@ class BinomialLeaping(AbstractSimulator):
         del net, p
         return initial_sim_state(t0, x0, rng)
 
-    def _firings(self, net: CompiledNetwork, x, a, h, rng: Stream) -> tuple[Float[Array, " channels"], Stream]:
-        nu = net.stoich
+    def _firings(
+        self, net: CompiledNetwork, x, a, h, rng: Stream
+    ) -> tuple[Float[Array, " channels"], Float[Array, " channels"], Stream]:
+        """The firings `K` of one leap, the reactant bound `n₀` at `x` (`inf` for an inflow) and the stream."""
+        nu = np.asarray(net.plan.stoich)
         R = nu.shape[0]
-        consumes = jnp.asarray(np.asarray(net.plan.stoich) < 0)
-        need = jnp.where(consumes, -nu, 1.0)
-        inflow = ~jnp.any(consumes, axis=1)
+        consumes = jnp.asarray(nu < 0)
+        need = jnp.where(consumes, -jnp.asarray(nu), 1.0)
+        inflow_np = ~(nu < 0).any(axis=1)
+        inflow = jnp.asarray(inflow_np)
         u, rng = rng.uniforms(R)
-
-        def bound(xx):
-            return jnp.min(jnp.where(consumes, jnp.floor(xx[None, :] / need), jnp.inf), axis=1, initial=jnp.inf)
+        n0 = _bound(nu, x)
 
         # The Poisson draws for inflows (rate 0 elsewhere); skipped when the network has none (a static fact).
-        if np.any(~(np.asarray(net.plan.stoich) < 0).any(axis=1)):
+        if inflow_np.any():
             k_in, rng = poisson(rng, jnp.where(inflow, a * h, 0.0), u)
         else:
             k_in = jnp.zeros_like(a)
         if not _shared(net):
-            n = jnp.where(inflow, 0.0, bound(x))
+            n = jnp.where(inflow, 0.0, n0)
             r = a * h / jnp.maximum(n, 1.0)
             # p = 1 − e^{−r}, so log(1 − p) = −r exactly (no log1p in the sampler)
             prob = jnp.where(n > 0, -jnp.expm1(-r), 0.0)
             k_out, rng = binomial(rng, n, prob, u, log1mp=jnp.where(n > 0, -r, 0.0))
-            return jnp.where(inflow, k_in, k_out), rng
+            return jnp.where(inflow, k_in, k_out), n0, rng
 
         # Sequential bounds (Chatterjee et al. 2005): channel j may only use what channels < j left.
-        n0 = jnp.where(inflow, 0.0, bound(x))
-        rate = a * h / jnp.maximum(n0, 1.0)
+        rate = a * h / jnp.maximum(jnp.where(inflow, 0.0, n0), 1.0)
+
+        def bound(xx):
+            return jnp.min(jnp.where(consumes, jnp.floor(xx[None, :] / need), jnp.inf), axis=1, initial=jnp.inf)
 
         def one(carry, j):
             xr, s = carry
@@ -110,7 +146,7 @@ class BinomialLeaping(AbstractSimulator):
             return (xr - k * jnp.where(consumes[j], need[j], 0.0), s), k
 
         (_, rng), K = jax.lax.scan(one, (x, rng), jnp.arange(R))
-        return K, rng
+        return K, n0, rng
 
     def step(self, net: CompiledNetwork, state: SimState, p, t_stop) -> SimState:
         if net.stoich.shape[0] == 0:
@@ -120,10 +156,11 @@ class BinomialLeaping(AbstractSimulator):
         ok = propensities_ok(a)
         a = jnp.where(ok, a, 0.0)
         h = jnp.minimum(jnp.asarray(self.tau, jnp.float64), t_stop - t)
-        K, rng = self._firings(net, x, a, h, state.rng)
-        x_new = x + K @ net.stoich
-        # A propensity that stays positive with its reactant gone cannot be honoured by a bounded leap.
-        exhausted = jnp.any((a > 0) & (K == 0) & jnp.any((net.stoich < 0) & (x[None, :] < -net.stoich), axis=1))
+        K, n0, rng = self._firings(net, x, a, h, state.rng)
+        x_new = x + _change(np.asarray(net.plan.stoich), K)
+        # A propensity that stays positive with its reactant gone cannot be honoured by a bounded leap: `n₀ < 1`
+        # is "some reactant below what one firing consumes" (`⌊x/ν⌋ < 1` iff `x < ν`; `inf` for an inflow).
+        exhausted = jnp.any((a > 0) & (K == 0) & (n0 < 1.0))
         return SimState(
             t=jnp.where(ok & ~exhausted, t + h, t),
             x=jnp.where(ok & ~exhausted, x_new, x),
