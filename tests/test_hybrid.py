@@ -430,7 +430,7 @@ def test_the_start_step_after_a_jump_is_diffrax_own_starting_step() -> None:
         y0 = jnp.asarray([3.0e3, 2.0e3, 5.0])
         atol = jnp.asarray([1e-3, 1e-3, 1e-3])
         for t0, order in ((0.0, 3), (1.5, 5)):
-            ours = _start_step(stiff, jnp.asarray(t0), y0, 1e-4, atol, order)
+            ours = _start_step(stiff, jnp.asarray(t0), y0, 1e-4, atol, order, stiff(t0, y0, None))
             theirs = _select_initial_step(
                 diffrax.ODETerm(stiff),
                 t0,
