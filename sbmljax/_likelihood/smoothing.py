@@ -111,15 +111,8 @@ def smoothed_paths(
     """
     from .api import particle_likelihood
 
-    pl = particle_likelihood(
-        model,
-        data,
-        params,
-        seed=seed,
-        noise_sd=noise_sd,
-        n_particles=n_particles,
-        replicates=replicates,
-        method=method,
-        resample_threshold=resample_threshold,
+    settings = dict(
+        n_particles=n_particles, replicates=replicates, method=method, resample_threshold=resample_threshold
     )
+    pl = particle_likelihood(model, data, params, seed=seed, noise_sd=noise_sd, **settings)
     return pl.smoothed(seed=int(seed), n_paths=n_paths)
