@@ -172,6 +172,7 @@ class ParticleLikelihood:
         if missing:
             raise ParameterError(f"no value for parameter(s) {missing}")
         self.values = {k: float(v) for k, v in values.items()}
+        self._last_recording: tuple | None = None  # `_recorded`'s last runs, with their key
         self.filters = [
             DatasetFilter(problem, d, self.values, self.names, method, self.n, replicates, block, resample_threshold)
             for d in problem.datasets
@@ -233,6 +234,24 @@ class ParticleLikelihood:
             resampled=resampled,
         )
 
+    def _recorded(self, values: Mapping[str, float] | None, seed: int, replicates: int) -> list:
+        """Per dataset `(filter, its recorded FilterOutput, the observables function, their parameters)` for
+        `replicates` filters at `values`. The last call's runs are kept: `filtered` and `smoothed` at the same
+        values, seed and replicates (the workflow draws both) summarise one set of filters, run once."""
+        from ..data import observables
+
+        theta = self._theta(values or {})
+        key = (tuple(np.asarray(theta).tolist()), int(seed), int(replicates))
+        if self._last_recording is None or self._last_recording[0] != key:
+            merged = {**self.values, **(values or {})}
+            runs = []
+            for i, f in enumerate(self.filters):
+                keys = jax.vmap(lambda r, i=i: jax.random.fold_in(_seed_key(seed, i), r))(jnp.arange(replicates))
+                res = f.run(theta, keys, False, record=True)
+                runs.append((f, res, observables(f.dataset, self.problem.model), {**merged, **f.dataset.params}))
+            self._last_recording = (key, runs)
+        return self._last_recording[1]
+
     @x64
     def filtered(
         self, values: Mapping[str, float] | None = None, *, seed: int, quantiles: tuple[float, float] = (0.05, 0.95)
@@ -241,19 +260,11 @@ class ParticleLikelihood:
         the weighted particles of one filter (the first replicate) after each observation, summarised by
         their weighted mean and `quantiles`. What the data look like through the model, unlike the ensemble
         mean (which averages over outbreaks the data rule out)."""
-        from ..data import observables
-
-        theta = self._theta(values or {})
-        merged = {**self.values, **(values or {})}
         out = []
-        for i, f in enumerate(self.filters):
-            keys = jax.random.fold_in(_seed_key(seed, i), 0)[None]
-            res = f.run(theta, keys, False, record=True)
+        for f, res, h, params in self._recorded(values, seed, 1):
             x = np.asarray(res.states)[0]  # (times, n, species)
             w = np.exp(np.asarray(res.logw)[0])  # (times, n)
             d = f.dataset
-            h = observables(d, self.problem.model)
-            params = {**merged, **d.params}
             y = np.asarray(h(jnp.asarray(np.swapaxes(x, 0, 1)), params))  # (n, times, observables)
             y = np.swapaxes(y, 0, 1)  # (times, n, observables)
             mean = np.einsum("tn,tno->to", w, y)
@@ -269,27 +280,18 @@ class ParticleLikelihood:
         """`n_paths` latent paths per dataset drawn from the smoothing distribution `p(x_{1:K} | y_{1:K})` by
         tracing the genealogy of this object's `replicates` filters (`sbmljax._likelihood.smoothing`): a list of
         `SmoothedPaths`, one per dataset."""
-        from ..data import observables
-
         if isinstance(n_paths, bool) or not isinstance(n_paths, (int, np.integer)) or n_paths < 1:
             raise ConfigError(f"n_paths must be an integer ≥ 1, got {n_paths!r}")
-        theta = self._theta(values or {})
-        merged = {**self.values, **(values or {})}
-        model = self.problem.model
         out = []
-        for i, f in enumerate(self.filters):
-            keys = jax.vmap(lambda r, i=i: jax.random.fold_in(_seed_key(seed, i), r))(jnp.arange(self.replicates))
-            res = f.run(theta, keys, False, record=True)
+        for i, (f, res, h, params) in enumerate(self._recorded(values, seed, self.replicates)):
             draw_seed = int(np.random.SeedSequence([int(seed), i, 23]).generate_state(1)[0])
             states, logw, anc, ll = (np.asarray(a) for a in (res.states, res.logw, res.ancestors, res.loglik))
             paths, reps, distinct = trace_paths(states, logw, anc, ll, int(n_paths), draw_seed)
             d = f.dataset
-            h = observables(d, model)
-            vals = np.asarray(h(jnp.asarray(paths), {**merged, **d.params}))
+            vals = np.asarray(h(jnp.asarray(paths), params))
+            species = tuple(self.problem.model.species_ids)
             out.append(
-                SmoothedPaths(
-                    d.name, np.asarray(d.times), tuple(model.species_ids), d.observable_ids, paths, vals, reps, distinct
-                )
+                SmoothedPaths(d.name, np.asarray(d.times), species, d.observable_ids, paths, vals, reps, distinct)
             )
         return out
 

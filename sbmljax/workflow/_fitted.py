@@ -148,7 +148,8 @@ def _filtered(problem, fitted, folder: Path, n_particles: int, seed: int) -> lis
     values = {**problem.fixed, **problem.nominal(), **fitted}
     pl = ParticleLikelihood(problem, problem.estimated_ids, values, n_particles=max(n_particles, 2), replicates=1)
     rows = []
-    # the same seed and one replicate: the smoothed paths trace the genealogy of the very filter summarised
+    # the same seed and one replicate: the smoothed paths trace the genealogy of the very filter summarised (run
+    # once: `ParticleLikelihood` keeps its last recorded run)
     smoothed = pl.smoothed(seed=seed + 200, n_paths=SMOOTHED_PATHS)
     for j, series in enumerate(pl.filtered(seed=seed + 200)):
         frame = pd.DataFrame({"time": series.times})
