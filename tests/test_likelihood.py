@@ -384,6 +384,24 @@ def test_if2_from_far_off_reaches_the_exact_maximum() -> None:
     # the reported log-likelihood at the estimate agrees with the exact one (value + its Jensen bias)
     assert abs(res.loglik + res.loglik_stderr**2 / 2 - reached) < 3 * res.loglik_stderr + 0.3
     assert len(res.trace_loglik) == 40 and set(res.trace) == {"k1", "k2"}
+    # `resample_threshold` is the evaluation filters' alone: the same seed walks the same swarm to the same
+    # estimate, and the log-likelihood there (resampled at every observation) still agrees with the exact one
+    every = sbmljax.if2(
+        m,
+        ds,
+        {"k1": 10.0 * 2.5, "k2": 1.0 / 2.5},
+        seed=0,
+        n_particles=500,
+        iterations=40,
+        rw_sd=0.05,
+        replicates=4,
+        resample_threshold=1.0,
+    )
+    assert every.params == res.params and every.trace_loglik == res.trace_loglik and every.loglik != res.loglik
+    assert abs(every.loglik + every.loglik_stderr**2 / 2 - reached) < 3 * every.loglik_stderr + 0.3
+    for call in (sbmljax.if2, lambda *a, **k: sbmljax.profile(*a[:2], "k1", [5.0, 10.0, 15.0, 20.0], a[2], **k)):
+        with pytest.raises(sbmljax.errors.ConfigError, match="resample_threshold"):
+            call(m, ds, {"k1": 10.0, "k2": 1.0}, seed=0, resample_threshold=1.5)
 
 
 def test_if2_chains_from_a_box_keep_the_best_end_point() -> None:

@@ -42,6 +42,7 @@ import numpy as np
 from .._config import x64
 from ..errors import ConfigError
 from .api import DEFAULT_REPLICATES
+from .dataset_filter import DEFAULT_RESAMPLE_THRESHOLD, check_resample_threshold
 from .if2_run import IF2Result, run_if2
 
 
@@ -63,6 +64,7 @@ def if2(
     block: int | None = None,
     chains: int | None = None,
     starts: Sequence[Mapping[str, float]] | Mapping[str, tuple[float, float]] | None = None,
+    resample_threshold: float = DEFAULT_RESAMPLE_THRESHOLD,
 ) -> IF2Result:
     """Maximum likelihood by iterated filtering (IF2): a robust global search that needs no gradient.
 
@@ -89,6 +91,10 @@ def if2(
     - `noise_sd`: the known Gaussian SD of quick-form CSV data.
     - `replicates`: independent filters of `n_particles` for the log-likelihood at the estimate.
     - `evaluate`: compute that log-likelihood (`False`: `loglik` is NaN).
+    - `resample_threshold`: the effective-sample-size fraction below which those evaluation filters resample
+      (see `sbmljax.log_likelihood`). IF2's own iterations resample at every observation whatever it is: the
+      perturbed parameters are carried by the particles, and resampling is how the swarm moves towards the
+      maximum (Ionides et al. 2015, Algorithm 1).
     - `chains`, `starts`: independent chains run at once (vmapped), as pomp's lessons search: `starts` a
       list of start values (id → value; one chain each), or a box (id → `(low, high)`) from which `chains`
       starts are drawn at random (log-uniformly on a `log`/`log10` scale, uniformly on `lin`; the other
@@ -114,6 +120,7 @@ def if2(
         raise ConfigError(f"need iterations ≥ 1 and n_particles ≥ 2, got {iterations}, {n_particles}")
     if not 0 < cooling <= 1:
         raise ConfigError(f"cooling must be in (0, 1], got {cooling}")
+    check_resample_threshold(resample_threshold)
     if model is None:
         model, data = data, None
     problem, start = as_problem(
@@ -133,6 +140,7 @@ def if2(
         block=block,
         chains=chains,
         starts=starts,
+        resample_threshold=resample_threshold,
     )
 
 

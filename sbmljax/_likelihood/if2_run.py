@@ -17,7 +17,7 @@ import numpy as np
 from .._config import x64
 from ..errors import LikelihoodError
 from .api import ParticleLikelihood
-from .dataset_filter import DatasetFilter
+from .dataset_filter import DEFAULT_RESAMPLE_THRESHOLD, DatasetFilter
 from .if2_kernel import SCALES, IF2Swarm, if2_chains_iteration, if2_iteration
 from .if2_setup import chain_starts, refuse_assigned_estimates, rw_sds, unit_masks, unit_roots
 
@@ -75,6 +75,7 @@ def run_if2(
     block: int | None = None,
     chains: int | None = None,
     starts: Sequence[Mapping[str, float]] | Mapping[str, tuple[float, float]] | None = None,
+    resample_threshold: float = DEFAULT_RESAMPLE_THRESHOLD,
 ) -> IF2Result:
     """`if2` on a normalised `Problem` and start values (linear scale).
 
@@ -88,8 +89,16 @@ def run_if2(
     k_chains = len(starts_used)
     ids = problem.estimated_ids
     values = {**problem.fixed, **problem.nominal(), **{k: float(v) for k, v in start.items()}}
+    # The threshold is the evaluation filters' (`pl.evaluate`): the IF2 iterations resample at every observation.
     pl = ParticleLikelihood(
-        problem, ids, values, n_particles=n_particles, replicates=replicates, method=method, block=block
+        problem,
+        ids,
+        values,
+        n_particles=n_particles,
+        replicates=replicates,
+        method=method,
+        block=block,
+        resample_threshold=resample_threshold,
     )
     filters: list[DatasetFilter] = pl.filters
     for f in filters:

@@ -28,6 +28,7 @@ from .._config import x64
 from ..data import Problem
 from ..errors import ConfigError, FitError, ParameterError
 from .api import DEFAULT_REPLICATES, ParticleLikelihood
+from .dataset_filter import DEFAULT_RESAMPLE_THRESHOLD, check_resample_threshold
 from .if2 import run_if2
 
 
@@ -137,6 +138,7 @@ def profile(
     method="direct",
     noise_sd: float | None = None,
     replicates: int = 2 * DEFAULT_REPLICATES,
+    resample_threshold: float = DEFAULT_RESAMPLE_THRESHOLD,
 ) -> ProfileResult:
     """The profile log-likelihood of `parameter` over `values`, and its 95% confidence interval.
 
@@ -153,6 +155,8 @@ def profile(
     - `values`: the profile points (linear scale; at least 4, bracketing the maximum).
     - `seed`, `n_particles`, `iterations`, `rw_sd`, `cooling`, `method`, `noise_sd`: as `sbmljax.if2`.
     - `replicates`: filters per point for the log-likelihood and its standard error.
+    - `resample_threshold`: the effective-sample-size fraction below which those filters resample (see
+      `sbmljax.log_likelihood`; IF2's own iterations resample at every observation).
 
     **Returns:** a `ProfileResult` (`.loglik`, `.stderr` per point, `.interval`, `.mle`).
 
@@ -167,6 +171,7 @@ def profile(
 
     if not isinstance(seed, (int, np.integer)):
         raise ConfigError(f"seed must be an integer, got {seed!r}")
+    check_resample_threshold(resample_threshold)
     if model is None:
         model, data = data, None
     problem, start = as_problem(
@@ -203,6 +208,7 @@ def profile(
                 method=method,
                 replicates=replicates,
                 evaluate=True,
+                resample_threshold=resample_threshold,
             )
             current = dict(res.params)
             ll.append(res.loglik)
@@ -210,7 +216,13 @@ def profile(
         else:
             values_all = {**problem.fixed, **problem.nominal(), parameter: v}
             pl = ParticleLikelihood(
-                sub, (parameter,), values_all, n_particles=n_particles, replicates=replicates, method=method
+                sub,
+                (parameter,),
+                values_all,
+                n_particles=n_particles,
+                replicates=replicates,
+                method=method,
+                resample_threshold=resample_threshold,
             )
             r = pl.evaluate(seed=s)
             ll.append(r.value)
