@@ -16,6 +16,11 @@ kept, as pomp's recipe does), then each best end point evaluated afresh by both 
 end points' evaluations; pypomp's includes its compilation, sbmljax's does not. pomp's published maximum
 (its Euler-binomial model): −73.2 … −73.6.
 
+With `--if2 M --chains K --methods binomial_leap`: pomp's global search in both like for like (`if2_race`):
+the same K starts (uniform in the lesson's box, `--race-seed`), the same model law (sbmljax's binomial leap at
+tau = 1/12), each end scored by `--score-replicates` × `--eval-particles` filters, wall and CPU time per part,
+both winners evaluated afresh by both filters (`--fresh-replicates`); `--save` writes it all as JSON.
+
 With `--models`: the Euler-binomial model (pypomp) against the exact one (sbmljax) at pomp's published MLE
 and at the IF2 and ODE end points of docs/likelihood.md (`--eval-particles` per filter, fresh seeds), and
 pypomp's filter at pomp's MLE as its step shrinks from 1/12 to 1/200 day.
