@@ -129,6 +129,60 @@ def mif(
     }
 
 
+def race(starts: list[dict], J: int, M: int, eval_J: int, reps: int, seed: int) -> dict:
+    """pomp's bsflu global search from given starts, timed in parts (wall and process CPU seconds): a
+    1-iteration IF2 of the same shape first (its compilation), then IF2 of `M` iterations (rw.sd 0.02 on the
+    estimation scales, geometric cooling 0.5 per 50 iterations: pomp's `cooling.fraction.50`), then one
+    compiling filter of `eval_J` × `reps`, then each chain's end scored by `reps` filters of `eval_J`
+    particles (their log-mean-exp, pomp's `logmeanexp`), one end at a time on one model."""
+    from pypomp.core.rw_sigma import RWSigma
+
+    def clock():
+        return time.perf_counter(), time.process_time()
+
+    def since(t):
+        return time.perf_counter() - t[0], time.process_time() - t[1]
+
+    model = build(starts[0], transform=True)
+    rw = RWSigma({"Beta": 0.02, "mu_IR": 0.02, "rho": 0.02, "mu_R1": 0.0}).geometric_cooling(0.5)
+    theta = PompParameters([{**th, "mu_R1": 512.0 / sum(B)} for th in starts])
+    t = clock()
+    model.mif(J=J, M=1, rw_sd=rw, key=jax.random.key(seed + 1000), theta=theta)
+    compile_if2 = since(t)
+    t = clock()
+    model.mif(J=J, M=M, rw_sd=rw, key=jax.random.key(seed), theta=theta)
+    if2_t = since(t)
+    ends = model.results()
+    names = ["Beta", "mu_IR", "rho"]
+    finals = [{k: float(ends[k].iloc[i]) for k in names} for i in range(len(starts))]
+    scorer = build(finals[0])
+    t = clock()
+    scorer.pfilter(J=eval_J, key=jax.random.key(seed + 2000), reps=reps)
+    compile_score = since(t)
+    scores = []
+    t = clock()
+    for i, th in enumerate(finals):
+        scorer.pfilter(
+            J=eval_J,
+            key=jax.random.key(seed + 100 + i),
+            reps=reps,
+            theta=PompParameters([{**th, "mu_R1": 512.0 / sum(B)}]),
+        )
+        # pfilter(reps=R) reports the log-mean-exp of its R filters: pomp's score of a chain end
+        scores.append(float(np.asarray(scorer.results()["logLik"]).ravel()[0]))
+    score_t = since(t)
+    return {
+        "params": finals,
+        "loglik": scores,
+        "starts": starts,
+        "if2": if2_t,
+        "compile_if2": compile_if2,
+        "score": score_t,
+        "compile_score": compile_score,
+        "jax": jax.__version__,
+    }
+
+
 def main(params: dict, J: int, reps: int) -> dict:
     model = build(params)
     model.pfilter(J=J, key=jax.random.key(0), reps=1)  # compile
@@ -176,6 +230,8 @@ if __name__ == "__main__":
                 )
             )
         )
+    elif args.get("mode") == "race":
+        print(json.dumps(race(args["starts"], args["J"], args["M"], args["eval_J"], args["reps"], args["seed"])))
     elif args.get("mode") == "eval":
         model = build(args["params"], dt=args.get("dt", 1.0 / 12.0))
         # one filter per seed: pfilter(reps=R) reports only the log-mean-exp of its R filters

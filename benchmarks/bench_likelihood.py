@@ -16,6 +16,11 @@ kept, as pomp's recipe does), then each best end point evaluated afresh by both 
 end points' evaluations; pypomp's includes its compilation, sbmljax's does not. pomp's published maximum
 (its Euler-binomial model): −73.2 … −73.6.
 
+With `--if2 M --chains K --methods binomial_leap`: pomp's global search in both like for like (`if2_race`):
+the same K starts (uniform in the lesson's box, `--race-seed`), the same model law (sbmljax's binomial leap at
+tau = 1/12), each end scored by `--score-replicates` × `--eval-particles` filters, wall and CPU time per part,
+both winners evaluated afresh by both filters (`--fresh-replicates`); `--save` writes it all as JSON.
+
 With `--models`: the Euler-binomial model (pypomp) against the exact one (sbmljax) at pomp's published MLE
 and at the IF2 and ODE end points of docs/likelihood.md (`--eval-particles` per filter, fresh seeds), and
 pypomp's filter at pomp's MLE as its step shrinks from 1/12 to 1/200 day.
@@ -140,6 +145,143 @@ def if2_comparison(args) -> None:
             f"{own:9.2f} {ll.value:6.2f} ± {ll.stderr:4.2f} {pp:>13}"
         )
     print("pomp's published maximum log-likelihood: -73.2 ... -73.6 (its Euler-binomial model, dt = 1/12)")
+
+
+def _clock() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def _since(t: tuple[float, float]) -> tuple[float, float]:
+    return time.perf_counter() - t[0], time.process_time() - t[1]
+
+
+def if2_race(args) -> None:
+    """pomp's bsflu global search in both, like for like: the same `--chains` starts drawn uniformly from
+    the lesson's box (pomp's `runif_design`), `--if2` iterations of `--particles`, rw_sd 0.02 on the
+    log/logit (sbmljax: log10 and lin, see docs/likelihood.md) scales, geometric cooling 0.5 per 50
+    iterations in both, the Euler-binomial step of 1/12 day in both (sbmljax's `binomial_leap`, tau = 1/12);
+    each chain end scored by `--score-replicates` filters of `--eval-particles` (log-mean-exp) and the best
+    kept; then both winners evaluated afresh by both filters (`--fresh-replicates` × `--eval-particles`).
+    Times are wall and process CPU seconds of each part; pypomp runs in its own process first, then
+    sbmljax, so under `taskset -c N` the two alternate on one core."""
+    import sbmljax
+    from sbmljax._likelihood import ParticleLikelihood
+    from sbmljax._likelihood.api import as_likelihood_problem
+    from sbmljax._simulator import BinomialLeaping
+
+    problem = REPO / "data" / "bsflu" / "problem.yaml"
+    leap = BinomialLeaping(tau=1.0 / 12.0)
+    k, m, n, ne, r = args.chains, args.if2, args.particles, args.eval_particles, args.score_replicates
+    rng = np.random.default_rng(args.race_seed)
+    starts = [{p: float(rng.uniform(lo, hi)) for p, (lo, hi) in BOX.items()} for _ in range(k)]
+    print(
+        f"bsflu IF2 race, seed {args.race_seed}: {k} chains from pomp's box {BOX} (uniform, the same starts in "
+        f"both), {m} iterations x {n} particles, rw_sd 0.02, cooling 0.5 per 50 iterations; each end scored by "
+        f"{r} x {ne} particles (log-mean-exp), the best kept",
+        flush=True,
+    )
+    sides = {}
+    if args.pypomp_python:
+        peer = _pypomp(
+            args.pypomp_python,
+            {"mode": "race", "starts": starts, "J": n, "M": m, "eval_J": ne, "reps": r, "seed": args.race_seed},
+        )
+        if peer:
+            sides["pypomp (Euler-binomial dt=1/12)"] = peer
+    out: dict = {"starts": starts}
+    t = _clock()
+    sbmljax.if2(
+        None,
+        problem,
+        POINT,
+        seed=args.race_seed + 1000,
+        n_particles=n,
+        iterations=1,
+        method=leap,
+        chains=k,
+        starts=starts,
+        evaluate=False,
+    )
+    compile_if2 = _since(t)
+    t = _clock()
+    res = sbmljax.if2(
+        None,
+        problem,
+        POINT,
+        seed=args.race_seed,
+        n_particles=n,
+        iterations=m,
+        method=leap,
+        chains=k,
+        starts=starts,
+        evaluate=False,
+    )
+    if2_t = _since(t)
+    ends = [c["params"] for c in res.chains]
+    prob, values, names = as_likelihood_problem(None, problem, POINT, None)
+    scorer = ParticleLikelihood(prob, names, values, n_particles=ne, replicates=r, method=leap)
+    t = _clock()
+    scorer.evaluate(POINT, seed=args.race_seed + 2000)
+    compile_score = _since(t)
+    t = _clock()
+    scores = [scorer.evaluate(e, seed=args.race_seed + 100 + i).value for i, e in enumerate(ends)]
+    score_t = _since(t)
+    sides["sbmljax (binomial_leap tau=1/12)"] = {
+        "params": ends,
+        "loglik": scores,
+        "if2": if2_t,
+        "compile_if2": compile_if2,
+        "score": score_t,
+        "compile_score": compile_score,
+    }
+    print(f"{'side':<34} {'part':<28} {'wall s':>8} {'CPU s':>8}")
+    for side, d in sides.items():
+        for part in ("compile_if2", "if2", "compile_score", "score"):
+            label = {
+                "compile_if2": "1-iteration IF2 (compiles)",
+                "if2": f"IF2 {m} iterations",
+                "compile_score": f"1 scoring ({r}x{ne}, compiles)",
+                "score": f"scoring {k} ends",
+            }[part]
+            print(f"{side:<34} {label:<28} {d[part][0]:8.1f} {d[part][1]:8.1f}")
+    print("chain ends (Beta, mu_IR, rho) and scores; * = best")
+    for side, d in sides.items():
+        best = int(np.argmax(d["loglik"]))
+        for i, (e, ll) in enumerate(zip(d["params"], d["loglik"])):
+            mark = "*" if i == best else " "
+            print(f"  {side:<34} {i:2d}{mark} {e['Beta']:6.3f} {e['mu_IR']:6.3f} {e['rho']:6.3f} {ll:8.2f}")
+    fr = args.fresh_replicates
+    fresh = ParticleLikelihood(prob, names, values, n_particles=ne, replicates=fr, method=leap)
+    fresh.evaluate(POINT, seed=args.race_seed + 3000)  # compile
+    print(f"winners evaluated afresh: {fr} x {ne} particles, lme +- SE (jackknife), fresh seeds")
+    print(f"{'winner':<34} {'score':>8} {'Beta':>6} {'mu_IR':>6} {'rho':>6} {'sbmljax leap':>15} {'pypomp':>15}")
+    for j, (side, d) in enumerate(sides.items()):
+        best = int(np.argmax(d["loglik"]))
+        e = d["params"][best]
+        ours = fresh.evaluate(e, seed=args.race_seed + 4000 + j)
+        pp = "-"
+        if args.pypomp_python:
+            seed = args.race_seed * 1000 + 500 + 50 * j
+            ev = _pypomp(args.pypomp_python, {"mode": "eval", "params": e, "J": ne, "reps": fr, "seed": seed})
+            if ev:
+                v, se = _lme(ev["loglik"])
+                pp = f"{v:.2f} +- {se:.2f}"
+                d["fresh_pypomp"] = ev["loglik"]
+        d["fresh_sbmljax"] = (ours.value, ours.stderr)
+        print(
+            f"{side:<34} {d['loglik'][best]:8.2f} {e['Beta']:6.3f} {e['mu_IR']:6.3f} {e['rho']:6.3f} "
+            f"{ours.value:7.2f} +- {ours.stderr:4.2f} {pp:>15}"
+        )
+    if len(sides) == 2:
+        (a, pa), (b, pb) = sides.items()
+        print(
+            f"CPU ratio sbmljax/pypomp: IF2 {pb['if2'][1] / pa['if2'][1]:.2f}, "
+            f"scoring {pb['score'][1] / pa['score'][1]:.2f}; wall IF2 {pb['if2'][0] / pa['if2'][0]:.2f}"
+        )
+    print("pomp's published maximum log-likelihood: -73.59 +- 2.02 (its Euler-binomial model, dt = 1/12)")
+    if args.save:
+        out["sides"] = sides
+        Path(args.save).write_text(json.dumps(out, indent=1))
 
 
 # pomp's published MLE (`mif_bsflu_params.csv` of Ionides' STATS 531 notes, chapter 12; Beta per pupil × 763),
@@ -447,7 +589,7 @@ def main() -> None:
     ap.add_argument(
         "--sbmljax-sizes", type=int, nargs="+", default=[1000, 500, 300], help="sbmljax particles (--matched-accuracy)"
     )
-    ap.add_argument("--save", help="write every filter's (loglik, wall, cpu) as JSON here (--matched-accuracy)")
+    ap.add_argument("--save", help="write every filter's (loglik, wall, cpu) as JSON here (--matched-accuracy, race)")
     ap.add_argument("--seed-offset", type=int, default=0, help="added to every filter's seed (--matched-accuracy)")
     ap.add_argument(
         "--baseline",
@@ -456,6 +598,9 @@ def main() -> None:
     )
     ap.add_argument("--boot", type=int, default=2000, help="bootstrap resamples (--matched-accuracy)")
     ap.add_argument("--methods", nargs="*", help="only these sbmljax methods (e.g. binomial_leap); default all")
+    ap.add_argument("--score-replicates", type=int, default=10, help="filters scoring each chain end (--if2 race)")
+    ap.add_argument("--fresh-replicates", type=int, default=16, help="filters per winner afresh (--if2 race)")
+    ap.add_argument("--race-seed", type=int, default=1, help="seed of the starts and filters (--if2 race)")
     args = ap.parse_args()
     if args.matched_accuracy:
         if not args.pypomp_python:
@@ -467,6 +612,9 @@ def main() -> None:
         return
     if args.models:
         model_comparison(args)
+        return
+    if args.if2 and args.methods == ["binomial_leap"]:
+        if2_race(args)
         return
     if args.if2:
         if2_comparison(args)

@@ -87,7 +87,8 @@ def if2(
       step for `log`/`log10`-scale parameters (natural-log units, as pomp's `rw.sd` on log-transformed
       rates), and relative to a tenth of the bounds' width for `lin`-scale ones.
     - `cooling`: the factor the SD falls to after 50 iterations (pomp's `cooling.fraction.50`).
-    - `method`: the simulator between observations (`"direct"`, `"nrm"`, `"tau_leap"` or an instance).
+    - `method`: the simulator between observations (`"direct"`, `"nrm"`, `"tau_leap"` or an instance; e.g.
+      `BinomialLeaping(tau=1/12)`, pomp's Euler-binomial step, its particles advanced in lockstep).
     - `noise_sd`: the known Gaussian SD of quick-form CSV data.
     - `replicates`: independent filters of `n_particles` for the log-likelihood at the estimate.
     - `evaluate`: compute that log-likelihood (`False`: `loglik` is NaN).
