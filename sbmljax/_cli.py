@@ -168,6 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `sbmljax` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Each command is a fresh process: without a persistent cache it compiles the ensemble runner again.
+    from ._config import enable_compilation_cache
+
+    enable_compilation_cache()
     try:
         return args.run(args)
     except SbmlJaxError as e:

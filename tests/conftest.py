@@ -26,6 +26,9 @@ jax.config.update("jax_numpy_dtype_promotion", "strict")
 # jaxtyping plugin) before this file, so the setting reaches the processes started after it: the xdist
 # workers (this file is loaded in the controller first) and the snakemake and CLI subprocesses.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# The command line and workflow scripts keep compiled programs in a persistent cache (`enable_compilation_cache`);
+# tests (and the processes they start) leave the user's cache alone and compile as a fresh install would.
+os.environ.setdefault("SBMLJAX_CACHE_DIR", "")
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))  # tests import their helpers (helpers.py, sbml_suite.py) by name

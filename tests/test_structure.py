@@ -215,3 +215,28 @@ def test_package_imports_lazily(models_dir) -> None:
     assert typed | {"errors"} == set(sbmljax.__all__)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         sbmljax.nope  # noqa: B018
+
+
+def test_compilation_cache_directory(tmp_path, monkeypatch) -> None:
+    """The command line's persistent compilation cache: `$SBMLJAX_CACHE_DIR`, else under `$XDG_CACHE_HOME`; empty
+    turns it off; a directory the user gave JAX is kept."""
+    import jax
+
+    from sbmljax._config import CACHE_ENV, enable_compilation_cache
+
+    before = jax.config.jax_compilation_cache_dir
+    try:
+        jax.config.update("jax_compilation_cache_dir", None)
+        monkeypatch.setenv(CACHE_ENV, "")
+        assert enable_compilation_cache() is None and jax.config.jax_compilation_cache_dir is None
+        monkeypatch.delenv(CACHE_ENV)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+        assert enable_compilation_cache() == str(tmp_path / "xdg" / "sbmljax" / "jax")
+        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "xdg" / "sbmljax" / "jax")
+        monkeypatch.setenv(CACHE_ENV, str(tmp_path / "mine"))
+        jax.config.update("jax_compilation_cache_dir", str(tmp_path / "users"))
+        assert enable_compilation_cache() == str(tmp_path / "users")  # the user's choice for JAX stands
+        jax.config.update("jax_compilation_cache_dir", None)
+        assert enable_compilation_cache() == str(tmp_path / "mine")
+    finally:
+        jax.config.update("jax_compilation_cache_dir", before)

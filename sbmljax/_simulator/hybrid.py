@@ -11,14 +11,17 @@ threshold at the next step is exact too (the hazard's exponential threshold is m
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import math
+import threading
 from collections.abc import Callable
 from typing import ClassVar
 
 import diffrax
 import equinox as eqx
+import equinox._errors as eqx_errors
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -49,6 +52,35 @@ FAST_EVENTS = 1000.0
 simulated span at its current propensity moves the ODE, with every species it changes (Haseltine & Rawlings 2002)."""
 
 _SOLVERS = {"kvaerno3": diffrax.Kvaerno3, "kvaerno5": diffrax.Kvaerno5, "tsit5": diffrax.Tsit5}
+
+_UNCHECKED = threading.Lock()
+
+
+def _diffeqsolve(*args, **kwargs):
+    """`diffrax.diffeqsolve` traced without equinox's run-time checks (`eqx.error_if`), so that the compiled runner has
+    no host callback and JAX's persistent compilation cache can store it.
+
+    With `throw=False` the one check left in the traced solve is diffrax's `(t1 − t0)·dt0 ≥ 0`, which no call here can
+    fail (`t1 ≥ t0` and `dt0 > 0` by construction), but an `error_if` on traced values lowers to a host callback (a
+    `pure_callback` that raises), and JAX writes no executable with host callbacks to its persistent cache ("Not
+    writing persistent cache entry for 'jit_run' because it uses host callbacks"): every `sbmljax simulate` process
+    compiled the hybrid runner again (BIOMD0000000009: about a minute of CPU time). Equinox reads `EQX_ON_ERROR` when
+    a check is traced; it is `"off"` during this trace only (under a lock: it is module state). The computation is
+    the same.
+    """
+    with _UNCHECKED, _on_error("off"):
+        return diffrax.diffeqsolve(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def _on_error(value: str):
+    """Equinox's run-time error mode set to `value` while tracing (restored after, also on error)."""
+    before = eqx_errors.EQX_ON_ERROR  # type: ignore[attr-defined]
+    eqx_errors.EQX_ON_ERROR = value  # type: ignore[attr-defined,assignment]
+    try:
+        yield
+    finally:
+        eqx_errors.EQX_ON_ERROR = before  # type: ignore[attr-defined]
 
 
 class HybridState(AbstractSimState):
@@ -820,7 +852,7 @@ class HybridSimulator(AbstractSimulator):
             terms = diffrax.MultiTerm(diffrax.ODETerm(rhs), diffrax.ControlTerm(diffusion, bm))
             solver, dt0, controller = diffrax.Euler(), self.dt, diffrax.ConstantStepSize()
             adjoint = diffrax.ForwardMode()  # what an unsafe (non-replayable) Brownian path allows
-        sol = diffrax.diffeqsolve(
+        sol = _diffeqsolve(
             terms,
             solver,
             state.t,
@@ -912,7 +944,7 @@ class HybridSimulator(AbstractSimulator):
                 return jnp.min(roots(y[:S], self._with_q(net, p, y[S:]), t))
 
             event = diffrax.Event(cond, root_finder=_JumpRootFinder(rtol=ROOT_RTOL, atol=0.0))
-        sol = diffrax.diffeqsolve(
+        sol = _diffeqsolve(
             diffrax.ODETerm(_finite_jacobian(rhs)),
             _SOLVERS[self.solver](),
             state.t,

@@ -11,6 +11,10 @@ def start_log(path: str) -> None:
     logging.basicConfig(filename=path, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True)
     logging.getLogger("jax").setLevel(logging.WARNING)
     logging.captureWarnings(True)
+    # Every rule is a fresh process: without a persistent cache each one compiles the same model's runner again.
+    from .._config import enable_compilation_cache
+
+    enable_compilation_cache()
 
 
 def load_problem(spec: Mapping):
