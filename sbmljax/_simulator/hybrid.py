@@ -319,18 +319,14 @@ class _ProposingPID(diffrax.AbstractAdaptiveStepSizeController):
     """
 
     pid: diffrax.PIDController
+    # The tolerances and norm diffrax reads off an adaptive controller (the implicit solver's Newton tolerances).
+    rtol: float | Array | np.ndarray
+    atol: float | Array | np.ndarray
+    norm: Callable
 
-    @property
-    def rtol(self):
-        return self.pid.rtol
-
-    @property
-    def atol(self):
-        return self.pid.atol
-
-    @property
-    def norm(self):
-        return self.pid.norm
+    def __init__(self, pid: diffrax.PIDController):
+        self.pid = pid
+        self.rtol, self.atol, self.norm = pid.rtol, pid.atol, pid.norm
 
     def wrap(self, direction):
         return _ProposingPID(self.pid.wrap(direction))
