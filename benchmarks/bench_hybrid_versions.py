@@ -3,7 +3,9 @@
 Each checkout runs in its own worker process (its own `PYTHONPATH`), pinned to the same core; each compiles once,
 then the two run the same seeds in alternating order (before, after; after, before; …), so that both see the same
 load. Prints each side's wall and CPU medians, jumps per trajectory, and the before/after ratios (> 1: the second
-checkout is faster). The CPU ratio is the steadier on a loaded machine:
+checkout is faster). The CPU ratio is the steadier on a loaded machine. With `--cvode`, each round also times one
+libRoadRunner CVODE solve of the file (from `resetAll()`, on the same core, `bench_hybrid.cvode_seconds`), and the
+two sides' CPU per trajectory over it is printed (issue 13's target for BIOMD0000000408: within 50×):
 
     python benchmarks/bench_hybrid_versions.py /path/to/base/checkout /path/to/new/checkout --rounds 16
 """
@@ -52,6 +54,7 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=11)
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--core", type=int, default=0)
+    ap.add_argument("--cvode", action="store_true", help="time libRoadRunner's CVODE in each round as well")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -69,7 +72,16 @@ def main() -> None:
         print(f"{name}: {root} compiled in {json.loads(procs[name].stdout.readline())['compiled']:.0f} s", flush=True)
     print(f"load before the timed rounds {os.getloadavg()}", flush=True)
     res: dict[str, list[dict]] = {name: [] for name in procs}
+    cvode: list[tuple[float, float]] = []
+    if args.cvode:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from bench_hybrid import cvode_seconds
+
+        os.sched_setaffinity(0, {args.core})
     for r in range(args.rounds):
+        if args.cvode:
+            wall, cpu, _ = cvode_seconds(Path(args.model), args.t_end, args.points, budget=1e-9)  # one timed solve
+            cvode.append((wall, cpu))
         for name in ("before", "after") if r % 2 == 0 else ("after", "before"):
             p = procs[name]
             assert p.stdin is not None and p.stdout is not None
@@ -88,6 +100,15 @@ def main() -> None:
         f"before/after: wall {med['before'][0] / med['after'][0]:.2f}×, cpu {med['before'][1] / med['after'][1]:.2f}× "
         f"({args.rounds} rounds, {args.n} trajectories to t = {args.t_end:g}, core {args.core}); load after {os.getloadavg()}"
     )
+    if cvode:
+        cv_wall, cv_cpu = (float(np.median(v)) for v in zip(*cvode))
+        print(
+            f"CVODE (libRoadRunner, resetAll) wall median {cv_wall:.3f} s, cpu median {cv_cpu:.3f} s per solve; "
+            + ", ".join(
+                f"{name} per trajectory over it: cpu {med[name][1] / args.n / cv_cpu:.1f}×, wall {med[name][0] / args.n / cv_wall:.1f}×"
+                for name in ("before", "after")
+            )
+        )
     # Per round, both sides ran the same seed back to back: the ratio of each pair is steadier than the ratio of
     # the medians when the load drifts during the run.
     paired = np.asarray([b["cpu"] / a["cpu"] for b, a in zip(res["before"], res["after"])])

@@ -95,7 +95,7 @@ class HybridState(AbstractSimState):
     continuous: Bool[Array, " species"]
     fast: Bool[Array, " channels"]
     q: Float[Array, " rated"]
-    dt: Float[Array, ""]  # the ODE's step size at the end of the last solve (0: none yet)
+    dt: Float[Array, ""]  # the step size the last solve's controller proposed next (0: none yet)
 
 
 class _RatePlan:
@@ -335,6 +335,46 @@ def _start_step(f, t0, y0, rtol, atol, order, f0) -> Array:
     d = jnp.maximum(d1, d2)
     h1 = jnp.where(d <= 1e-15, jnp.maximum(1e-6, h0 * 1e-3), (0.01 / jnp.where(d <= 1e-15, 1.0, d)) ** (1.0 / order))
     return jnp.minimum(100 * h0, h1)
+
+
+class _ProposingPID(diffrax.AbstractAdaptiveStepSizeController):
+    """diffrax's `PIDController` that also keeps, in its state, the step size it proposes next (Hairer, Nørsett &
+    Wanner, Solving Ordinary Differential Equations I, 2nd ed. 1993, §II.4; Söderlind 2002 for the PI form), so that
+    `SaveAt(controller_state=True)` returns it: diffrax 0.7.2 returns neither it nor the last step's length.
+
+    Each simulation step is a fresh solve; the next one starts at this proposal. The mean accepted step that was
+    carried before is shorter than the proposal after any run of growing steps, so the solve after a stop at an
+    event took two steps where one reached the next stop (BIOMD0000000408: two steps in each of its 10^5 solves).
+    A step cut short by the end of the span (accepted, and under half the step proposed before it) keeps the
+    larger of its own proposal and the one it was cut from: its error, measured on a fraction of a step, says
+    only that the step was not too long (its proposal is at most `factormax` times the fraction).
+    """
+
+    pid: diffrax.PIDController
+    # The tolerances and norm diffrax reads off an adaptive controller (the implicit solver's Newton tolerances).
+    rtol: float | Array | np.ndarray
+    atol: float | Array | np.ndarray
+    norm: Callable
+
+    def __init__(self, pid: diffrax.PIDController):
+        self.pid = pid
+        self.rtol, self.atol, self.norm = pid.rtol, pid.atol, pid.norm
+
+    def wrap(self, direction):
+        return _ProposingPID(self.pid.wrap(direction))
+
+    def init(self, terms, t0, t1, y0, dt0, args, func, error_order):
+        t_next, state = self.pid.init(terms, t0, t1, y0, dt0, args, func, error_order)
+        return t_next, (state, t_next - t0)
+
+    def adapt_step_size(self, t0, t1, y0, y1_candidate, args, y_error, error_order, controller_state):
+        state, proposed = controller_state
+        keep, next_t0, next_t1, made_jump, state, result = self.pid.adapt_step_size(
+            t0, t1, y0, y1_candidate, args, y_error, error_order, state
+        )
+        h = next_t1 - next_t0
+        cut = keep & (t1 - t0 < 0.5 * proposed)
+        return keep, next_t0, next_t1, made_jump, (state, jnp.where(cut, jnp.maximum(h, proposed), h)), result
 
 
 ROOT_RTOL = 1e-14
@@ -836,7 +876,7 @@ class HybridSimulator(AbstractSimulator):
             adjoint = diffrax.ForwardMode()
             # PI coefficients for stiff problems: on BIOMD0000000009 the default (pure I) control rejected
             # half of Kvaerno5's steps; with these Kvaerno3 took 495 steps to t = 100, Kvaerno5 1164.
-            controller = diffrax.PIDController(rtol=self.rtol, atol=atol, pcoeff=0.3, icoeff=0.3)
+            controller = _ProposingPID(diffrax.PIDController(rtol=self.rtol, atol=atol, pcoeff=0.3, icoeff=0.3))
         else:
             # The chemical Langevin equation (Gillespie 2000) for the continuous channels, in Itô form:
             # Euler–Maruyama on a fixed step, one independent Brownian path per step (disjoint intervals).
@@ -859,18 +899,18 @@ class HybridSimulator(AbstractSimulator):
             t_ode,
             dt0,
             y0,
-            saveat=diffrax.SaveAt(t1=True),
+            saveat=diffrax.SaveAt(t1=True, controller_state=self.noise == "ode"),
             stepsize_controller=controller,
             event=diffrax.Event(cond, root_finder=_JumpRootFinder(rtol=ROOT_RTOL, atol=0.0)),
             max_steps=self.ode_max_steps,
             adjoint=adjoint,
             throw=False,
         )
-        # The mean accepted step of this solve (its last step is cut short by the jump or `t_stop`).
-        accepted = sol.stats["num_accepted_steps"]
+        # The next solve starts at the step size the controller proposed last (`_ProposingPID`); the Langevin
+        # equation's fixed step keeps `dt`.
         stopped = sol.event_mask | (sol.result == diffrax.RESULTS.max_steps_reached)
         t_ode_end = jnp.where(stopped, sol.ts[-1], t1)
-        dt_next = jnp.where(accepted >= 2, (t_ode_end - state.t) / accepted, state.dt)
+        dt_next = sol.controller_state[1] if self.noise == "ode" else state.dt
         # A solve that used all its `ode_max_steps` stops where it got to without a jump; the next step goes on
         # from there with a fresh threshold (exact: the hazard's threshold is memoryless). It has to have moved.
         capped = (sol.result == diffrax.RESULTS.max_steps_reached) & (t_ode_end > state.t)
