@@ -45,8 +45,8 @@ def enable_compilation_cache() -> str | None:
     compilation (the same model, method, options, shapes and JAX version; tracing and lowering still run): 28 s.
     The executable is the one compiled before, so results are the same bit for bit.
 
-    The directory is `$SBMLJAX_CACHE_DIR` if set (empty: no cache), else `$XDG_CACHE_HOME/sbmljax/jax` (default
-    `~/.cache/sbmljax/jax`). A cache the user chose for JAX (`JAX_COMPILATION_CACHE_DIR` or
+    The directory is `$SBMLJAX_CACHE_DIR` if set (empty: no cache), else `$XDG_CACHE_HOME/sbmljax/jax/<processor kind>` (default
+    `~/.cache/sbmljax/jax/...`). A cache the user chose for JAX (`JAX_COMPILATION_CACHE_DIR` or
     `jax.config.jax_compilation_cache_dir`) is left as it is. The library itself (`import sbmljax`) turns nothing on.
     """
     import os
@@ -58,8 +58,24 @@ def enable_compilation_cache() -> str | None:
     path = os.environ.get(CACHE_ENV)
     if path is None:
         base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        path = str(Path(base) / "sbmljax" / "jax")
+        # One folder per kind of processor: XLA compiles CPU code for the host's instruction set, and a home
+        # directory shared by the nodes of a cluster must not hand one node's executable to a node without it.
+        path = str(Path(base) / "sbmljax" / "jax" / _host_kind())
     if not path:
         return None
     jax.config.update("jax_compilation_cache_dir", path)
     return path
+
+
+def _host_kind() -> str:
+    """A short digest of the processor's architecture and instruction-set flags (Linux's /proc/cpuinfo)."""
+    import hashlib
+    import platform
+
+    flags = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith(("flags", "Features"))), "")
+    except OSError:
+        pass
+    return platform.machine() + "-" + hashlib.sha256(flags.encode()).hexdigest()[:12]

@@ -4,6 +4,7 @@ budget, and the `--substance-units` option."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -220,6 +221,8 @@ def test_package_imports_lazily(models_dir) -> None:
 def test_compilation_cache_directory(tmp_path, monkeypatch) -> None:
     """The command line's persistent compilation cache: `$SBMLJAX_CACHE_DIR`, else under `$XDG_CACHE_HOME`; empty
     turns it off; a directory the user gave JAX is kept."""
+    import platform
+
     import jax
 
     from sbmljax._config import CACHE_ENV, enable_compilation_cache
@@ -231,8 +234,10 @@ def test_compilation_cache_directory(tmp_path, monkeypatch) -> None:
         assert enable_compilation_cache() is None and jax.config.jax_compilation_cache_dir is None
         monkeypatch.delenv(CACHE_ENV)
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-        assert enable_compilation_cache() == str(tmp_path / "xdg" / "sbmljax" / "jax")
-        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "xdg" / "sbmljax" / "jax")
+        # one folder per processor kind: a home directory shared by a cluster's nodes of different instruction sets
+        got = enable_compilation_cache()
+        assert got is not None and Path(got).parent == tmp_path / "xdg" / "sbmljax" / "jax"
+        assert jax.config.jax_compilation_cache_dir == got and Path(got).name.startswith(platform.machine())
         monkeypatch.setenv(CACHE_ENV, str(tmp_path / "mine"))
         jax.config.update("jax_compilation_cache_dir", str(tmp_path / "users"))
         assert enable_compilation_cache() == str(tmp_path / "users")  # the user's choice for JAX stands

@@ -21,7 +21,6 @@ from typing import ClassVar
 
 import diffrax
 import equinox as eqx
-import equinox._errors as eqx_errors
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -74,13 +73,26 @@ def _diffeqsolve(*args, **kwargs):
 
 @contextlib.contextmanager
 def _on_error(value: str):
-    """Equinox's run-time error mode set to `value` while tracing (restored after, also on error)."""
-    before = eqx_errors.EQX_ON_ERROR  # type: ignore[attr-defined]
-    eqx_errors.EQX_ON_ERROR = value  # type: ignore[attr-defined,assignment]
+    """Equinox's run-time error mode set to `value` while tracing (restored after, also on error).
+
+    `equinox._errors.EQX_ON_ERROR` is private: should a later equinox move it, the checks stay on (the results are
+    the same; only the persistent cache no longer stores the runner)."""
+    import importlib
+
+    flag = "EQX_ON_ERROR"  # read by `eqx.error_if` when a check is traced
+    try:
+        eqx_errors = importlib.import_module("equinox._errors")
+    except ImportError:  # pragma: no cover - another equinox layout
+        eqx_errors = None
+    if eqx_errors is None or not hasattr(eqx_errors, flag):
+        yield
+        return
+    before = getattr(eqx_errors, flag)
+    setattr(eqx_errors, flag, value)
     try:
         yield
     finally:
-        eqx_errors.EQX_ON_ERROR = before  # type: ignore[attr-defined]
+        setattr(eqx_errors, flag, before)
 
 
 class HybridState(AbstractSimState):
