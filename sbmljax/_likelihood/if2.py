@@ -42,7 +42,7 @@ import numpy as np
 from .._config import x64
 from ..errors import ConfigError
 from .api import DEFAULT_REPLICATES
-from .dataset_filter import DEFAULT_RESAMPLE_THRESHOLD, check_resample_threshold
+from .dataset_filter import DEFAULT_RESAMPLE_THRESHOLD
 from .if2_run import IF2Result, run_if2
 
 
@@ -121,7 +121,6 @@ def if2(
         raise ConfigError(f"need iterations ≥ 1 and n_particles ≥ 2, got {iterations}, {n_particles}")
     if not 0 < cooling <= 1:
         raise ConfigError(f"cooling must be in (0, 1], got {cooling}")
-    check_resample_threshold(resample_threshold)
     if model is None:
         model, data = data, None
     problem, start = as_problem(

@@ -28,7 +28,7 @@ from .._config import x64
 from ..data import Problem
 from ..errors import ConfigError, FitError, ParameterError
 from .api import DEFAULT_REPLICATES, ParticleLikelihood
-from .dataset_filter import DEFAULT_RESAMPLE_THRESHOLD, check_resample_threshold
+from .dataset_filter import DEFAULT_RESAMPLE_THRESHOLD
 from .if2 import run_if2
 
 
@@ -171,7 +171,6 @@ def profile(
 
     if not isinstance(seed, (int, np.integer)):
         raise ConfigError(f"seed must be an integer, got {seed!r}")
-    check_resample_threshold(resample_threshold)
     if model is None:
         model, data = data, None
     problem, start = as_problem(
