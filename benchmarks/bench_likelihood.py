@@ -277,7 +277,8 @@ def gradient_recipe(args) -> None:
     per step, all three parameters), one `sbmljax.fit(..., start="if2")` call. pypomp runs pomp's recipe
     (`--if2` × `--particles`, ends scored by `--score-replicates` × `--eval-particles`) in its own process
     first. Then the three end points (pypomp's winner, sbmljax's IF2 winner before and after the gradient)
-    are evaluated afresh by the leap filter and pypomp's (`--fresh-replicates` × `--eval-particles`)."""
+    are evaluated afresh by the leap filter, pypomp's and the exact (direct) one (`--fresh-replicates` ×
+    `--eval-particles` each)."""
     import sbmljax
     from sbmljax._likelihood import ParticleLikelihood
     from sbmljax._likelihood.api import as_likelihood_problem
@@ -370,12 +371,16 @@ def gradient_recipe(args) -> None:
     fr, ne = args.fresh_replicates, args.eval_particles
     fresh = ParticleLikelihood(prob, names, values, n_particles=ne, replicates=fr, method=leap)
     fresh.evaluate(POINT, seed=args.race_seed + 3000)  # compile
+    # the exact model's filter too: the gradient climbs the exact model's likelihood, the leap's may differ
+    exact = ParticleLikelihood(prob, names, values, n_particles=ne, replicates=fr, method="direct")
     print(f"end points evaluated afresh: {fr} x {ne} particles, lme +- SE (jackknife), fresh seeds")
-    print(f"{'point':<24} {'score':>8} {'Beta':>6} {'mu_IR':>6} {'rho':>6} {'sbmljax leap':>15} {'pypomp':>15}")
+    head = f"{'point':<24} {'score':>8} {'Beta':>6} {'mu_IR':>6} {'rho':>6} {'sbmljax leap':>15} {'pypomp':>15}"
+    print(head + f" {'exact (direct)':>15}")
     out: dict = {"starts": starts, "sides": sides, "fresh": {}}
     for j, (label, (e, score)) in enumerate(points.items()):
         lv = fresh.evaluate(e, seed=args.race_seed + 4000 + j)
-        row = {"params": e, "score": score, "leap": (lv.value, lv.stderr)}
+        xv = exact.evaluate(e, seed=args.race_seed + 5000 + j)
+        row = {"params": e, "score": score, "leap": (lv.value, lv.stderr), "exact": (xv.value, xv.stderr)}
         pp_txt = "-"
         if args.pypomp_python:
             seed = args.race_seed * 1000 + 500 + 50 * j
@@ -387,7 +392,7 @@ def gradient_recipe(args) -> None:
         out["fresh"][label] = row
         print(
             f"{label:<24} {score:8.2f} {e['Beta']:6.3f} {e['mu_IR']:6.3f} {e['rho']:6.3f} "
-            f"{lv.value:7.2f} +- {lv.stderr:4.2f} {pp_txt:>15}",
+            f"{lv.value:7.2f} +- {lv.stderr:4.2f} {pp_txt:>15} {xv.value:7.2f} +- {xv.stderr:4.2f}",
             flush=True,
         )
     print("pomp's published maximum log-likelihood: -73.59 +- 2.02 (its Euler-binomial model, dt = 1/12)")
