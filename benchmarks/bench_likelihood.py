@@ -172,8 +172,7 @@ def if2_race(args) -> None:
     problem = REPO / "data" / "bsflu" / "problem.yaml"
     leap = BinomialLeaping(tau=1.0 / 12.0)
     k, m, n, ne, r = args.chains, args.if2, args.particles, args.eval_particles, args.score_replicates
-    rng = np.random.default_rng(args.race_seed)
-    starts = [{p: float(rng.uniform(lo, hi)) for p, (lo, hi) in BOX.items()} for _ in range(k)]
+    starts = _race_starts(args)
     print(
         f"bsflu IF2 race, seed {args.race_seed}: {k} chains from pomp's box {BOX} (uniform, the same starts in "
         f"both), {m} iterations x {n} particles, rw_sd 0.02, cooling 0.5 per 50 iterations; each end scored by "
@@ -262,6 +261,143 @@ def if2_race(args) -> None:
     if args.save:
         out["sides"] = sides
         Path(args.save).write_text(json.dumps(out, indent=1))
+
+
+def _race_starts(args) -> list[dict]:
+    """`--chains` starts drawn uniformly from pomp's box by `--race-seed` (pomp's `runif_design`)."""
+    rng = np.random.default_rng(args.race_seed)
+    return [{p: float(rng.uniform(lo, hi)) for p, (lo, hi) in BOX.items()} for _ in range(args.chains)]
+
+
+def gradient_recipe(args) -> None:
+    """sbmljax's own recipe against pomp's full one in pypomp, from the same `--chains` box starts: a short IF2
+    by the binomial leap (`--recipe-if2` iterations of `--recipe-particles`, each end scored by
+    `--recipe-score-replicates` filters of as many particles, the best kept), then `--grad-iterations` Adam
+    steps along the path-score gradient of the exact model's filter (`--grad-particles` × `--grad-replicates`
+    per step, all three parameters), one `sbmljax.fit(..., start="if2")` call. pypomp runs pomp's recipe
+    (`--if2` × `--particles`, ends scored by `--score-replicates` × `--eval-particles`) in its own process
+    first. Then the three end points (pypomp's winner, sbmljax's IF2 winner before and after the gradient)
+    are evaluated afresh by the leap filter, pypomp's and the exact (direct) one (`--fresh-replicates` ×
+    `--eval-particles` each)."""
+    import sbmljax
+    from sbmljax._likelihood import ParticleLikelihood
+    from sbmljax._likelihood.api import as_likelihood_problem
+    from sbmljax._simulator import BinomialLeaping
+
+    problem = REPO / "data" / "bsflu" / "problem.yaml"
+    leap = BinomialLeaping(tau=1.0 / 12.0)
+    starts = _race_starts(args)
+    print(
+        f"bsflu, seed {args.race_seed}, {args.chains} starts from pomp's box {BOX}. pypomp: pomp's recipe, "
+        f"{args.if2} iterations x {args.particles} particles, ends scored by {args.score_replicates} x "
+        f"{args.eval_particles}. sbmljax: IF2 {args.recipe_if2} x {args.recipe_particles} (binomial_leap 1/12), ends "
+        f"scored by {args.recipe_score_replicates} x {args.recipe_particles}, then {args.grad_iterations} gradient "
+        f"steps (exact direct filter, {args.grad_replicates} x {args.grad_particles} particles, Adam lr "
+        f"{args.learning_rate})",
+        flush=True,
+    )
+    sides: dict = {}
+    if args.pypomp_python:
+        payload = {"mode": "race", "starts": starts, "J": args.particles, "M": args.if2}
+        payload |= {"eval_J": args.eval_particles, "reps": args.score_replicates, "seed": args.race_seed}
+        peer = _pypomp(args.pypomp_python, payload)
+        if peer:
+            sides["pypomp"] = peer
+
+    def recipe(seed: int, if2_iterations: int, grad_iterations: int):
+        return sbmljax.fit(
+            problem,
+            loss="likelihood",
+            seed=seed,
+            start="if2",
+            if2_options={
+                "iterations": if2_iterations,
+                "n_particles": args.recipe_particles,
+                "method": leap,
+                "starts": starts,
+                "replicates": args.recipe_score_replicates,
+            },
+            estimator_options={"method": "direct", "replicates": args.grad_replicates},
+            n_trajectories=args.grad_particles,
+            iterations=grad_iterations,
+            learning_rate=args.learning_rate,
+            average=0.5,
+        )
+
+    t = _clock()
+    recipe(args.race_seed + 1000, 1, 1)  # warm-up: the same programs, one iteration each (compilation)
+    warm = _since(t)
+    t = _clock()
+    fit = recipe(args.race_seed, args.recipe_if2, args.grad_iterations)
+    total = _since(t)
+    if2_wall = fit.if2["wall_time_s"]
+    ours = {
+        "warm_up": warm,
+        "recipe": total,
+        "if2_wall": if2_wall,
+        "if2_ends": [c["params"] for c in fit.if2["chains"]],
+        "if2_scores": [c["loglik"] for c in fit.if2["chains"]],
+        "if2_params": fit.if2["params"],
+        "params": fit.params,
+        "fit_loglik": (fit.loglik, fit.loglik_stderr),
+        "grad_trace": {k: list(v) for k, v in fit.history.params.items()},
+        "loss": list(fit.history.loss),
+    }
+    sides["sbmljax"] = ours
+    print(f"{'side, part':<52} {'wall s':>8} {'CPU s':>8}")
+    if "pypomp" in sides:
+        pp = sides["pypomp"]
+        for part, label in (("compile_if2", "1-iteration IF2 (compiles)"), ("if2", f"IF2 {args.if2} iterations")):
+            print(f"{'pypomp ' + label:<52} {pp[part][0]:8.1f} {pp[part][1]:8.1f}")
+        for part, label in (("compile_score", "1 scoring (compiles)"), ("score", f"scoring {args.chains} ends")):
+            print(f"{'pypomp ' + label:<52} {pp[part][0]:8.1f} {pp[part][1]:8.1f}")
+        rec = (pp["if2"][0] + pp["score"][0], pp["if2"][1] + pp["score"][1])
+        print(f"{'pypomp recipe (IF2 + scoring)':<52} {rec[0]:8.1f} {rec[1]:8.1f}")
+    print(f"{'sbmljax warm-up fit (1 + 1 iterations, compiles)':<52} {warm[0]:8.1f} {warm[1]:8.1f}")
+    print(f"{'sbmljax recipe fit (IF2 + scoring + gradient)':<52} {total[0]:8.1f} {total[1]:8.1f}")
+    print(f"{'  of which IF2 stage (wall)':<52} {if2_wall:8.1f}")
+    if "pypomp" in sides:
+        print(f"CPU ratio sbmljax recipe / pypomp recipe: {total[1] / rec[1]:.2f}; wall {total[0] / rec[0]:.2f}")
+    print("sbmljax IF2 ends (Beta, mu_IR, rho) and scores")
+    for i, (e, ll) in enumerate(zip(ours["if2_ends"], ours["if2_scores"])):
+        print(f"  {i:2d} {e['Beta']:6.3f} {e['mu_IR']:6.3f} {e['rho']:6.3f} {ll:8.2f}")
+    points = {}
+    if "pypomp" in sides:
+        best = int(np.argmax(sides["pypomp"]["loglik"]))
+        points["pypomp winner"] = (sides["pypomp"]["params"][best], sides["pypomp"]["loglik"][best])
+    points["sbmljax IF2 stage"] = (ours["if2_params"], fit.if2["loglik"])
+    points["sbmljax after gradient"] = (ours["params"], fit.loglik)
+    prob, values, names = as_likelihood_problem(None, problem, POINT, None)
+    fr, ne = args.fresh_replicates, args.eval_particles
+    fresh = ParticleLikelihood(prob, names, values, n_particles=ne, replicates=fr, method=leap)
+    fresh.evaluate(POINT, seed=args.race_seed + 3000)  # compile
+    # the exact model's filter too: the gradient climbs the exact model's likelihood, the leap's may differ
+    exact = ParticleLikelihood(prob, names, values, n_particles=ne, replicates=fr, method="direct")
+    print(f"end points evaluated afresh: {fr} x {ne} particles, lme +- SE (jackknife), fresh seeds")
+    head = f"{'point':<24} {'score':>8} {'Beta':>6} {'mu_IR':>6} {'rho':>6} {'sbmljax leap':>15} {'pypomp':>15}"
+    print(head + f" {'exact (direct)':>15}")
+    out: dict = {"starts": starts, "sides": sides, "fresh": {}}
+    for j, (label, (e, score)) in enumerate(points.items()):
+        lv = fresh.evaluate(e, seed=args.race_seed + 4000 + j)
+        xv = exact.evaluate(e, seed=args.race_seed + 5000 + j)
+        row = {"params": e, "score": score, "leap": (lv.value, lv.stderr), "exact": (xv.value, xv.stderr)}
+        pp_txt = "-"
+        if args.pypomp_python:
+            seed = args.race_seed * 1000 + 500 + 50 * j
+            ev = _pypomp(args.pypomp_python, {"mode": "eval", "params": e, "J": ne, "reps": fr, "seed": seed})
+            if ev:
+                v, se = _lme(ev["loglik"])
+                row["pypomp"] = (v, se, ev["loglik"])
+                pp_txt = f"{v:.2f} +- {se:.2f}"
+        out["fresh"][label] = row
+        print(
+            f"{label:<24} {score:8.2f} {e['Beta']:6.3f} {e['mu_IR']:6.3f} {e['rho']:6.3f} "
+            f"{lv.value:7.2f} +- {lv.stderr:4.2f} {pp_txt:>15} {xv.value:7.2f} +- {xv.stderr:4.2f}",
+            flush=True,
+        )
+    print("pomp's published maximum log-likelihood: -73.59 +- 2.02 (its Euler-binomial model, dt = 1/12)")
+    if args.save:
+        Path(args.save).write_text(json.dumps(out, indent=1, default=float))
 
 
 # pomp's published MLE (`mif_bsflu_params.csv` of Ionides' STATS 531 notes, chapter 12; Beta per pupil × 763),
@@ -581,7 +717,22 @@ def main() -> None:
     ap.add_argument("--score-replicates", type=int, default=10, help="filters scoring each chain end (--if2 race)")
     ap.add_argument("--fresh-replicates", type=int, default=16, help="filters per winner afresh (--if2 race)")
     ap.add_argument("--race-seed", type=int, default=1, help="seed of the starts and filters (--if2 race)")
+    ap.add_argument(
+        "--recipe", choices=["gradient"], help="gradient: sbmljax's short IF2 + gradient recipe vs pomp's (pypomp)"
+    )
+    ap.add_argument("--recipe-if2", type=int, default=40, help="IF2 iterations of sbmljax's recipe (--recipe)")
+    ap.add_argument("--recipe-particles", type=int, default=1000, help="IF2 particles (--recipe)")
+    ap.add_argument("--recipe-score-replicates", type=int, default=8, help="filters per IF2 end (--recipe)")
+    ap.add_argument("--grad-iterations", type=int, default=30, help="gradient steps (--recipe)")
+    ap.add_argument("--grad-particles", type=int, default=1000, help="particles per gradient filter (--recipe)")
+    ap.add_argument("--grad-replicates", type=int, default=4, help="filters per gradient step (--recipe)")
+    ap.add_argument("--learning-rate", type=float, default=0.02, help="Adam step on the scales (--recipe)")
     args = ap.parse_args()
+    if args.recipe == "gradient":
+        if not args.if2:
+            ap.error("--recipe gradient needs --if2 M (pypomp's iterations)")
+        gradient_recipe(args)
+        return
     if args.matched_accuracy:
         if not args.pypomp_python:
             ap.error("--matched-accuracy needs --pypomp-python")

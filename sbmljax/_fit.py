@@ -472,7 +472,10 @@ def fit(
     - `start`: `None` (the given start values) or `"if2"` (with `loss="likelihood"`): first run iterated
       filtering (`sbmljax.if2`, a gradient-free global search, `n_trajectories` particles unless
       `if2_options` set `n_particles`) from the given values, then refine its estimate by the gradient
-      iterations. `if2_options`: `sbmljax.if2`'s settings (`iterations`, `rw_sd`, `cooling`, `n_particles`).
+      iterations. `if2_options`: `sbmljax.if2`'s settings (`iterations`, `rw_sd`, `cooling`, `n_particles`;
+      `method`, default the gradient's, which may be any simulator, e.g. `BinomialLeaping(tau)`, since IF2
+      needs no gradient; `chains` and `starts` for a global search from several starts, each end scored by
+      `replicates` filters (default 8) of `n_particles` and the best refined).
 
     **Returns:** a `FitResult` (`.params`, `.stderr`, `.history`, `.to_json(path)`).
 
@@ -574,17 +577,36 @@ def _if2_start(problem, start, how, options, loss, n_trajectories, estimator_opt
         raise ConfigError(f"start must be None or 'if2', got {how!r}")
     if loss != "likelihood":
         raise ConfigError(f"start='if2' maximises the likelihood: use it with loss='likelihood' (got loss={loss!r})")
+    from ._likelihood.api import DEFAULT_REPLICATES
     from ._likelihood.if2 import run_if2
 
-    settings: dict[str, Any] = {"n_particles": n_trajectories, "iterations": 50, "rw_sd": 0.02, "cooling": 0.5}
+    # IF2 needs no gradient, so its simulator may differ from the gradient's exact one (`method`, e.g. a
+    # fixed-step leap for the global search); several chains (`chains`, `starts`) are scored at their ends by
+    # `replicates` filters and the best one starts the gradient iterations, as pomp's global search keeps the best
+    settings: dict[str, Any] = {
+        "n_particles": n_trajectories,
+        "iterations": 50,
+        "rw_sd": 0.02,
+        "cooling": 0.5,
+        "method": (estimator_options or {}).get("method", "direct"),
+        "chains": None,
+        "starts": None,
+        "replicates": None,
+    }
     unknown = set(options or {}) - set(settings)
     if unknown:
         raise ConfigError(f"if2_options takes {sorted(settings)}, not {sorted(unknown)}")
     settings.update(options or {})
-    method = (estimator_options or {}).get("method", "direct")
-    res = run_if2(problem, start, seed=int(seed), method=method, replicates=1, evaluate=False, **settings)
+    several = settings["chains"] is not None or settings["starts"] is not None
+    if settings["replicates"] is None:
+        settings["replicates"] = 2 * DEFAULT_REPLICATES if several else 1
+    elif not several:
+        raise ConfigError("if2_options' replicates score several chains' ends: give chains or starts too")
+    res = run_if2(problem, start, seed=int(seed), evaluate=several, **settings)
     return {
         "params": res.params,
+        "loglik": res.loglik,
+        "chains": res.chains,
         "swarm_sd": res.swarm_sd,
         "trace_loglik": res.trace_loglik,
         "iterations": res.iterations,

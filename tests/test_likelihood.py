@@ -709,6 +709,39 @@ def test_if2_chains_with_the_binomial_leap_reach_the_exact_maximum() -> None:
     assert abs(res.loglik + res.loglik_stderr**2 / 2 - reached) < 3 * res.loglik_stderr + 0.3
 
 
+def test_fit_refines_the_best_of_several_leap_if2_chains_by_the_exact_gradient() -> None:
+    """fit(start="if2") as a global search (`bench_likelihood.py --recipe gradient`): IF2 by the leap from two
+    starts 2.5x either side, the better scored end refined by the exact filter's gradient; the estimate lies
+    within 1 unit of the forward algorithm's maximum, and `replicates` without several chains is refused."""
+    from scipy.optimize import minimize_scalar
+
+    m = load(sbml_model({"X": DEATH_X0}, {"k": 0.5}, [("death", "X -> 0", "k*X")]))
+    x = sbmljax.simulate(m, TIMES, seed=3).counts[0, :, 0]
+    y = x + np.random.default_rng(9).normal(0.0, ID_SD, TIMES.size)
+    ds = Dataset("death", TIMES, (Observable.parse("X", "X", ID_SD),), y[:, None])
+    best = minimize_scalar(lambda lk: -death_exact(float(np.exp(lk)), y), bounds=(-4.0, 1.0), method="bounded")
+    leap = sbmljax.BinomialLeaping(tau=1.0)
+    options = {"iterations": 20, "rw_sd": 0.05, "n_particles": 200, "method": leap, "replicates": 4}
+    fit = sbmljax.fit(
+        m,
+        [ds],
+        {"k": 0.5},
+        loss="likelihood",
+        start="if2",
+        if2_options={**options, "starts": [{"k": 1.25}, {"k": 0.2}]},
+        n_trajectories=200,
+        learning_rate=0.01,
+        iterations=10,
+        seed=0,
+    )
+    assert fit.if2 is not None and len(fit.if2["chains"]) == 2 and np.isfinite(fit.if2["loglik"])
+    assert fit.if2["params"] in [c["params"] for c in fit.if2["chains"]]
+    reached = death_exact(fit.params["k"], y)
+    assert reached > -best.fun - 1.0, (fit.params, np.exp(best.x), reached, -best.fun)
+    with pytest.raises(sbmljax.errors.ConfigError, match="chains or starts"):
+        sbmljax.fit(m, [ds], {"k": 0.5}, loss="likelihood", start="if2", if2_options=options, seed=0)
+
+
 def test_resample_threshold_moves_the_variance_not_the_value(id_data) -> None:
     """`resample_threshold` 1 (resample at every observation, pomp's rule) and 0 (never: sequential importance
     sampling) both estimate the forward algorithm's likelihood within 3 standard errors (plus the log's
