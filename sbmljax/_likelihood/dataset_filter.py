@@ -34,7 +34,7 @@ few hundred events wastes up to a block per interval. On bsflu (1,000 particles,
 210 ms with the direct method's 128, 144 ms with 32 or 64, 196 ms with 16; the gradient 454 → 261 ms.
 Speed only: the results are bitwise the same for every block."""
 
-GROUP_PARTICLES = 8192
+GROUP_PARTICLES = 2048
 """Particles per group of replicate filters on a CPU (`replicate_group`)."""
 
 DEFAULT_RESAMPLE_THRESHOLD = 0.5
