@@ -101,6 +101,19 @@ def _lme(ll: list[float]) -> tuple[float, float]:
     return logmeanexp_jackknife(np.asarray(ll))
 
 
+def _pypomp_fresh(args, params: dict, particles: int, reps: int, j: int) -> tuple[str, list[float] | None]:
+    """A race point afresh by pypomp's filter (`reps` × `particles`, the race's seed for point `j`): the table's
+    text (lme ± SE, or "-" without pypomp) and the single filters' log-likelihoods."""
+    if not args.pypomp_python:
+        return "-", None
+    seed = args.race_seed * 1000 + 500 + 50 * j
+    ev = _pypomp(args.pypomp_python, {"mode": "eval", "params": params, "J": particles, "reps": reps, "seed": seed})
+    if not ev:
+        return "-", None
+    v, se = _lme(ev["loglik"])
+    return f"{v:.2f} +- {se:.2f}", ev["loglik"]
+
+
 def if2_comparison(args) -> None:
     """IF2 in both, then each best end point evaluated by both filters (fresh seeds, `--eval-particles` × 8)."""
     import sbmljax
@@ -238,14 +251,9 @@ def if2_race(args) -> None:
         best = int(np.argmax(d["loglik"]))
         e = d["params"][best]
         ours = fresh.evaluate(e, seed=args.race_seed + 4000 + j)
-        pp = "-"
-        if args.pypomp_python:
-            seed = args.race_seed * 1000 + 500 + 50 * j
-            ev = _pypomp(args.pypomp_python, {"mode": "eval", "params": e, "J": ne, "reps": fr, "seed": seed})
-            if ev:
-                v, se = _lme(ev["loglik"])
-                pp = f"{v:.2f} +- {se:.2f}"
-                d["fresh_pypomp"] = ev["loglik"]
+        pp, pp_ll = _pypomp_fresh(args, e, ne, fr, j)
+        if pp_ll is not None:
+            d["fresh_pypomp"] = pp_ll
         d["fresh_sbmljax"] = (ours.value, ours.stderr)
         print(
             f"{side:<34} {d['loglik'][best]:8.2f} {e['Beta']:6.3f} {e['mu_IR']:6.3f} {e['rho']:6.3f} "
@@ -381,14 +389,9 @@ def gradient_recipe(args) -> None:
         lv = fresh.evaluate(e, seed=args.race_seed + 4000 + j)
         xv = exact.evaluate(e, seed=args.race_seed + 5000 + j)
         row = {"params": e, "score": score, "leap": (lv.value, lv.stderr), "exact": (xv.value, xv.stderr)}
-        pp_txt = "-"
-        if args.pypomp_python:
-            seed = args.race_seed * 1000 + 500 + 50 * j
-            ev = _pypomp(args.pypomp_python, {"mode": "eval", "params": e, "J": ne, "reps": fr, "seed": seed})
-            if ev:
-                v, se = _lme(ev["loglik"])
-                row["pypomp"] = (v, se, ev["loglik"])
-                pp_txt = f"{v:.2f} +- {se:.2f}"
+        pp_txt, pp_ll = _pypomp_fresh(args, e, ne, fr, j)
+        if pp_ll is not None:
+            row["pypomp"] = (*_lme(pp_ll), pp_ll)
         out["fresh"][label] = row
         print(
             f"{label:<24} {score:8.2f} {e['Beta']:6.3f} {e['mu_IR']:6.3f} {e['rho']:6.3f} "
