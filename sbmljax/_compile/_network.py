@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -330,6 +331,7 @@ class CompiledNetwork(eqx.Module):
 
 _INTERNED: OrderedDict[tuple[str, bool], CompiledNetwork] = OrderedDict()
 _INTERNED_MAX = 64
+_INTERNED_LOCK = threading.Lock()
 
 
 def content_key(model: Model) -> str:
@@ -350,21 +352,25 @@ def _compile_cached(model: Model, x64: bool) -> CompiledNetwork:
     try:
         key = (content_key(model), x64)
     except RecursionError:  # an expression nested deeper than `repr` can spell: compiled for this object alone
-        key = (f"id:{id(model)}", x64)  # unique while remembered: `lru_cache` holds the model, so no id is reused
-    net = _INTERNED.get(key)
-    if net is None:
-        plan = _Plan(model)
-        net = CompiledNetwork(
-            stoich=jnp.asarray(plan.stoich, dtype=jnp.float64),
-            p_default=jnp.asarray(plan.p_default, dtype=jnp.float64),
-            plan=plan,
-        )
-        _INTERNED[key] = net
-        if len(_INTERNED) > _INTERNED_MAX:
-            _INTERNED.popitem(last=False)
-    else:
-        _INTERNED.move_to_end(key)
-    return net
+        return _build(model)
+    with _INTERNED_LOCK:  # threads (`run_ensemble`'s chunks, a user's) must not get two plans of one content
+        net = _INTERNED.get(key)
+        if net is None:
+            net = _INTERNED[key] = _build(model)
+            if len(_INTERNED) > _INTERNED_MAX:
+                _INTERNED.popitem(last=False)
+        else:
+            _INTERNED.move_to_end(key)
+        return net
+
+
+def _build(model: Model) -> CompiledNetwork:
+    plan = _Plan(model)
+    return CompiledNetwork(
+        stoich=jnp.asarray(plan.stoich, dtype=jnp.float64),
+        p_default=jnp.asarray(plan.p_default, dtype=jnp.float64),
+        plan=plan,
+    )
 
 
 def compile_network(
