@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 
 import equinox as eqx
@@ -29,7 +31,8 @@ from ..errors import NetworkError, UnsupportedSBMLFeatureError
 
 
 class _Plan:
-    """Everything static about a compiled model. Hashed by identity so `jit` caches per model cheaply."""
+    """Everything static about a compiled model. Hashed by identity so `jit` caches per model cheaply; one plan per
+    model content (`_compile_cached` interns them), so a model loaded again reuses the compiled programs."""
 
     def __init__(self, model: Model):
         self.model = model
@@ -326,8 +329,42 @@ class CompiledNetwork(eqx.Module):
         return self.plan.channel_reaction[k]
 
 
+_INTERNED: OrderedDict[tuple[str, bool], CompiledNetwork] = OrderedDict()
+_INTERNED_MAX = 64
+_INTERNED_LOCK = threading.Lock()
+
+
+def content_key(model: Model) -> str:
+    """A key equal for two models with the same content: the model's `repr`, which spells every field but the
+    SBML text (`Model.sbml` has `repr=False`; the other fields are what was imported from it, import options
+    included) and every number exactly (`1` and `1.0`, `0.0` and `-0.0` differ, so equal keys compile to the
+    same program bit for bit)."""
+    return repr(model)
+
+
 @functools.lru_cache(maxsize=64)
-def _compile_cached(model: Model) -> CompiledNetwork:
+def _compile_cached(model: Model, x64: bool) -> CompiledNetwork:
+    # Interned by content: `jit` caches key on the plan's identity (hashing it by value would hash the expression
+    # trees at every call), so a model loaded again from the same file must get the same plan, or every compiled
+    # program (a particle filter, IF2, an ensemble runner) would be compiled again for it. `x64` in the key: the
+    # network's arrays (and the plan's memoised ones) take the dtype of the scope they are built in, so a network
+    # compiled outside the entry points' 64-bit scope must not be handed to code inside it.
+    try:
+        key = (content_key(model), x64)
+    except RecursionError:  # an expression nested deeper than `repr` can spell: compiled for this object alone
+        return _build(model)
+    with _INTERNED_LOCK:  # threads (`run_ensemble`'s chunks, a user's) must not get two plans of one content
+        net = _INTERNED.get(key)
+        if net is None:
+            net = _INTERNED[key] = _build(model)
+            if len(_INTERNED) > _INTERNED_MAX:
+                _INTERNED.popitem(last=False)
+        else:
+            _INTERNED.move_to_end(key)
+        return net
+
+
+def _build(model: Model) -> CompiledNetwork:
     plan = _Plan(model)
     return CompiledNetwork(
         stoich=jnp.asarray(plan.stoich, dtype=jnp.float64),
@@ -348,7 +385,8 @@ def compile_network(
       honour, raising `UnsupportedSBMLFeatureError` naming each; when `None`, compile whatever can be.
     - `accepts`: support-table constructs the simulator honours itself (not refused here).
 
-    **Returns:** the `CompiledNetwork` (cached per model).
+    **Returns:** the `CompiledNetwork`, one per model content (a model loaded again from the same file gets the
+    same one, so the programs compiled for it are reused) and 64-bit setting.
     """
     if exact is not None:
         refusals = model.refusals(method_exact=exact, accepts=accepts)
@@ -356,4 +394,4 @@ def compile_network(
             shown = "; ".join(u.message() for u in refusals[:3])
             more = f" (and {len(refusals) - 3} more)" if len(refusals) > 3 else ""
             raise UnsupportedSBMLFeatureError(f"{model.source}: {shown}{more}")
-    return _compile_cached(model)
+    return _compile_cached(model, jax.dtypes.canonicalize_dtype(jnp.float64) == jnp.float64)
