@@ -566,6 +566,24 @@ def _profile_data():
     return m, ds, exact
 
 
+def test_mcap_smoother_takes_unknown_errors_and_refuses_degenerate_points() -> None:
+    """MCAP's quadratic: a point whose standard error is NaN (a replicate's likelihood underflowed) counts as the
+    least certain point, not an exact one, so the fit is that of the same points with that error; fewer than 4
+    distinct values is a clear FitError (it was numpy's `LinAlgError: Singular matrix`)."""
+    from sbmljax._likelihood.profile import mcap
+    from sbmljax.errors import FitError
+
+    psi = np.array([0.0, 0.5, 1.0, 1.5, 2.0])
+    ll = -((psi - 1.0) ** 2) + np.array([0.0, 0.05, -0.03, 0.02, 0.0])
+    se = np.array([0.1, 0.2, np.nan, 0.1, 0.1])
+    got = mcap(psi, ll, se)
+    want = mcap(psi, ll, np.array([0.1, 0.2, 0.2, 0.1, 0.1]))
+    assert got["coef"] == want["coef"] and got["interval"] == want["interval"]
+    assert got["interval"][0] < 1.0 < got["interval"][1]
+    with pytest.raises(FitError, match="4 distinct values"):
+        mcap(np.array([1.0, 1.0, 2.0, 2.0, 3.0]), np.array([-1.0, -1.1, -0.5, -0.6, -1.0]), np.full(5, 0.1))
+
+
 @pytest.mark.slow
 def test_profile_interval_covers_the_truth_and_matches_the_exact_profile() -> None:
     """Synthetic recovery: data simulated at k2 = 1; the MCAP interval of k2's profile (k1 maximised by IF2)

@@ -78,14 +78,28 @@ def mcap(psi: np.ndarray, ll: np.ndarray, se: np.ndarray, level: float = 0.95) -
     variance beyond the reported errors, estimated as in a random-effects fit)."""
     psi, ll, se = (np.asarray(v, dtype=np.float64) for v in (psi, ll, se))
     ok = np.isfinite(ll)
-    psi, ll, se = psi[ok], ll[ok], np.where(np.isfinite(se[ok]), se[ok], 0.0)
-    if psi.size < 4:
-        raise FitError(f"a profile needs at least 4 points with a finite log-likelihood, got {psi.size}")
+    psi, ll, se = psi[ok], ll[ok], se[ok]
+    # A point whose standard error is not finite (a jackknife over replicates of which one underflowed) is as
+    # uncertain as the least certain other point, not exact: an SE of 0 would give it all the weight.
+    finite = np.isfinite(se)
+    se = np.where(finite, se, np.max(se[finite]) if finite.any() else 0.0)
+    if np.unique(psi).size < 4:
+        raise FitError(
+            f"a profile needs at least 4 distinct values with a finite log-likelihood, got {np.unique(psi).size} "
+            f"({psi.tolist()}): give more values or more particles"
+        )
     X = np.stack([psi**2, psi, np.ones_like(psi)], axis=1)
     extra = 0.0
     for _ in range(20):  # extra variance: points scatter more than their filter errors (the maximisation's error)
         w = 1.0 / (se**2 + extra + 1e-12)
-        cov = np.linalg.inv(X.T @ (w[:, None] * X))
+        try:
+            cov = np.linalg.inv(X.T @ (w[:, None] * X))
+        except np.linalg.LinAlgError:
+            raise FitError(
+                f"the profile points cannot be smoothed by a quadratic (singular least-squares system): values "
+                f"{psi.tolist()}, log-likelihoods {ll.tolist()}, standard errors {se.tolist()}; use more "
+                "particles or replicates"
+            ) from None
         coef = cov @ X.T @ (w * ll)
         resid = ll - X @ coef
         new = max(0.0, float(np.sum(resid**2) / max(psi.size - 3, 1) - np.mean(se**2)))
