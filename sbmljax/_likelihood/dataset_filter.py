@@ -170,10 +170,18 @@ def run_filters(
             events=events,
         )
 
-    group = replicate_group(keys.shape[0], n)
-    if group >= keys.shape[0]:
-        return jax.vmap(one)(keys)
-    return jax.lax.map(one, keys, batch_size=group if group > 1 else None)
+    return map_grouped(one, keys, n)
+
+
+def map_grouped(fn, xs, n: int):
+    """`jax.vmap(fn)(xs)` over the leading axis of `xs` (replicate filters or IF2 chains of `n` particles each),
+    run in groups of `replicate_group` on a CPU, the groups in turn (`lax.map`; a group of one without an outer
+    vmap). The same results as one vmap."""
+    count = jax.tree_util.tree_leaves(xs)[0].shape[0]
+    group = replicate_group(count, n)
+    if group >= count:
+        return jax.vmap(fn)(xs)
+    return jax.lax.map(fn, xs, batch_size=group if group > 1 else None)
 
 
 def replicate_group(replicates: int, n: int) -> int:

@@ -16,7 +16,7 @@ from jaxtyping import Array, Float, Int, Key, PRNGKeyArray
 from .._results import RESULTS, status_code
 from .._solve import solve
 from .bootstrap import event_assigned, systematic_resample
-from .dataset_filter import replicate_group
+from .dataset_filter import map_grouped
 from .lockstep import advance_lockstep
 
 SCALES = {"lin": 0, "log": 1, "log10": 2}
@@ -150,14 +150,11 @@ def if2_chains_iteration(
 ) -> IF2Swarm:
     """One IF2 iteration of independent chains at once (`if2_iteration` vmapped over the leading axis of
     `scaled` and `keys`): each chain resamples only among its own particles. On a CPU the chains run vmapped in
-    groups of about `GROUP_PARTICLES` particles, in turn (`replicate_group`: the cost per particle grows with the
+    groups of about `GROUP_PARTICLES` particles, in turn (`map_grouped`: the cost per particle grows with the
     batch; the results are the same)."""
 
     def one(args):
         s, k = args
         return if2_iteration(f_initial, sim, obs, s, codes, lower, upper, sd, iteration, cooling, k, block, events)
 
-    group = replicate_group(scaled.shape[0], scaled.shape[1])
-    if group >= scaled.shape[0]:
-        return jax.vmap(one)((scaled, keys))
-    return jax.lax.map(one, (scaled, keys), batch_size=group if group > 1 else None)
+    return map_grouped(one, (scaled, keys), scaled.shape[1])
