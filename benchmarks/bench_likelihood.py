@@ -86,9 +86,19 @@ def pypomp_filter(python: str, n: int, repeats: int) -> dict | None:
 BOX = {"Beta": (0.763, 7.63), "mu_IR": (0.5, 2.0), "rho": (0.5, 1.0)}  # pomp's lesson: Beta 0.001–0.01 per pupil
 
 
+PYPOMP_CORES = 1
+"""CPU devices pypomp's process gets (`--pypomp-cores`): pypomp spreads replicate filters and IF2 chains over
+them (its `run_jax_batch_sharded`) when XLA is told of several."""
+
+
 def _pypomp(python: str, payload: dict) -> dict | None:
     script = Path(__file__).with_name("_pypomp_bsflu.py")
-    out = subprocess.run([python, str(script), json.dumps(payload)], capture_output=True, text=True, timeout=3600)
+    env = dict(os.environ)
+    if PYPOMP_CORES > 1:
+        env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={PYPOMP_CORES}".strip()
+    out = subprocess.run(
+        [python, str(script), json.dumps(payload)], capture_output=True, text=True, timeout=3600, env=env
+    )
     if out.returncode != 0:
         print(f"pypomp failed: {out.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
         return None
@@ -719,6 +729,8 @@ def main() -> None:
     ap.add_argument("--methods", nargs="*", help="only these sbmljax methods (e.g. binomial_leap); default all")
     ap.add_argument("--score-replicates", type=int, default=10, help="filters scoring each chain end (--if2 race)")
     ap.add_argument("--fresh-replicates", type=int, default=16, help="filters per winner afresh (--if2 race)")
+    ap.add_argument("--cores", type=int, default=1, help="CPU cores for sbmljax (sbmljax.use_cpu_cores)")
+    ap.add_argument("--pypomp-cores", type=int, default=1, help="CPU devices for pypomp's process (XLA_FLAGS)")
     ap.add_argument("--race-seed", type=int, default=1, help="seed of the starts and filters (--if2 race)")
     ap.add_argument(
         "--recipe", choices=["gradient"], help="gradient: sbmljax's short IF2 + gradient recipe vs pomp's (pypomp)"
@@ -731,6 +743,12 @@ def main() -> None:
     ap.add_argument("--grad-replicates", type=int, default=4, help="filters per gradient step (--recipe)")
     ap.add_argument("--learning-rate", type=float, default=0.02, help="Adam step on the scales (--recipe)")
     args = ap.parse_args()
+    if args.cores != 1:
+        import sbmljax
+
+        sbmljax.use_cpu_cores(args.cores)  # before JAX's first computation
+    global PYPOMP_CORES
+    PYPOMP_CORES = args.pypomp_cores
     if args.recipe == "gradient":
         if not args.if2:
             ap.error("--recipe gradient needs --if2 M (pypomp's iterations)")

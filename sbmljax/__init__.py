@@ -9,7 +9,8 @@ Data flows import → model → propensities → simulator → estimator → fit
   draws latent paths given the data;
 - `check_models` scans SBML files and folders for what can be simulated, and how (`sbmljax check`);
 - `sbmljax.plot` draws ensembles, fits and gradient diagnostics (matplotlib, no display needed);
-- `sbmljax.errors` holds the exception types.
+- `sbmljax.errors` holds the exception types;
+- `use_cpu_cores` spreads independent particle filters (replicates, IF2 chains) over the CPU's cores.
 
 Numerics are float64: public entry points enable JAX's 64-bit mode for their own duration only.
 
@@ -28,6 +29,7 @@ from . import errors as errors
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from . import plot as plot
     from ._check import check_models as check_models
+    from ._config import use_cpu_cores as use_cpu_cores
     from ._estimator import (
         AbstractGradientEstimator as AbstractGradientEstimator,
     )
@@ -124,6 +126,7 @@ __version__ = "0.1.0"
 # Public name → the module (relative to this package) that defines it.
 _EXPORTS: dict[str, str] = {
     "check_models": "._check",
+    "use_cpu_cores": "._config",
     "AbstractGradientEstimator": "._estimator",
     "CommonRandomNumbers": "._estimator",
     "CoupledFiniteDifference": "._estimator",

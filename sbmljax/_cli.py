@@ -148,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     _load_optional_commands()
     parser = argparse.ArgumentParser(prog="sbmljax", description="Stochastic simulation and fitting of SBML models.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    parser.add_argument(
+        "--cores",
+        default="1",
+        metavar="N",
+        help="CPU cores for independent particle filters (replicates, IF2 chains): a number or 'all' (default 1; "
+        "the results are the same for every count)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (configure, run) in COMMANDS.items():
         p = sub.add_parser(name, help=(run.__doc__ or "").strip().splitlines()[0] if run.__doc__ else None)
@@ -164,6 +171,21 @@ def _load_optional_commands() -> None:
         importlib.import_module(module)
 
 
+def _use_cores(value: str) -> None:
+    """`--cores`: before any JAX computation, ask JAX for that many CPU devices (`sbmljax.use_cpu_cores`)."""
+    from ._config import use_cpu_cores
+
+    if value == "all":
+        use_cpu_cores()
+        return
+    try:
+        n = int(value)
+    except ValueError:
+        raise ConfigError(f"--cores {value!r}: give a number of cores or 'all'") from None
+    if n != 1:  # 1 asks for nothing: JAX's default (or JAX_NUM_CPU_DEVICES) stands
+        use_cpu_cores(n)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `sbmljax` console script."""
     parser = build_parser()
@@ -173,6 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     enable_compilation_cache()
     try:
+        _use_cores(args.cores)
         return args.run(args)
     except SbmlJaxError as e:
         if args.debug:

@@ -79,3 +79,57 @@ def _host_kind() -> str:
     except OSError:
         pass
     return platform.machine() + "-" + hashlib.sha256(flags.encode()).hexdigest()[:12]
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask where the platform has one)."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def use_cpu_cores(n: int | None = None) -> int:
+    """Run independent particle filters on `n` CPU cores (default: every core this process may use); returns `n`.
+
+    JAX gives a CPU process one device, which runs one program on one core. This asks it for `n` CPU devices
+    (JAX's `jax_num_cpu_devices`, the same as `numpyro.set_host_device_count` or pypomp's
+    `--xla_force_host_platform_device_count`), and sbmljax then spreads work that splits into independent
+    parts over them: the replicate filters of `log_likelihood`, `fit(loss="likelihood")` and `profile`, the
+    chains of `if2` and the filters scoring their ends (`sbmljax._likelihood.dataset_filter.map_grouped`).
+    Each part draws from its own key, so the results are bitwise those of one core. Everything else runs on
+    the first device as before.
+
+    It must be called before JAX's first computation (right after the imports): JAX fixes its devices then.
+    Called later with another count it raises `ConfigError`; the environment variable `JAX_NUM_CPU_DEVICES`
+    does the same from outside. The command line takes `sbmljax --cores N ...`.
+    """
+    from .errors import ConfigError
+
+    if n is None:
+        n = available_cores()
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"the number of CPU cores must be a positive integer, got {n!r}")
+    try:
+        jax.config.update("jax_num_cpu_devices", n)
+    except RuntimeError:
+        have = len(jax.local_devices(backend="cpu"))
+        if have != n:
+            raise ConfigError(
+                f"cannot use {n} CPU cores: JAX already runs with {have} CPU device(s), fixed at its first "
+                "computation; call sbmljax.use_cpu_cores right after the imports, or set JAX_NUM_CPU_DEVICES "
+                "before starting Python"
+            ) from None
+    return n
+
+
+def shard_devices(count: int) -> list:
+    """The CPU devices over which `count` independent parts are spread (`use_cpu_cores`): at most one per part,
+    none (an empty list) when there is one device or the default backend is an accelerator, where one program
+    takes the whole batch."""
+    if count < 2 or jax.default_backend() != "cpu":
+        return []
+    devices = jax.local_devices(backend="cpu")
+    return devices[:count] if len(devices) > 1 else []

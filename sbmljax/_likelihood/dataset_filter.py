@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._compile._network import CompiledNetwork
+from .._config import shard_devices
 from .._ensemble import UNLIMITED_STEPS, parameter_vector, prepare, raise_failures
 from .._expr import symbols
 from .._solve import Solution
@@ -174,14 +175,45 @@ def run_filters(
 
 
 def map_grouped(fn, xs, n: int):
-    """`jax.vmap(fn)(xs)` over the leading axis of `xs` (replicate filters or IF2 chains of `n` particles each),
-    run in groups of `replicate_group` on a CPU, the groups in turn (`lax.map`; a group of one without an outer
-    vmap). The same results as one vmap."""
+    """`jax.vmap(fn)(xs)` over the leading axis of `xs` (replicate filters or IF2 chains of `n` particles each).
+
+    On a CPU with several devices (`sbmljax.use_cpu_cores`) the parts are spread over them, one program per
+    core (`_map_sharded`); on each, and on a CPU with one device, they run in groups of `replicate_group`, the
+    groups in turn (`lax.map`; a group of one without an outer vmap). The same results as one vmap: each part
+    draws from its own key."""
+    count = jax.tree_util.tree_leaves(xs)[0].shape[0]
+    devices = shard_devices(count)
+    if devices:
+        return _map_sharded(fn, xs, n, devices)
+    return _map_local(fn, xs, n)
+
+
+def _map_local(fn, xs, n: int):
     count = jax.tree_util.tree_leaves(xs)[0].shape[0]
     group = replicate_group(count, n)
     if group >= count:
         return jax.vmap(fn)(xs)
     return jax.lax.map(fn, xs, batch_size=group if group > 1 else None)
+
+
+def _map_sharded(fn, xs, n: int, devices: list):
+    """`_map_local` on each of `devices`, the parts split evenly along the leading axis (`shard_map`; XLA runs the
+    devices' programs on their own threads). A count that does not divide is padded with copies of the last part,
+    whose results are dropped. Bitwise `_map_local`'s results (bsflu, 10 filters of 10,000 particles on 2
+    cores: 1.3 s wall against 2.5-3.0 s on one, the same values)."""
+    count = jax.tree_util.tree_leaves(xs)[0].shape[0]
+    pad = -count % len(devices)
+    if pad:
+        xs = jax.tree.map(lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)]), xs)
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("cores",))
+    spec = jax.sharding.PartitionSpec("cores")
+    # check_vma=False: the filters' scans carry values that do not vary over the mesh axis next to ones that do,
+    # which shard_map's type check would refuse; every part is independent, so nothing needs the check.
+    run = jax.shard_map(
+        lambda part: _map_local(fn, part, n), mesh=mesh, in_specs=(spec,), out_specs=spec, check_vma=False
+    )
+    out = run(xs)
+    return jax.tree.map(lambda a: a[:count], out) if pad else out
 
 
 def replicate_group(replicates: int, n: int) -> int:
