@@ -456,7 +456,8 @@ def fit(
       when the data give noise SDs). See `sbmljax._loss`. Or `"likelihood"`: maximum likelihood of the
       observed time series by particle filtering (`sbmljax.log_likelihood`: any PEtab or count noise model,
       `n_trajectories` particles per filter); its gradient is the path score over the particles (Fisher
-      identity), so `estimator` is not used; `estimator_options` may set `method` (an exact one),
+      identity), so `estimator` is not used; `estimator_options` may set `method` (an exact one, or
+      `BinomialLeaping(tau)`: the leap chain's likelihood and its gradient),
       `replicates` and `resample_threshold` (see `sbmljax.log_likelihood`).
     - `n_trajectories`: trajectories per dataset and iteration (and per pilot ensemble).
     - `seed`: integer seed; iteration `k` uses seeds derived from `(seed, k)`.
@@ -580,7 +581,7 @@ def _if2_start(problem, start, how, options, loss, n_trajectories, estimator_opt
     from ._likelihood.api import DEFAULT_REPLICATES
     from ._likelihood.if2 import run_if2
 
-    # IF2 needs no gradient, so its simulator may differ from the gradient's exact one (`method`, e.g. a
+    # IF2 needs no gradient, so its simulator may differ from the gradient's one (`method`, e.g. a
     # fixed-step leap for the global search); several chains (`chains`, `starts`) are scored at their ends by
     # `replicates` filters and the best one starts the gradient iterations, as pomp's global search keeps the best
     settings: dict[str, Any] = {

@@ -11,7 +11,7 @@ from jaxtyping import Array, Float, Key
 
 from .._compile._network import CompiledNetwork
 from .._ensemble import UNLIMITED_STEPS, raise_failures, run_ensemble
-from .._simulator import AbstractSimulator
+from .._simulator import AbstractSimulator, BinomialLeaping
 from .._simulator.direct import GillespieDirect
 from .._solve import AbstractAccumulator
 from ..errors import EstimatorError
@@ -45,6 +45,64 @@ class _PathScore(AbstractAccumulator):
         event = jnp.where(fired, da[:, ks] / jnp.where(a[ks] > 0, a[ks], 1.0), 0.0)
         # Between events the state is constant, so the integral is the step length times ∇a₀.
         return acc + event - (after.t - before.t) * jnp.sum(da, axis=1)
+
+
+class _LeapScore(AbstractAccumulator):
+    """Accumulates `∇θ log p(path)` of a binomial-leap chain: the sum over its steps of the derivative of
+    `BinomialLeaping.step_log_density` (the Euler-binomial draws' log-density given the state before the
+    step), one `jvp` per row of `dp = ∂p/∂θ` as in `_PathScore`. The bounds of the draws depend on the counts
+    only, so this is the whole score of the chain's law in `θ` (its initial counts aside)."""
+
+    dp: Float[Array, "m params"]
+    net: CompiledNetwork
+    sim: BinomialLeaping
+
+    def init(self, p):
+        return jnp.zeros(self.dp.shape[0], dtype=jnp.float64)
+
+    def update(self, acc, before, after, p):
+        def logd(pp):
+            return self.sim.step_log_density(self.net, before, after, pp)
+
+        _, d = jax.vmap(lambda v: jax.jvp(logd, (p,), (v,)), out_axes=(None, 0))(self.dp)
+        return acc + d
+
+
+def path_score_refusal(sim: AbstractSimulator) -> str | None:
+    """Why the path score of `sim`'s paths is not available (`None` when it is): the exact methods (the jump
+    process's density) and the binomial leap (its draws' density, `step_log_density`) have one. Poisson
+    tau-leaping's does not in tractable form: its step sizes are chosen from the propensities (so they move
+    with `θ`), its critical channels fire by exact steps, and a leap that would make a count negative is
+    rejected and retried with a smaller step, so the law of what it returns is not the product of the Poisson
+    draws' densities; the hybrid method integrates part of the system."""
+    if sim.exact or isinstance(sim, BinomialLeaping):
+        return None
+    return (
+        f"the likelihood gradient needs the score of the simulated paths' law (Fisher's identity); method "
+        f"{sim.name!r} has none: its paths' law has no tractable density (adaptive, parameter-dependent steps "
+        "or rejected leaps, or an integrated part): use an exact method ('direct', 'nrm') or the "
+        "Euler-binomial leap BinomialLeaping(tau=...), whose draws' density is known"
+    )
+
+
+def path_score(
+    sim: AbstractSimulator, net: CompiledNetwork, dp: Float[Array, "m params"]
+) -> tuple[AbstractSimulator, AbstractAccumulator]:
+    """The simulator to run and the accumulator of its paths' score `∇θ log p(path)` (`dp = ∂p/∂θ`): the jump
+    process's (`_PathScore`) for an exact method, the leap chain's (`_LeapScore`, with a simulator whose state
+    keeps its draws) for `BinomialLeaping`. Raises `EstimatorError` for the others (`path_score_refusal`).
+
+    **References:** G. Poyiadjis, A. Doucet, S. S. Singh, Biometrika 98:65–80 (2011) (the score by Fisher's
+    identity); T. Tian, K. Burrage, J. Chem. Phys. 121:10356 (2004) and A. Chatterjee, D. G. Vlachos,
+    M. A. Katsoulakis, J. Chem. Phys. 122:024112 (2005) (the binomial leap).
+    """
+    why = path_score_refusal(sim)
+    if why is not None:
+        raise EstimatorError(why)
+    if isinstance(sim, BinomialLeaping):
+        leap = sim.with_firings()
+        return leap, _LeapScore(dp=dp, net=net, sim=leap)
+    return sim, _PathScore(dp=dp, net=net)
 
 
 class ScoreFunction(AbstractGradientEstimator):

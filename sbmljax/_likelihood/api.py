@@ -19,6 +19,7 @@ import numpy as np
 
 from .._config import x64
 from .._ensemble import as_model
+from .._estimator.score import path_score_refusal
 from .._model import Model
 from ..data import Dataset, Problem
 from ..errors import (
@@ -195,11 +196,9 @@ class ParticleLikelihood:
     @x64
     def evaluate(self, values: Mapping[str, float] | None = None, *, seed: int, grad: bool = False) -> LogLikelihood:
         """The log-likelihood at `values` (id → value for some of `names`; the rest keep theirs)."""
-        if grad and not self.exact:
-            raise EstimatorError(
-                f"the likelihood gradient follows exact paths (the path score); method {self.method!r} is not exact: "
-                "use method='direct' or 'nrm'"
-            )
+        why = path_score_refusal(self.filters[0].prep.sim) if grad else None
+        if why is not None:
+            raise EstimatorError(why)
         if grad:
             self._check_initial_counts()
             event_gradient_refusal(self.problem.model, self.names)
@@ -394,9 +393,10 @@ def log_likelihood(
     - `replicates`: independent filters (≥ 2 for a standard error).
     - `grad`: also estimate `∂ log p(data)/∂θ` for every parameter in `params` and every estimated
       parameter of a PEtab problem, rates included: Fisher's identity over the particles' ancestral paths,
-      with each path's score accumulated during the exact simulation (Poyiadjis, Doucet & Singh 2011).
+      with each path's score accumulated during the simulation (Poyiadjis, Doucet & Singh 2011).
       Consistent, with `O(1/n_particles)` bias and variance growing with the number of observations.
-      Needs an exact method and initial counts that do not depend on the parameters.
+      Needs an exact method, or `BinomialLeaping(tau)` (the score of its Euler-binomial draws: the gradient of
+      the leap chain's likelihood), and initial counts that do not depend on the parameters.
     - SBML events (time- or state-triggered, without delay) are supported: each particle carries its trigger
       values and event-assigned parameters from one observation time to the next, so an event fires once at
       its time whatever the observation grid (an event at an observation time acts before that observation).

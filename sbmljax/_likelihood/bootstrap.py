@@ -18,7 +18,8 @@ The initial events (`initialValue`) are executed once, at `t0`, before the first
 
 **Score.** With `score=True` each particle also carries `α = ∇θ log p(x_{0:k}, y_{1:k})` of its ancestral
 path: the path score of the jump process (the `_PathScore` accumulator of the score-function estimator,
-`Σ ∇ log a_{k_j} − ∫ ∇a₀`) plus `∇θ log g(y_k | x_k)` by automatic differentiation, copied with the particle
+`Σ ∇ log a_{k_j} − ∫ ∇a₀`), or with the binomial leap the score of its Euler-binomial draws (`_LeapScore`,
+`Σ_steps ∇ log P(K | x)`), plus `∇θ log g(y_k | x_k)` by automatic differentiation, copied with the particle
 when it is resampled. By Fisher's identity `∇θ log p(y_{1:T}) = E[∇θ log p(x, y) | y]`, so
 `Σ_i W^i_T α^i_T` estimates the gradient of the log-likelihood (Poyiadjis, Doucet & Singh 2011, the
 "path-space" O(N) estimator). It is consistent with `O(1/N)` bias; its variance grows with the number of
@@ -43,7 +44,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from .._compile._events import CompiledEvents
 from .._compile._network import CompiledNetwork
-from .._estimator.score import _PathScore
+from .._estimator.score import path_score
 from .._results import RESULTS, status_code
 from .._simulator import AbstractSimulator
 from .._solve import solve
@@ -139,7 +140,7 @@ def bootstrap_filter(
     acc = None
     if score:
         dp = jax.jacfwd(lambda th: initial(th)[1])(theta).T  # (m, params): ∂p/∂θ
-        acc = _PathScore(dp=dp, net=net)
+        sim, acc = path_score(sim, net, dp)  # the leap's keeps its draws in its state
 
     assigned = event_assigned(net, events)
 

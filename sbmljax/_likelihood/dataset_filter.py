@@ -103,9 +103,9 @@ def event_conflicts(model, names) -> list[tuple[str, list[str]]]:
 
 def event_gradient_refusal(model, names) -> None:
     """Refuse the likelihood gradient when an SBML event depends on a differentiated parameter
-    (`event_conflicts`): the path score (`_PathScore`) differentiates the jump densities only, not an event
-    whose time or effect moves with the parameters, and its `∂p/∂θ` is that of the initial values, which an
-    event assignment would make stale."""
+    (`event_conflicts`): the path score (`_PathScore`, or the leap's `_LeapScore`) differentiates the jump
+    or draw densities only, not an event whose time or effect moves with the parameters, and its `∂p/∂θ` is
+    that of the initial values, which an event assignment would make stale."""
     conflicts = event_conflicts(model, names)
     if conflicts:
         eid, hit = conflicts[0]

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .._estimator.score import path_score_refusal
 from .._objective import AbstractObjective, Evaluation
 from ..data import Problem
 from .api import DEFAULT_REPLICATES, ParticleLikelihood
@@ -25,7 +26,8 @@ class LikelihoodObjective(AbstractObjective):
     - `problem`: the estimation problem (datasets add their log-likelihoods).
     - `start`: start values of the estimated parameters (linear scale).
     - `n_particles`: particles per filter; `replicates`: independent filters per evaluation.
-    - `method`: an exact simulator (`"direct"`, `"nrm"`): the gradient follows exact paths.
+    - `method`: an exact simulator (`"direct"`, `"nrm"`), or `BinomialLeaping(tau)` (the gradient of the leap
+      chain's likelihood, by the score of its Euler-binomial draws): one whose paths' score is known.
     - `seed`: not used (each evaluation derives its seed from `fit`'s `(seed, iteration)`); accepted so that
       every objective is built alike.
     """
@@ -56,13 +58,11 @@ class LikelihoodObjective(AbstractObjective):
             method=method,
             resample_threshold=resample_threshold,
         )
-        if not self.likelihood.exact:
+        why = path_score_refusal(self.likelihood.filters[0].prep.sim)
+        if why is not None:
             from ..errors import ConfigError
 
-            raise ConfigError(
-                f"loss='likelihood' follows exact paths for its gradient; method {self.likelihood.method!r} is not "
-                "exact: use 'direct' or 'nrm'"
-            )
+            raise ConfigError(f"loss='likelihood' needs the likelihood gradient: {why}")
         self.per_evaluation = n_particles * replicates * len(problem.datasets)
 
     def evaluate(self, values: Mapping[str, float], seed: int, iteration: int) -> Evaluation:

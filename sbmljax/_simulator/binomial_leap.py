@@ -8,7 +8,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Int
 
 from .._binomial import binomial
 from .._compile._network import CompiledNetwork
@@ -16,7 +16,7 @@ from .._poisson import poisson
 from .._prng import Stream
 from .._results import RESULTS
 from ..errors import ConfigError
-from .base import AbstractSimulator, SimState, idle_step, initial_sim_state
+from .base import AbstractSimState, AbstractSimulator, SimState, idle_step, initial_sim_state, loop_fields
 from .direct import propensities_ok
 
 
@@ -57,6 +57,25 @@ def _change(nu: np.ndarray, k: Float[Array, " channels"]) -> Float[Array, " spec
     return jnp.stack(cols) if cols else jnp.zeros((0,), jnp.float64)
 
 
+class LeapState(AbstractSimState):
+    """A leap's state that also keeps its last step's draws, for the likelihood gradient's path score
+    (`BinomialLeaping.step_log_density`): the draws `K` cannot be recovered from the count change `νᵀK`.
+
+    `K` holds each channel's firings, `n` the binomial bound each consuming channel was drawn with (the
+    sequential one when channels share a reactant; 0 for an inflow, and for a channel with nothing to consume)
+    and `h` the step's length (0 before the first step)."""
+
+    t: Float[Array, ""]
+    x: Float[Array, " species"]
+    status: RESULTS
+    fired: Int[Array, ""]
+    count: Int[Array, ""]
+    rng: Stream
+    K: Float[Array, " channels"]
+    n: Float[Array, " channels"]
+    h: Float[Array, ""]
+
+
 class BinomialLeaping(AbstractSimulator):
     """Approximate stochastic simulation by fixed-step binomial tau-leaping; counts never go negative.
 
@@ -89,6 +108,10 @@ class BinomialLeaping(AbstractSimulator):
     """
 
     tau: float | None = eqx.field(default=None, static=True)
+    # Keep each step's draws in the state (a `LeapState`) for `step_log_density`; the particle filter sets it
+    # when it estimates the gradient (`with_firings`). Off, the state is the plain `SimState` and the step
+    # traces exactly as it always did.
+    firings: bool = eqx.field(default=False, static=True)
 
     exact: ClassVar[bool] = False
     name: ClassVar[str] = "binomial_leap"
@@ -101,14 +124,23 @@ class BinomialLeaping(AbstractSimulator):
     def fixed_step(self) -> float | None:
         return self.tau
 
-    def init(self, net: CompiledNetwork, t0, x0, p, rng) -> SimState:
-        del net, p
-        return initial_sim_state(t0, x0, rng)
+    def with_firings(self) -> BinomialLeaping:
+        """The same method whose state keeps each step's draws (`LeapState`), for `step_log_density`."""
+        return BinomialLeaping(tau=self.tau, firings=True)
+
+    def init(self, net: CompiledNetwork, t0, x0, p, rng) -> SimState | LeapState:
+        del p
+        if not self.firings:
+            return initial_sim_state(t0, x0, rng)
+        R = net.stoich.shape[0]
+        zero = jnp.zeros((R,), jnp.float64)
+        return LeapState(**loop_fields(t0, x0, rng), K=zero, n=zero, h=jnp.zeros((), jnp.float64))
 
     def _firings(
         self, net: CompiledNetwork, x, a, h, rng: Stream
-    ) -> tuple[Float[Array, " channels"], Float[Array, " channels"], Stream]:
-        """The firings `K` of one leap, the reactant bound `n₀` at `x` (`inf` for an inflow) and the stream."""
+    ) -> tuple[Float[Array, " channels"], Float[Array, " channels"], Float[Array, " channels"], Stream]:
+        """The firings `K` of one leap, the reactant bound `n₀` at `x` (`inf` for an inflow), the bound `n` each
+        binomial was drawn with (`n₀`, or the sequential one; 0 for an inflow) and the stream."""
         nu = np.asarray(net.plan.stoich)
         R = nu.shape[0]
         consumes = jnp.asarray(nu < 0)
@@ -129,7 +161,7 @@ class BinomialLeaping(AbstractSimulator):
             # p = 1 − e^{−r}, so log(1 − p) = −r exactly (no log1p in the sampler)
             prob = jnp.where(n > 0, -jnp.expm1(-r), 0.0)
             k_out, rng = binomial(rng, n, prob, u, log1mp=jnp.where(n > 0, -r, 0.0))
-            return jnp.where(inflow, k_in, k_out), n0, rng
+            return jnp.where(inflow, k_in, k_out), n0, n, rng
 
         # Sequential bounds (Chatterjee et al. 2005): channel j may only use what channels < j left.
         rate = a * h / jnp.maximum(jnp.where(inflow, 0.0, n0), 1.0)
@@ -143,12 +175,12 @@ class BinomialLeaping(AbstractSimulator):
             pos = n > 0
             k, s = binomial(s, n, jnp.where(pos, -jnp.expm1(-rate[j]), 0.0), u[j], log1mp=jnp.where(pos, -rate[j], 0.0))
             k = jnp.where(inflow[j], k_in[j], k)
-            return (xr - k * jnp.where(consumes[j], need[j], 0.0), s), k
+            return (xr - k * jnp.where(consumes[j], need[j], 0.0), s), (k, n)
 
-        (_, rng), K = jax.lax.scan(one, (x, rng), jnp.arange(R))
-        return K, n0, rng
+        (_, rng), (K, n) = jax.lax.scan(one, (x, rng), jnp.arange(R))
+        return K, n0, n, rng
 
-    def step(self, net: CompiledNetwork, state: SimState, p, t_stop) -> SimState:
+    def step(self, net: CompiledNetwork, state: SimState | LeapState, p, t_stop) -> SimState | LeapState:
         if net.stoich.shape[0] == 0:
             return idle_step(state, t_stop)
         x, t = state.x, state.t
@@ -156,12 +188,12 @@ class BinomialLeaping(AbstractSimulator):
         ok = propensities_ok(a)
         a = jnp.where(ok, a, 0.0)
         h = jnp.minimum(jnp.asarray(self.tau, jnp.float64), t_stop - t)
-        K, n0, rng = self._firings(net, x, a, h, state.rng)
+        K, n0, n, rng = self._firings(net, x, a, h, state.rng)
         x_new = x + _change(np.asarray(net.plan.stoich), K)
         # A propensity that stays positive with its reactant gone cannot be honoured by a bounded leap: `n₀ < 1`
         # is "some reactant below what one firing consumes" (`⌊x/ν⌋ < 1` iff `x < ν`; `inf` for an inflow).
         exhausted = jnp.any((a > 0) & (K == 0) & (n0 < 1.0))
-        return SimState(
+        out = SimState(
             t=jnp.where(ok & ~exhausted, t + h, t),
             x=jnp.where(ok & ~exhausted, x_new, x),
             status=RESULTS.where(
@@ -171,6 +203,39 @@ class BinomialLeaping(AbstractSimulator):
             count=jnp.where(ok, jnp.sum(K).astype(jnp.int64), 0),
             rng=rng,
         )
+        if not self.firings:
+            return out
+        return LeapState(
+            t=out.t, x=out.x, status=out.status, fired=out.fired, count=out.count, rng=out.rng, K=K, n=n, h=h
+        )
+
+    def step_log_density(
+        self, net: CompiledNetwork, before: LeapState, after: LeapState, p: Float[Array, " params"]
+    ) -> Float[Array, ""]:
+        """`log P(K | x, p)` of the step from `before` to `after` (a `LeapState`, `with_firings`), up to terms
+        free of `p`: the likelihood gradient's path score is its derivative in `p` (Fisher's identity over
+        the filter's ancestral paths; Poyiadjis, Doucet & Singh 2011).
+
+        With `r_j = a_j(x, p, t) h / max(n₀_j, 1)` and `q_j = 1 − e^{−r_j}` a consuming channel contributes
+        `K_j log q_j + (n_j − K_j) log(1 − q_j) = K_j log q_j − (n_j − K_j) r_j` (the binomial coefficient is
+        free of `p`: the bounds `n_j`, `n₀_j` depend on the counts only) and nothing when `n_j = 0`; an
+        inflow contributes the Poisson `K_j log(a_j h) − a_j h`. The guards keep every term finite where it is
+        zero (`K_j = 0` with `q_j = 0`), so that forward-mode derivatives through them are finite too.
+        """
+        nu = np.asarray(net.plan.stoich)
+        inflow = jnp.asarray(~(nu < 0).any(axis=1))
+        x, t, K, n, h = before.x, before.t, after.K, after.n, after.h
+        a = net.propensities(x, p, t)
+        a = jnp.where(propensities_ok(a), a, 0.0)
+        n0 = _bound(nu, x)
+        r = a * h / jnp.maximum(jnp.where(inflow, 0.0, n0), 1.0)
+        fired = K > 0
+        r_pos = jnp.where(fired, r, 1.0)  # K > 0 only where q > 0, i.e. r > 0
+        out = jnp.where(fired, K * jnp.log(-jnp.expm1(-r_pos)), 0.0) - (n - K) * r
+        out = jnp.where(n > 0, out, 0.0)
+        ah = jnp.where(fired, a * h, 1.0)
+        inflow_term = jnp.where(fired, K * jnp.log(ah), 0.0) - a * h
+        return jnp.sum(jnp.where(inflow, inflow_term, out))
 
     def reset(self, net: CompiledNetwork, state: SimState, p) -> SimState:
         del net, p
