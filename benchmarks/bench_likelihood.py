@@ -291,8 +291,8 @@ def gradient_recipe(args) -> None:
     """sbmljax's own recipe against pomp's full one in pypomp, from the same `--chains` box starts: a short IF2
     by the binomial leap (`--recipe-if2` iterations of `--recipe-particles`, each end scored by
     `--recipe-score-replicates` filters of as many particles, the best kept), then `--grad-iterations` Adam
-    steps along the path-score gradient of the exact model's filter (`--grad-particles` × `--grad-replicates`
-    per step, all three parameters), one `sbmljax.fit(..., start="if2")` call. pypomp runs pomp's recipe
+    steps along the path-score gradient of the exact model's filter, or with `--grad-method binomial_leap` the
+    leap's (`--grad-particles` × `--grad-replicates` per step, all three parameters), one `sbmljax.fit(..., start="if2")` call. pypomp runs pomp's recipe
     (`--if2` × `--particles`, ends scored by `--score-replicates` × `--eval-particles`) in its own process
     first. Then the three end points (pypomp's winner, sbmljax's IF2 winner before and after the gradient)
     are evaluated afresh by the leap filter, pypomp's and the exact (direct) one (`--fresh-replicates` ×
@@ -310,7 +310,7 @@ def gradient_recipe(args) -> None:
         f"{args.if2} iterations x {args.particles} particles, ends scored by {args.score_replicates} x "
         f"{args.eval_particles}. sbmljax: IF2 {args.recipe_if2} x {args.recipe_particles} (binomial_leap 1/12), ends "
         f"scored by {args.recipe_score_replicates} x {args.recipe_particles}, then {args.grad_iterations} gradient "
-        f"steps (exact direct filter, {args.grad_replicates} x {args.grad_particles} particles, Adam lr "
+        f"steps ({args.grad_method} filter, {args.grad_replicates} x {args.grad_particles} particles, Adam lr "
         f"{args.learning_rate})",
         flush=True,
     )
@@ -335,7 +335,10 @@ def gradient_recipe(args) -> None:
                 "starts": starts,
                 "replicates": args.recipe_score_replicates,
             },
-            estimator_options={"method": "direct", "replicates": args.grad_replicates},
+            estimator_options={
+                "method": leap if args.grad_method == "binomial_leap" else "direct",
+                "replicates": args.grad_replicates,
+            },
             n_trajectories=args.grad_particles,
             iterations=grad_iterations,
             learning_rate=args.learning_rate,
@@ -741,6 +744,12 @@ def main() -> None:
     ap.add_argument("--grad-iterations", type=int, default=30, help="gradient steps (--recipe)")
     ap.add_argument("--grad-particles", type=int, default=1000, help="particles per gradient filter (--recipe)")
     ap.add_argument("--grad-replicates", type=int, default=4, help="filters per gradient step (--recipe)")
+    ap.add_argument(
+        "--grad-method",
+        choices=["direct", "binomial_leap"],
+        default="direct",
+        help="the gradient's filter (--recipe): the exact model's, or the leap's (the law IF2 and the scores use)",
+    )
     ap.add_argument("--learning-rate", type=float, default=0.02, help="Adam step on the scales (--recipe)")
     args = ap.parse_args()
     if args.cores != 1:
