@@ -10,11 +10,11 @@ rule fit:
         benchmarks("fit/{dataset}.tsv")
     conda:
         "../envs/sbmljax.yaml"
-    threads: 1
+    threads: lookup(dpath="fit/threads", within=config)
     resources:
         mem_mb=4000,
         runtime=60,
-        cpus_per_task=1,
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         spec=lookup(dpath="{dataset}", within=DATASET_SPECS),
         fit=lookup(dpath="fit", within=config),

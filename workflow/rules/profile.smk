@@ -15,11 +15,11 @@ rule profile:
         benchmarks("profile/{dataset}/{parameter}.tsv")
     conda:
         "../envs/sbmljax.yaml"
-    threads: 1
+    threads: lookup(dpath="profile/threads", within=config)
     resources:
         mem_mb=4000,
         runtime=120,
-        cpus_per_task=1,
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         spec=lookup(dpath="{dataset}", within=DATASET_SPECS),
         config=lookup(dpath="profile", within=config),

@@ -13,6 +13,8 @@ from sbmljax.workflow import load_problem, start_log
 
 sm = snakemake  # noqa: F821
 start_log(sm.log[0])
+if sm.threads > 1:  # before JAX's first computation: replicate filters (and IF2 chains) then use every core
+    sbmljax.use_cpu_cores(sm.threads)
 try:
     cfg = sm.params.config
     problem, _ = load_problem(sm.params.spec)
