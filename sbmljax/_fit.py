@@ -291,6 +291,12 @@ def make_objective(
                 f"{sorted(unknown)}"
             )
         return LikelihoodObjective(problem, start, n_particles=n_trajectories, **options)
+    if estimator_options and "method" in estimator_options:
+        # the likelihood's particle filter takes a simulator; a moment loss's simulations are its estimator's
+        raise ConfigError(
+            f"estimator_options 'method' chooses the particle filter's simulator of loss='likelihood'; with loss "
+            f"{loss!r} the simulations are the gradient estimator's ({estimator!r}): drop 'method' or fit by likelihood"
+        )
     est = make_estimator(estimator, **(estimator_options or {}))
     return MomentObjective(problem, start, loss=make_loss(loss), estimator=est, n_trajectories=n_trajectories)
 

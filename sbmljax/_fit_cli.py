@@ -46,6 +46,11 @@ def _configure(p: argparse.ArgumentParser) -> None:
         "likelihood when the data have a noise model, else mean_sse)",
     )
     p.add_argument("--start", choices=["if2"], help="with likelihood: start from an IF2 search (sbmljax.if2)")
+    p.add_argument(
+        "--method",
+        help="with likelihood: the particle filter's simulator, direct (default), nrm or binomial_leap (with --tau)",
+    )
+    p.add_argument("--tau", type=float, help="with likelihood and --method binomial_leap: the leap's fixed step")
     p.add_argument("--n", type=int, default=200, help="trajectories per dataset and iteration (default 200)")
     p.add_argument("--iterations", type=int, default=150, help="optimiser steps (default 150)")
     p.add_argument(
@@ -74,6 +79,19 @@ def _fit(args: argparse.Namespace) -> int:
         target, datasets = args.model, args.data
     if args.param_table and not args.param_table.endswith((".tsv", ".txt")):
         raise ConfigError("--param-table must be a .tsv file (PEtab tables are tab-separated)")
+    options = None
+    if args.method is not None or args.tau is not None:
+        from ._simulator import make_simulator
+
+        if args.method is None:
+            raise ConfigError("--tau needs --method (binomial_leap)")
+        if args.loss not in (None, "likelihood"):
+            raise ConfigError(
+                f"--method and --tau choose the particle filter of --loss likelihood; with --loss {args.loss} the "
+                "simulations are the gradient estimator's (--estimator)"
+            )
+        tau = {} if args.tau is None else {"tau": args.tau}
+        options = {"method": make_simulator(args.method, **tau)}
     result = fit(
         target,
         datasets,
@@ -88,6 +106,7 @@ def _fit(args: argparse.Namespace) -> int:
         noise_sd=args.noise_sd,
         ode_fit=args.ode_fit,
         progress=args.progress,
+        estimator_options=options,
     )
     # Write the table first: if it fails, no JSON claims a finished result.
     if args.param_table:

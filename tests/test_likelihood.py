@@ -314,6 +314,34 @@ def test_cli_loglik_prints_and_writes_json(tmp_path, id_data, capsys) -> None:
     assert printed == written and math.isfinite(written["value"]) and set(written["grad"]) == {"k1"}
 
 
+def test_cli_runs_the_binomial_leap_filter_and_refuses_misplaced_methods(tmp_path, id_data, capsys) -> None:
+    """`loglik --method binomial_leap --tau` is the Python API's leap filter, number for number; `fit --method`
+    chooses the likelihood's filter and is a one-line error with a moment loss or as a bare `--tau`."""
+    import json
+
+    from sbmljax._cli import main
+
+    model, data = _write_cli_inputs(tmp_path, id_data)
+    out = tmp_path / "ll.json"
+    args = ["loglik", str(model), str(data), "--param", "k1=8", "k2=1", "--particles", "50", "--replicates", "2"]
+    assert main([*args, "--seed", "2", "--noise-sd", "2", "--method", "binomial_leap", "--tau", "0.5"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    m, ds, _ = id_data
+    api = sbmljax.log_likelihood(
+        str(model), [str(data)], {"k1": 8.0, "k2": 1.0}, n_particles=50, replicates=2, seed=2, noise_sd=2.0,
+        method=sbmljax.BinomialLeaping(tau=0.5),
+    )  # fmt: skip
+    assert printed["method"] == "binomial_leap" and (printed["value"], printed["stderr"]) == (api.value, api.stderr)
+    fit_args = ["fit", str(model), str(data), "--free", "k1=8", "--seed", "1", "--out", str(out), "--n", "10"]
+    for extra, message in (
+        (["--loss", "mean_sse", "--method", "direct"], "--method and --tau choose the particle filter"),
+        (["--tau", "0.5"], "--tau needs --method"),
+    ):
+        assert main([*fit_args, *extra]) == 1 and not out.exists()
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+
+
 def test_petab_distributions_and_transformations_are_read_and_moment_losses_refuse_them(tmp_path) -> None:
     import shutil
 

@@ -18,7 +18,12 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--particles", type=int, default=1000, help="particles per filter (default 1000)")
     p.add_argument("--replicates", type=int, default=4, help="independent filters for the standard error (default 4)")
     p.add_argument("--seed", type=int, required=True, help="random seed (required: results are reproducible)")
-    p.add_argument("--method", default="direct", help="direct, nrm or tau_leap (default: direct)")
+    p.add_argument(
+        "--method",
+        default="direct",
+        help="direct, nrm, binomial_leap (pomp's Euler-binomial step; needs --tau) or tau_leap (default: direct)",
+    )
+    p.add_argument("--tau", type=float, help="the leap's fixed step (binomial_leap, tau_leap), e.g. 0.0833")
     p.add_argument("--noise-sd", type=float, help="known Gaussian measurement SD of quick-form data")
     p.add_argument(
         "--resample-threshold",
@@ -47,6 +52,11 @@ def _loglik(args: argparse.Namespace) -> int:
         from ..sbml import load_sbml
 
         model, data = load_sbml(args.model, substance_units=args.substance_units), list(args.data)
+    method = args.method
+    if args.tau is not None:
+        from .._simulator import make_simulator
+
+        method = make_simulator(args.method, tau=args.tau)
     res = log_likelihood(
         model,
         data,
@@ -54,7 +64,7 @@ def _loglik(args: argparse.Namespace) -> int:
         n_particles=args.particles,
         replicates=args.replicates,
         seed=args.seed,
-        method=args.method,
+        method=method,
         noise_sd=args.noise_sd,
         grad=args.grad,
         resample_threshold=args.resample_threshold,
