@@ -41,7 +41,7 @@ from ._checks import (
 )
 from ._compile._events import CompiledEvents, compile_events, event_refusals
 from ._compile._network import CompiledNetwork, compile_network
-from ._config import default_chunk
+from ._config import available_cores, default_chunk
 from ._feasibility import expected_events
 from ._flux import flux_reactions
 from ._model import Model
@@ -691,9 +691,7 @@ def ensemble_workers(n_chunks: int) -> int:
     accelerator, which parallelises inside a chunk)."""
     if jax.default_backend() != "cpu":
         return 1
-    return max(
-        1, min(n_chunks, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-    )
+    return max(1, min(n_chunks, available_cores()))
 
 
 def raise_failures(prep: Prepared, sol: Solution, max_steps: int) -> None:

@@ -179,7 +179,6 @@ class ParticleLikelihood:
             for d in problem.datasets
         ]
         self.method = self.filters[0].prep.sim.name
-        self.exact = self.filters[0].prep.sim.exact
         theta = self._theta({})  # every value is in self.values; fixed ones need not be in names
         for f in self.filters:
             f.check_noise(theta)
